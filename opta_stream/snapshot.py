@@ -1,0 +1,186 @@
+"""Immutable views of the Store, handed to pages, charts and exports.
+
+Everything here is a frozen dataclass holding read-only copies, so a page can
+render a snapshot for as long as it likes without holding the Store's lock.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+
+import numpy as np
+
+__all__ = [
+    "ConnState",
+    "Connection",
+    "Counters",
+    "Gauges",
+    "LogEntry",
+    "ModelInfo",
+    "Progress",
+    "Series",
+    "Snapshot",
+    "empty_series",
+    "frozen_array",
+]
+
+
+def frozen_array(values: np.ndarray | list | tuple, dtype: type | str = np.float64) -> np.ndarray:
+    """Return a read-only copy, so nobody can mutate a snapshot by accident."""
+    arr = np.array(values, dtype=dtype, copy=True)
+    arr.flags.writeable = False
+    return arr
+
+
+@dataclass(frozen=True, slots=True)
+class Series:
+    """One window of a ring, columnar.
+
+    For raw samples ``lo == hi == value`` and ``resolution_s == 0``. For an
+    aggregated tier each row is one bucket: ``value`` is the mean, ``lo``/``hi``
+    the min/max, ``ts`` the bucket start. ``seg`` changes after every gap or
+    counter reset, so charts draw separate lines per segment. ``model`` holds
+    codes into ``model_names`` (-1: no model id).
+    """
+
+    ts: np.ndarray
+    value: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    seg: np.ndarray
+    model: np.ndarray
+    model_names: tuple[str, ...] = ()
+    resolution_s: float = 0.0
+
+    def __len__(self) -> int:
+        return int(self.ts.shape[0])
+
+    def model_ids(self) -> list[str | None]:
+        """Model id per row (None where the sample had none)."""
+        names = self.model_names
+        return [names[c] if 0 <= c < len(names) else None for c in self.model.tolist()]
+
+
+def empty_series(resolution_s: float = 0.0) -> Series:
+    """A series with no rows (what a fresh store returns)."""
+    f = frozen_array([], np.float64)
+    return Series(
+        ts=f, value=f, lo=f, hi=f,
+        seg=frozen_array([], np.int64), model=frozen_array([], np.int32),
+        resolution_s=resolution_s,
+    )
+
+
+class ConnState(str, enum.Enum):
+    """The feed's connection states, as the sidebar badge shows them."""
+
+    CONNECTING = "connecting"
+    OPEN = "open"
+    RECONNECTING = "reconnecting"
+    AUTH_REJECTED = "auth_rejected"
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class Connection:
+    """Where the feed stands; ``message`` is written for a person."""
+
+    state: ConnState = ConnState.CONNECTING
+    message: str = ""
+    since: float = 0.0
+    next_retry_at: float | None = None
+    last_event_at: float | None = None
+    attempt: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Counters:
+    """Cumulative counts since the store was created."""
+
+    events: int = 0
+    malformed: int = 0
+    unknown: int = 0
+    reconnects: int = 0
+    bytes: int = 0
+    oversized_lines: int = 0
+    poll_errors: int = 0
+    log_dropped: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Gauges:
+    """Latest point values; None means "not reported by this server"."""
+
+    memory_used_gb: float | None = None
+    memory_total_gb: float | None = None
+    threshold_pct: float | None = None
+    active_requests: int | None = None
+    max_concurrent: int | None = None
+    uptime_s: float | None = None
+    version: str | None = None
+    tokens_per_s: float | None = None
+    temperature_c: float | None = None
+    updated_at: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelInfo:
+    """One loaded model, merged from status, /admin/models and events."""
+
+    model_id: str
+    memory_gb: float | None = None
+    loaded_at: float | None = None
+    context_length: int | None = None
+    quantization: str | None = None
+    request_count: int | None = None
+    format: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    """A download or quantize job; ``percent`` in 0..100 or None if unknown."""
+
+    job_id: str
+    kind: str  # "download" | "quantize"
+    label: str
+    percent: float | None
+    status: str  # "running" | "completed" | "failed" | "cancelled"
+    message: str = ""
+    updated_at: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One line of the event log. ``data`` is raw text, shown as text only."""
+
+    seq: int
+    ts: float
+    type: str
+    category: str
+    severity: str  # "debug" | "info" | "warning" | "error"
+    summary: str
+    data: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Snapshot:
+    """Everything a page needs for one render, copied out under one lock."""
+
+    server: str
+    taken_at: float
+    window_s: float
+    throughput: Series = field(default_factory=empty_series)
+    memory_used: Series = field(default_factory=empty_series)
+    memory_total: Series = field(default_factory=empty_series)
+    gaps: tuple[tuple[float, float | None], ...] = ()
+    models: tuple[ModelInfo, ...] = ()
+    jobs: tuple[Progress, ...] = ()
+    events: tuple[LogEntry, ...] = ()
+    event_counts: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    connection: Connection = field(default_factory=Connection)
+    counters: Counters = field(default_factory=Counters)
+    gauges: Gauges = field(default_factory=Gauges)
+    events_per_s: float = 0.0
