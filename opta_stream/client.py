@@ -1,0 +1,116 @@
+"""The admin API's request/response calls: polled endpoints and model actions.
+
+Errors come back as the server's own words (``ServerRefused.message``),
+verbatim, so the page can show "MLX backend requires Apple Silicon" rather
+than a generic failure. Only FastAPI's ``{"detail": ...}`` on 401/403 is an
+auth failure; a 403 in the OpenAI envelope is a policy refusal.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any
+
+import requests
+
+from .config import validate_model_id
+from .errors import OptaStreamError, ServerRefused, redact
+from .netio import (
+    admin_headers,
+    describe_request_error,
+    error_message,
+    new_session,
+    raise_for_auth,
+)
+
+__all__ = ["ActionResult", "AdminClient", "Unreachable"]
+
+
+class Unreachable(OptaStreamError):
+    """The server could not be reached at all; the message says why in words."""
+
+
+@dataclass(frozen=True, slots=True)
+class ActionResult:
+    """A load/unload answer. ``needs_confirmation``: 202, a download must be confirmed."""
+
+    status: int
+    model_id: str
+    message: str
+    body: Mapping[str, Any] = field(default_factory=lambda: MappingProxyType({}))
+    needs_confirmation: bool = False
+
+
+class AdminClient:
+    """Thread-safe: one requests session per calling thread."""
+
+    def __init__(self, base_url: str, admin_key: str | None = None, *, timeout: float = 5.0) -> None:
+        self.base_url = base_url.rstrip("/")
+        self._key = admin_key
+        self._timeout = timeout
+        self._local = threading.local()
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = new_session()
+        return session
+
+    def _send(self, method: str, path: str, body: Mapping | None = None,
+              timeout: float | None = None) -> requests.Response:
+        url = self.base_url + path
+        try:
+            return self._session().request(
+                method, url, json=body, headers=admin_headers(self._key),
+                timeout=timeout or self._timeout, allow_redirects=False,
+            )
+        except requests.RequestException as exc:
+            raise Unreachable(describe_request_error(exc, url, self._key)) from None
+
+    def _refuse(self, resp: requests.Response) -> ServerRefused:
+        raise_for_auth(resp, self._key)
+        message, code, type_ = error_message(resp)
+        return ServerRefused(resp.status_code, redact(message, self._key), code, type_)
+
+    def get_json(self, path: str) -> dict[str, Any]:
+        """GET an admin endpoint and return its JSON object."""
+        resp = self._send("GET", path)
+        if resp.status_code != 200:
+            raise self._refuse(resp)
+        try:
+            body = resp.json()
+        except ValueError:
+            raise ServerRefused(200, f"{path} did not answer JSON") from None
+        if not isinstance(body, dict):
+            raise ServerRefused(200, f"{path} answered JSON that is not an object")
+        return body
+
+    def load_model(self, model_id: str, settings: Mapping[str, Any] | None = None,
+                   timeout: float = 600.0) -> ActionResult:
+        """POST /admin/models/load; loading can take minutes, hence the long timeout."""
+        model_id = validate_model_id(model_id)
+        resp = self._send("POST", "/admin/models/load", {**(settings or {}), "model_id": model_id},
+                          timeout=timeout)
+        return self._result(resp, model_id, "Loaded")
+
+    def unload_model(self, model_id: str) -> ActionResult:
+        """POST /admin/models/unload."""
+        model_id = validate_model_id(model_id)
+        resp = self._send("POST", "/admin/models/unload", {"model_id": model_id}, timeout=60.0)
+        return self._result(resp, model_id, "Unloaded")
+
+    def _result(self, resp: requests.Response, model_id: str, verb: str) -> ActionResult:
+        if resp.status_code not in (200, 202):
+            raise self._refuse(resp)
+        try:
+            body = resp.json()
+        except ValueError:
+            body = {}
+        body = body if isinstance(body, dict) else {}
+        if resp.status_code == 202:
+            text = str(body.get("message") or "The model is not on disk: confirm the download.")
+            return ActionResult(202, model_id, text, MappingProxyType(body), True)
+        return ActionResult(200, model_id, f"{verb} {model_id}", MappingProxyType(body))

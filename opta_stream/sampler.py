@@ -1,0 +1,140 @@
+"""Polls the gauges a real Opta LMX does not stream.
+
+A real server streams lifecycle events only, so memory, request counts and
+tokens/s come from ``/admin/status``, ``/admin/metrics/json`` and
+``/admin/models``. When the feed itself carries ``status`` / ``throughput``
+events (the demo's rich mode), that part of the poll is skipped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .client import AdminClient
+from .errors import OptaStreamError
+from .rates import CounterRate
+from .snapshot import ModelInfo
+from .store import Store
+
+__all__ = ["Sampler", "models_from_admin"]
+
+log = logging.getLogger(__name__)
+
+
+def _num(value: Any) -> float | None:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+
+
+def _int(value: Any) -> int | None:
+    num = _num(value)
+    return None if num is None else int(num)
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def models_from_admin(body: Mapping[str, Any]) -> list[ModelInfo]:
+    """``GET /admin/models`` → ModelInfo rows (unknown fields ignored)."""
+    rows = body.get("loaded")
+    out = []
+    for row in rows if isinstance(rows, list) else []:
+        if isinstance(row, dict) and isinstance(row.get("id"), str):
+            out.append(ModelInfo(
+                model_id=row["id"], memory_gb=_num(row.get("memory_gb")),
+                loaded_at=_num(row.get("loaded_at")), context_length=_int(row.get("context_length")),
+                quantization=_str(row.get("quantization")), request_count=_int(row.get("request_count")),
+                format=_str(row.get("format")),
+            ))
+    return out
+
+
+class Sampler:
+    """One poll round per ``sample_once()``; the Feed runs it on a timer."""
+
+    def __init__(
+        self,
+        client: AdminClient,
+        store: Store,
+        *,
+        clock: Callable[[], float],
+        streamed_recently: Callable[[str], bool] = lambda kind: False,
+        models_every: int = 2,
+    ) -> None:
+        self._client = client
+        self._store = store
+        self._clock = clock
+        self._streamed = streamed_recently
+        self._models_every = max(1, models_every)
+        self._rate = CounterRate()
+        self._round = 0
+        self._failing: str | None = None
+
+    def sample_once(self) -> None:
+        """Poll what the feed does not stream; a failure is counted, never raised."""
+        self._round += 1
+        try:
+            self._poll_status()
+            self._poll_metrics()
+            if self._round % self._models_every == 1 or self._models_every == 1:
+                self._poll_models()
+        except OptaStreamError as exc:
+            self._failed(str(exc))
+            return
+        self._recovered()
+
+    def _poll_status(self) -> None:
+        body = self._client.get_json("/admin/status")
+        now = self._clock()
+        mem = body.get("memory") if isinstance(body.get("memory"), dict) else {}
+        used, total = _num(mem.get("used_gb")), _num(mem.get("total_gb"))
+        threshold = _num(mem.get("threshold_percent"))
+        gauges = dict(
+            active_requests=_int(body.get("in_flight_requests")),
+            max_concurrent=_int(body.get("max_concurrent_requests")),
+            uptime_s=_num(body.get("uptime_seconds")), version=_str(body.get("version")),
+        )
+        if self._streamed("status"):
+            gauges = {k: v for k, v in gauges.items() if v is not None}
+        else:
+            gauges.update(memory_used_gb=used, memory_total_gb=total, threshold_pct=threshold)
+            if used is not None and total is not None:
+                self._store.add_memory(now, used, total, threshold)
+        self._store.set_gauges(updated_at=now, **gauges)
+
+    def _poll_metrics(self) -> None:
+        body = self._client.get_json("/admin/metrics/json")
+        now = self._clock()
+        total = _num(body.get("total_completion_tokens"))
+        if total is None or self._streamed("throughput"):
+            self._rate.forget()
+            return
+        step = self._rate.update(now, total)
+        if step.reset:
+            self._store.new_segment()
+            self._store.log("counter_reset", "Token counter went backwards: the server restarted",
+                            severity="warning")
+        if step.rate is not None:
+            self._store.add_throughput(now, step.rate)
+            self._store.set_gauges(tokens_per_s=step.rate)
+
+    def _poll_models(self) -> None:
+        if self._streamed("status"):
+            return
+        self._store.set_models(models_from_admin(self._client.get_json("/admin/models")))
+
+    def _failed(self, message: str) -> None:
+        self._store.count(poll_errors=1)
+        self._rate.forget()
+        if self._failing is None:
+            self._store.new_segment()
+            self._store.log("poll_failed", f"Polling the server failed: {message}", severity="warning")
+            log.warning("polling %s failed: %s", self._client.base_url, message)
+        self._failing = message
+
+    def _recovered(self) -> None:
+        if self._failing is not None:
+            self._store.log("poll_recovered", "Polling the server works again", severity="info")
+        self._failing = None
