@@ -1,0 +1,287 @@
+"""Columnar numpy ring buffers: raw samples plus aggregated tiers of fixed width.
+
+Why columnar numpy: a window of 200,000 samples copies out as at most two
+slices per column, and a batch of samples goes in with a few vectorised ops.
+Nothing here locks; the Store calls everything under its own lock.
+
+Time order: rows are kept in insertion order. A sample older than the one
+before it (a clock jumped backwards) is stored as given; the caller starts a
+new segment for it (``assign_segments``), and windows fall back from binary
+search to a mask until that sample leaves the ring. Nothing is dropped or
+reordered, so nothing can be corrupted.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from typing import NamedTuple
+
+import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
+
+__all__ = ["ColumnRing", "EventRate", "TierRing", "TieredSeries", "Window", "assign_segments"]
+
+_RAW_COLUMNS: Mapping[str, DTypeLike] = {
+    "ts": np.float64, "value": np.float64, "seg": np.int64, "model": np.int32,
+}
+_TIER_COLUMNS: Mapping[str, DTypeLike] = {
+    "ts": np.float64, "sum": np.float64, "lo": np.float64, "hi": np.float64,
+    "count": np.int64, "seg": np.int64,
+}
+
+
+class Window(NamedTuple):
+    """Copied-out rows of one series; ``resolution_s`` is 0 for raw samples."""
+
+    ts: np.ndarray
+    value: np.ndarray
+    lo: np.ndarray
+    hi: np.ndarray
+    seg: np.ndarray
+    model: np.ndarray
+    resolution_s: float
+
+
+def assign_segments(ts: np.ndarray, last_ts: float | None, seg0: int) -> np.ndarray:
+    """Segment id per sample: every step back in time starts a new segment."""
+    back = np.empty(ts.shape[0], dtype=np.int64)
+    if back.shape[0]:
+        back[0] = last_ts is not None and ts[0] < last_ts
+        np.less(ts[1:], ts[:-1], out=back[1:], casting="unsafe")
+    return seg0 + np.cumsum(back)
+
+
+def _concat(pieces: list[np.ndarray], dtype: DTypeLike) -> np.ndarray:
+    if not pieces:
+        return np.empty(0, dtype=dtype)
+    return pieces[0].copy() if len(pieces) == 1 else np.concatenate(pieces)
+
+
+class ColumnRing:
+    """Fixed-capacity columns sharing one write head; column ``ts`` is time."""
+
+    def __init__(self, capacity: int, columns: Mapping[str, DTypeLike]) -> None:
+        if capacity < 1:
+            raise ValueError(f"ring capacity must be at least 1, got {capacity}")
+        self.capacity = capacity
+        self.cols = {name: np.zeros(capacity, dtype=dt) for name, dt in columns.items()}
+        self.head = 0  # next physical row to write
+        self.size = 0  # rows held
+        self.total = 0  # rows ever written
+        self._disorder_at = -1  # absolute index of the newest row older than its predecessor
+
+    def __len__(self) -> int:
+        return self.size
+
+    @property
+    def wrapped(self) -> bool:
+        return self.total > self.capacity
+
+    @property
+    def nbytes(self) -> int:
+        return sum(col.nbytes for col in self.cols.values())
+
+    def newest(self, name: str = "ts") -> float:
+        return self.cols[name][(self.head - 1) % self.capacity].item()
+
+    def oldest_ts(self) -> float:
+        return self.cols["ts"][(self.head - self.size) % self.capacity].item()
+
+    def is_sorted(self) -> bool:
+        """True when the rows held are in time order (binary search is valid)."""
+        return self._disorder_at <= self.total - self.size
+
+    def covers(self, t0: float) -> bool:
+        """Does this ring hold everything from ``t0`` on?"""
+        return not self.wrapped or (self.size > 0 and self.oldest_ts() <= t0)
+
+    def append(self, **row: float) -> None:
+        """Write one row (every column must be given)."""
+        i = self.head
+        if self.size and row["ts"] < self.cols["ts"][i - 1]:
+            self._disorder_at = self.total
+        for name, col in self.cols.items():
+            col[i] = row[name]
+        self._advance(1)
+
+    def extend(self, **columns: ArrayLike) -> None:
+        """Write many rows; only the newest ``capacity`` of them are kept."""
+        arrays = {name: np.asarray(columns[name]) for name in self.cols}
+        n = arrays["ts"].shape[0]
+        if n == 0:
+            return
+        self._note_disorder(arrays["ts"])
+        skip = max(0, n - self.capacity)
+        start = (self.head + skip) % self.capacity
+        for name, col in self.cols.items():
+            self._write(col, arrays[name][skip:], start)
+        self._advance(n)
+
+    def _note_disorder(self, ts: np.ndarray) -> None:
+        back = np.flatnonzero(ts[1:] < ts[:-1])
+        if back.shape[0]:
+            self._disorder_at = self.total + int(back[-1]) + 1
+        elif self.size and ts[0] < self.newest():
+            self._disorder_at = self.total
+
+    def _write(self, col: np.ndarray, values: np.ndarray, start: int) -> None:
+        first = min(values.shape[0], self.capacity - start)
+        col[start:start + first] = values[:first]
+        col[:values.shape[0] - first] = values[first:]
+
+    def _advance(self, n: int) -> None:
+        self.head = (self.head + n) % self.capacity
+        self.size = min(self.capacity, self.size + n)
+        self.total += n
+
+    def set_newest(self, name: str, value: float) -> None:
+        self.cols[name][(self.head - 1) % self.capacity] = value
+
+    def window(self, t0: float, t1: float) -> dict[str, np.ndarray]:
+        """Copies of the rows with ``t0 <= ts <= t1``, oldest first."""
+        spans = self._spans()
+        if not self.is_sorted():
+            full = self._copy(0, self.size, spans)
+            keep = (full["ts"] >= t0) & (full["ts"] <= t1)
+            return {name: col[keep] for name, col in full.items()}
+        ts = self.cols["ts"]
+        lo = sum(int(np.searchsorted(ts[a:b], t0, "left")) for a, b in spans)
+        hi = sum(int(np.searchsorted(ts[a:b], t1, "right")) for a, b in spans)
+        return self._copy(lo, hi, spans)
+
+    def _spans(self) -> list[tuple[int, int]]:
+        """Physical slices holding the rows, oldest first (one or two)."""
+        start = (self.head - self.size) % self.capacity
+        if start + self.size <= self.capacity:
+            return [(start, start + self.size)]
+        return [(start, self.capacity), (0, self.head)]
+
+    def _copy(self, lo: int, hi: int, spans: list[tuple[int, int]]) -> dict[str, np.ndarray]:
+        """Copy logical rows [lo, hi) out of the physical spans."""
+        pieces, offset = [], 0
+        for a, b in spans:
+            s, e = max(lo - offset, 0), min(hi - offset, b - a)
+            if s < e:
+                pieces.append((a + s, a + e))
+            offset += b - a
+        return {name: _concat([col[a:b] for a, b in pieces], col.dtype)
+                for name, col in self.cols.items()}
+
+
+class TierRing:
+    """Buckets of ``width`` seconds: start, sum, min, max, count, last segment.
+
+    The newest bucket stays open: samples in the same bucket merge into it.
+    A sample in any other bucket (later, or earlier after a clock jump) opens
+    a new row.
+    """
+
+    def __init__(self, width: float, capacity: int) -> None:
+        if width <= 0:
+            raise ValueError(f"bucket width must be positive, got {width}")
+        self.width = float(width)
+        self.ring = ColumnRing(capacity, _TIER_COLUMNS)
+
+    def add(self, ts: float, value: float, seg: int) -> None:
+        """One sample, in plain Python (cheaper than numpy for a scalar)."""
+        start = math.floor(ts / self.width) * self.width
+        ring = self.ring
+        if not (ring.size and ring.newest() == start):
+            ring.append(ts=start, sum=value, lo=value, hi=value, count=1, seg=seg)
+            return
+        i, c = (ring.head - 1) % ring.capacity, ring.cols
+        c["sum"][i] += value
+        c["lo"][i] = min(c["lo"][i], value)
+        c["hi"][i] = max(c["hi"][i], value)
+        c["count"][i] += 1
+        c["seg"][i] = seg
+
+    def add_many(self, ts: np.ndarray, values: np.ndarray, segs: np.ndarray) -> None:
+        """A batch: group runs of equal buckets with reduceat, merge the open bucket."""
+        n = ts.shape[0]
+        if n == 0:
+            return
+        starts = np.floor(ts / self.width) * self.width
+        runs = np.flatnonzero(np.r_[True, starts[1:] != starts[:-1]])
+        ends = np.r_[runs[1:], n]
+        agg = {"ts": starts[runs], "sum": np.add.reduceat(values, runs),
+               "lo": np.minimum.reduceat(values, runs), "hi": np.maximum.reduceat(values, runs),
+               "count": ends - runs, "seg": segs[ends - 1]}
+        if self.ring.size and self.ring.newest() == agg["ts"][0]:
+            self._merge_open({name: col[0] for name, col in agg.items()})
+            agg = {name: col[1:] for name, col in agg.items()}
+        self.ring.extend(**agg)
+
+    def _merge_open(self, row: Mapping[str, float]) -> None:
+        i, c = (self.ring.head - 1) % self.ring.capacity, self.ring.cols
+        c["sum"][i] += row["sum"]
+        c["lo"][i] = min(c["lo"][i], row["lo"])
+        c["hi"][i] = max(c["hi"][i], row["hi"])
+        c["count"][i] += row["count"]
+        c["seg"][i] = row["seg"]
+
+    def window(self, t0: float, t1: float) -> Window:
+        """Buckets overlapping [t0, t1]; value is the bucket mean."""
+        rows = self.ring.window(t0 - self.width, t1)
+        mean = rows["sum"] / np.maximum(rows["count"], 1)
+        model = np.full(mean.shape[0], -1, dtype=np.int32)
+        return Window(rows["ts"], mean, rows["lo"], rows["hi"], rows["seg"], model, self.width)
+
+
+class TieredSeries:
+    """A raw ring plus coarser tiers, fed together; windows pick the finest that covers."""
+
+    def __init__(self, raw_capacity: int, tiers: Sequence[tuple[float, int]] = ()) -> None:
+        self.raw = ColumnRing(raw_capacity, _RAW_COLUMNS)
+        self.tiers = [TierRing(w, cap) for w, cap in sorted(tiers)]
+
+    @property
+    def nbytes(self) -> int:
+        return self.raw.nbytes + sum(t.ring.nbytes for t in self.tiers)
+
+    def last_ts(self) -> float | None:
+        return self.raw.newest() if self.raw.size else None
+
+    def add(self, ts: float, value: float, seg: int, model: int = -1) -> None:
+        self.raw.append(ts=ts, value=value, seg=seg, model=model)
+        for tier in self.tiers:
+            tier.add(ts, value, seg)
+
+    def add_many(self, ts: np.ndarray, value: np.ndarray, seg: np.ndarray,
+                 model: np.ndarray) -> None:
+        self.raw.extend(ts=ts, value=value, seg=seg, model=model)
+        for tier in self.tiers:
+            tier.add_many(ts, value, seg)
+
+    def window(self, t0: float, t1: float) -> Window:
+        """Rows in [t0, t1] from the finest store that still holds ``t0`` (else the coarsest)."""
+        if self.raw.covers(t0) or not self.tiers:
+            rows = self.raw.window(t0, t1)
+            v = rows["value"]
+            return Window(rows["ts"], v, v, v, rows["seg"], rows["model"], 0.0)
+        tier = next((t for t in self.tiers if t.ring.covers(t0)), self.tiers[-1])
+        return tier.window(t0, t1)
+
+
+class EventRate:
+    """Events per second over the last ``span_s`` seconds, in ``span_s + 1`` counters."""
+
+    def __init__(self, span_s: int = 10) -> None:
+        self.span_s = span_s
+        self._sec = [-1] * (span_s + 1)
+        self._count = [0] * (span_s + 1)
+
+    def add(self, t: float, n: int = 1) -> None:
+        s = math.floor(t)
+        i = s % len(self._sec)
+        if self._sec[i] != s:
+            self._sec[i], self._count[i] = s, 0
+        self._count[i] += n
+
+    def rate(self, now: float) -> float:
+        """Counts in [floor(now) - span_s, now], divided by that duration."""
+        s = math.floor(now)
+        total = sum(c for sec, c in zip(self._sec, self._count, strict=True)
+                    if s - self.span_s <= sec <= s)
+        return total / (now - s + self.span_s)

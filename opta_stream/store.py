@@ -1,0 +1,444 @@
+"""All shared state of one server's feed, behind one lock, handed out as snapshots.
+
+Feed threads write; pages read ``snapshot()``, an immutable copy, and never
+hold the lock while they render. Everything is bounded (DESIGN: "a day of
+history still costs a fixed few MB"): rings for series, a deque for the log,
+capped tables for models, jobs, gaps, event types and model ids. Text from
+the server is clipped before it is kept, so a hostile feed cannot grow it.
+
+Segments: one id shared by every series. It increments when the feed leaves
+OPEN (a gap), on ``new_segment()`` (a counter reset, a poll failure) and when
+a series' clock steps backwards, so charts never draw a line across a break.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import fields, replace
+from types import MappingProxyType
+
+import numpy as np
+
+from .events import (
+    DownloadFinished,
+    DownloadProgress,
+    Heartbeat,
+    LmxEvent,
+    Malformed,
+    ModelLifecycle,
+    ModelLoaded,
+    ModelUnloaded,
+    QuantizeProgress,
+    StatusEvent,
+    ThroughputEvent,
+    Unknown,
+    classify,
+    classify_event,
+    summarize,
+)
+from .rings import EventRate, TieredSeries, Window, assign_segments
+from .snapshot import (
+    Connection,
+    ConnState,
+    Counters,
+    Gauges,
+    LogEntry,
+    ModelInfo,
+    Progress,
+    Series,
+    Snapshot,
+)
+
+__all__ = ["OTHER", "Store"]
+
+THROUGHPUT_TIERS = ((1.0, 7_200), (10.0, 8_640), (60.0, 1_440))
+MEMORY_TIERS = ((60.0, 1_440),)
+SNAPSHOT_EVENTS = 500
+LOG_DATA_BYTES = 4096
+MAX_EVENT_TYPES, MAX_MODEL_IDS, MAX_MODELS, MAX_JOBS, MAX_GAPS = 200, 256, 256, 100, 1000
+CLOCK_SKEW_S = 5.0  # samples up to this far "in the future" (server clock ahead) still show
+OTHER = "(other)"
+_COUNTER_NAMES = frozenset(f.name for f in fields(Counters))
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _clip_bytes(text: str, limit: int = LOG_DATA_BYTES) -> str:
+    """At most ``limit`` UTF-8 bytes, ending in "…" when cut."""
+    if len(text) * 4 <= limit:
+        return text
+    encoded = text.encode("utf-8", "replace")  # "replace": a lone surrogate must not raise
+    if len(encoded) <= limit:
+        return text
+    return encoded[:limit - 3].decode("utf-8", "ignore") + "…"
+
+
+def _size(n: float) -> str:
+    """Bytes for a person: 420 B, 12.5 MB, 4.50 GB."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.2f} {unit}" if unit == "GB" else f"{n / scale:.1f} {unit}"
+    return f"{n:.0f} B"
+
+
+def _frozen(arr: np.ndarray) -> np.ndarray:
+    arr.flags.writeable = False
+    return arr
+
+
+def _series(w: Window, names: tuple[str, ...]) -> Series:
+    """Mark the copies read-only (they are ours alone) and wrap them."""
+    return Series(ts=_frozen(w.ts), value=_frozen(w.value), lo=_frozen(w.lo), hi=_frozen(w.hi),
+                  seg=_frozen(w.seg), model=_frozen(w.model), model_names=names,
+                  resolution_s=w.resolution_s)
+
+
+def _merge_model(old: ModelInfo | None, new: ModelInfo) -> ModelInfo:
+    """Fields the new source does not report keep what an older source said."""
+    if old is None:
+        return new
+    fill = {f.name: getattr(old, f.name) for f in fields(new) if getattr(new, f.name) is None}
+    return replace(new, **fill)
+
+
+def _quantize_status(status: str) -> tuple[str, str]:
+    """The server's free-form status → (running|completed|failed|cancelled, message)."""
+    low = status.strip().lower()
+    if low.startswith("fail"):
+        return "failed", status.partition(":")[2].strip() or status
+    if low in ("completed", "complete", "done", "finished", "success", "succeeded"):
+        return "completed", ""
+    return ("cancelled", "") if low.startswith("cancel") else ("running", status)
+
+
+class _Interner:
+    """Model id → small int code, for at most ``limit`` ids; the rest share OTHER."""
+
+    def __init__(self, limit: int) -> None:
+        self._limit = limit
+        self._codes: dict[str, int] = {}
+        self.names: tuple[str, ...] = ()
+
+    def code(self, model_id: str | None) -> int:
+        if model_id is None:
+            return -1
+        code = self._codes.get(model_id)
+        if code is None:
+            real = len(self._codes) - (OTHER in self._codes)
+            key = _clip(model_id, 256) if real < self._limit else OTHER
+            code = self._codes.get(key)
+            if code is None:
+                code = self._codes[key] = len(self.names)
+                self.names += (key,)
+        return code
+
+    def codes(self, model_ids: Iterable[str | None] | None, n: int) -> np.ndarray:
+        """Codes for a batch: each distinct id is looked up once, in first-seen order."""
+        if model_ids is None:
+            return np.full(n, -1, dtype=np.int32)
+        ids = list(model_ids)
+        lookup = {m: self.code(m) for m in dict.fromkeys(ids)}
+        return np.fromiter(map(lookup.__getitem__, ids), dtype=np.int32, count=n)
+
+
+class Store:
+    """Thread-safe, bounded state of one server's feed. See docs/ARCHITECTURE.md."""
+
+    def __init__(self, server: str = "", *, clock: Callable[[], float] = time.time,
+                 raw_capacity: int = 200_000, memory_capacity: int = 7_200,
+                 log_capacity: int = 2_000) -> None:
+        self.server = server
+        self._clock = clock
+        self._lock = threading.Lock()
+        self._tp = TieredSeries(raw_capacity, THROUGHPUT_TIERS)
+        self._mem_used = TieredSeries(memory_capacity, MEMORY_TIERS)
+        self._mem_total = TieredSeries(memory_capacity, MEMORY_TIERS)
+        self._seg = 0
+        self._names = _Interner(MAX_MODEL_IDS)
+        self._type_counts: dict[str, int] = {}
+        self._counters = dict.fromkeys(_COUNTER_NAMES, 0)
+        self._gauges = Gauges()
+        self._conn = Connection(since=clock())
+        self._last_event_at: float | None = None
+        self._models: dict[str, ModelInfo] = {}
+        self._jobs: dict[str, Progress] = {}
+        self._gaps: deque[tuple[float, float | None]] = deque(maxlen=MAX_GAPS)
+        self._log: deque[LogEntry] = deque(maxlen=log_capacity)
+        self._seq = 0
+        self._rate = EventRate(10)
+
+    # -- series --------------------------------------------------------------
+    def add_throughput(self, ts: float, tps: float, model_id: str | None = None) -> None:
+        """One sample (the sampler's 1 Hz rate), in plain Python: no numpy overhead."""
+        if not (math.isfinite(ts) and math.isfinite(tps)):
+            return
+        with self._lock:
+            last = self._tp.last_ts()
+            if last is not None and ts < last:
+                self._seg += 1
+            self._tp.add(ts, tps, self._seg, self._names.code(model_id))
+
+    def add_throughput_many(self, ts: Sequence[float], tps: Sequence[float],
+                            model_ids: Sequence[str | None] | None = None) -> None:
+        """Many samples in one ring append; non-finite samples are skipped."""
+        t, v = np.asarray(ts, dtype=np.float64), np.asarray(tps, dtype=np.float64)
+        if t.shape != v.shape or (model_ids is not None and len(model_ids) != t.shape[0]):
+            raise ValueError("ts, tps and model_ids must have the same length")
+        with self._lock:
+            self._add_tp(t, v, self._names.codes(model_ids, t.shape[0]))
+
+    def _add_tp(self, t: np.ndarray, v: np.ndarray, codes: np.ndarray) -> None:
+        keep = np.isfinite(t) & np.isfinite(v)
+        if not keep.all():
+            t, v, codes = t[keep], v[keep], codes[keep]
+        if t.shape[0]:
+            segs = assign_segments(t, self._tp.last_ts(), self._seg)
+            self._seg = int(segs[-1])
+            self._tp.add_many(t, v, segs, codes)
+
+    def add_memory(self, ts: float, used_gb: float, total_gb: float,
+                   threshold_pct: float | None = None) -> None:
+        """One memory sample; it also becomes the current memory gauges."""
+        with self._lock:
+            self._add_memory(ts, used_gb, total_gb)
+            self._gauges = replace(self._gauges, memory_used_gb=used_gb, memory_total_gb=total_gb,
+                                   threshold_pct=self._gauges.threshold_pct
+                                   if threshold_pct is None else threshold_pct)
+
+    def _add_memory(self, ts: float, used: float, total: float) -> None:
+        if not all(math.isfinite(x) for x in (ts, used, total)):
+            return
+        last = self._mem_used.last_ts()
+        if last is not None and ts < last:
+            self._seg += 1
+        self._mem_used.add(ts, used, self._seg)
+        self._mem_total.add(ts, total, self._seg)
+
+    def new_segment(self) -> None:
+        """Break every series' line here (counter reset, poll failure)."""
+        with self._lock:
+            self._seg += 1
+
+    # -- events --------------------------------------------------------------
+    def apply(self, event: LmxEvent) -> None:
+        self.apply_many((event,))
+
+    def apply_many(self, events: Iterable[LmxEvent]) -> None:
+        """Apply a batch under one lock; throughput samples go in as one append."""
+        now = self._clock()
+        throughput: list[ThroughputEvent] = []
+        n = 0
+        with self._lock:
+            try:
+                for event in events:
+                    n += 1
+                    self._count_type(event.type)
+                    if isinstance(event, ThroughputEvent):
+                        throughput.append(event)
+                    else:
+                        self._apply_one(event)
+            finally:  # what was applied is counted, even if a caller's iterator fails
+                self._finish_batch(now, n, throughput)
+
+    def _finish_batch(self, now: float, n: int, throughput: list[ThroughputEvent]) -> None:
+        if throughput:
+            self._apply_throughput(throughput)
+        if n:
+            self._counters["events"] += n
+            self._rate.add(now, n)
+            self._last_event_at = now
+
+    def _count_type(self, event_type: str) -> None:
+        key = _clip(event_type, 64)
+        if key not in self._type_counts and len(self._type_counts) >= MAX_EVENT_TYPES:
+            key = OTHER
+        self._type_counts[key] = self._type_counts.get(key, 0) + 1
+
+    def _apply_one(self, event: LmxEvent) -> None:
+        handler = _HANDLERS.get(type(event), Store._log_event)
+        if handler is not None:
+            handler(self, event)
+
+    def _apply_throughput(self, events: list[ThroughputEvent]) -> None:
+        n = len(events)
+        t = np.fromiter((e.timestamp for e in events), np.float64, n)
+        v = np.fromiter((e.tokens_per_second for e in events), np.float64, n)
+        codes = self._names.codes([e.model_id for e in events], n)
+        self._add_tp(t, v, codes)
+        last = events[-1]
+        self._gauges = replace(self._gauges, tokens_per_s=last.tokens_per_second,
+                               updated_at=last.received_at)
+
+    def _on_status(self, e: StatusEvent) -> None:
+        """Gauges (only those reported), a memory sample, and the models list."""
+        reported = dict(memory_used_gb=e.vram_used_gb, memory_total_gb=e.vram_total_gb,
+                        active_requests=e.active_requests, tokens_per_s=e.tokens_per_second,
+                        temperature_c=e.temperature_celsius, uptime_s=e.uptime_seconds)
+        self._gauges = replace(self._gauges, updated_at=e.received_at,
+                               **{k: v for k, v in reported.items() if v is not None})
+        if e.vram_used_gb is not None and e.vram_total_gb is not None:
+            self._add_memory(e.received_at, e.vram_used_gb, e.vram_total_gb)
+        self._set_models(ModelInfo(model_id=_clip(m.id, 256), memory_gb=m.vram_gb,
+                                   loaded_at=m.loaded_at, context_length=m.context_length,
+                                   quantization=m.quantization) for m in e.loaded_models)
+
+    def _on_loaded(self, e: ModelLoaded) -> None:
+        mid = _clip(e.model_id, 256)
+        if mid in self._models or len(self._models) < MAX_MODELS:
+            new = ModelInfo(model_id=mid, memory_gb=e.memory_gb, loaded_at=e.received_at,
+                            format=e.format)
+            self._models[mid] = _merge_model(self._models.get(mid), new)
+        self._log_event(e)
+
+    def _on_model_event(self, e: ModelUnloaded | ModelLifecycle) -> None:
+        if e.type in ("model_unloaded", "model_ttl_evicted"):
+            self._models.pop(_clip(e.model_id, 256), None)
+        self._log_event(e)
+
+    def _on_download(self, e: DownloadProgress | DownloadFinished) -> None:
+        key = "download:" + _clip(e.download_id, 256)
+        old = self._jobs.get(key)
+        if isinstance(e, DownloadProgress):
+            size = f"{_size(e.downloaded_bytes)} of {_size(e.total_bytes)}" \
+                if e.downloaded_bytes is not None and e.total_bytes else ""
+            status, pct, msg = "running", e.percent, size
+        else:
+            pct = 100.0 if e.outcome == "completed" else (old.percent if old else None)
+            status, msg = e.outcome, e.error or e.local_path or ""
+        self._put_job(key, Progress(_clip(e.download_id, 256), "download",
+                                    _clip(e.repo_id or e.download_id, 256), pct, status,
+                                    _clip(msg, 1024), e.received_at))
+        self._log_event(e)
+
+    def _on_quantize(self, e: QuantizeProgress) -> None:
+        status, msg = _quantize_status(e.status)
+        pct = 100.0 if status == "completed" else e.percent
+        self._put_job("quantize:" + _clip(e.job_id, 256),
+                      Progress(_clip(e.job_id, 256), "quantize", _clip(e.model_id or e.job_id, 256),
+                               pct, status, _clip(msg, 1024), e.received_at))
+        self._log_event(e)
+
+    def _put_job(self, key: str, job: Progress) -> None:
+        """Insert or update; when full, evict the oldest finished job (else the oldest)."""
+        if key not in self._jobs and len(self._jobs) >= MAX_JOBS:
+            done = (k for k, j in self._jobs.items() if j.status != "running")
+            del self._jobs[next(done, next(iter(self._jobs)))]
+        self._jobs[key] = job
+
+    def _on_bad(self, e: Malformed | Unknown) -> None:
+        self._counters["malformed" if isinstance(e, Malformed) else "unknown"] += 1
+        self._log_event(e)
+
+    def _log_event(self, e: LmxEvent) -> None:
+        category, severity = classify_event(e)
+        self._append_log(e.type, summarize(e), category, severity, e.raw, e.received_at)
+
+    # -- log, gauges, models, connection, counters ---------------------------
+    def log(self, type: str, summary: str, *, severity: str | None = None,
+            data: str = "") -> None:
+        """An entry the dashboard writes itself (feed down, poll failed, ...)."""
+        category, default = classify(type)
+        with self._lock:
+            self._append_log(type, summary, category, severity or default, data, self._clock())
+
+    def _append_log(self, type_: str, summary: str, category: str, severity: str,
+                    data: str, ts: float) -> None:
+        if len(self._log) == self._log.maxlen:
+            self._counters["log_dropped"] += 1
+        self._seq += 1
+        self._log.append(LogEntry(self._seq, ts, _clip(type_, 64), category, severity,
+                                  _clip(summary, 500), _clip_bytes(data)))
+
+    def set_gauges(self, **values: object) -> None:
+        """Replace the named gauges; ``updated_at`` defaults to now."""
+        with self._lock:
+            values.setdefault("updated_at", self._clock())
+            self._gauges = replace(self._gauges, **values)
+
+    def set_models(self, models: Iterable[ModelInfo]) -> None:
+        """The loaded models now (from polling); fields it lacks keep older values."""
+        with self._lock:
+            self._set_models(models)
+
+    def _set_models(self, models: Iterable[ModelInfo]) -> None:
+        new: dict[str, ModelInfo] = {}
+        for model in models:
+            if len(new) >= MAX_MODELS:
+                break
+            new[model.model_id] = _merge_model(self._models.get(model.model_id), model)
+        self._models = new
+
+    def set_connection(self, state: ConnState, message: str = "", *,
+                       next_retry_at: float | None = None, attempt: int = 0) -> None:
+        """Move the feed's state; leaving OPEN opens a gap, entering OPEN closes it."""
+        with self._lock:
+            now, old = self._clock(), self._conn
+            if old.state is ConnState.OPEN and state is not ConnState.OPEN:
+                self._gaps.append((now, None))
+                self._seg += 1
+            elif state is ConnState.OPEN and old.state is not ConnState.OPEN:
+                if self._gaps and self._gaps[-1][1] is None:
+                    self._gaps[-1] = (self._gaps[-1][0], now)
+            since = old.since if state is old.state else now
+            self._conn = Connection(state, _clip(message, 1000), since, next_retry_at,
+                                    attempt=attempt)
+
+    def count(self, **deltas: int) -> None:
+        """Add to counters by name, e.g. ``count(bytes=512, oversized_lines=1)``."""
+        unknown = set(deltas) - _COUNTER_NAMES
+        if unknown:
+            raise TypeError(f"unknown counter(s): {', '.join(sorted(unknown))}")
+        with self._lock:
+            for name, delta in deltas.items():
+                self._counters[name] += int(delta)
+
+    # -- readers -------------------------------------------------------------
+    def snapshot(self, window_s: float = 300.0) -> Snapshot:
+        """An immutable copy: series over [now - window_s, now], newest log entries."""
+        with self._lock:
+            now = self._clock()
+            t0, t1 = now - window_s, now + CLOCK_SKEW_S
+            tp, used, total = (s.window(t0, t1) for s in self._series())
+            names, log = self._names.names, list(self._log)[-SNAPSHOT_EVENTS:]
+            models, jobs = tuple(self._models.values()), tuple(self._jobs.values())
+            gaps = tuple(self._gaps)
+            counts, counters = dict(self._type_counts), Counters(**self._counters)
+            conn = replace(self._conn, last_event_at=self._last_event_at)
+            gauges, eps = self._gauges, self._rate.rate(now)
+        return Snapshot(server=self.server, taken_at=now, window_s=float(window_s),
+                        throughput=_series(tp, names), memory_used=_series(used, ()),
+                        memory_total=_series(total, ()), gaps=gaps, models=models, jobs=jobs,
+                        events=tuple(log), event_counts=MappingProxyType(counts),
+                        connection=conn, counters=counters, gauges=gauges, events_per_s=eps)
+
+    def _series(self) -> tuple[TieredSeries, ...]:
+        return self._tp, self._mem_used, self._mem_total
+
+    def memory_bytes(self) -> int:
+        """numpy buffers exactly, plus a rough estimate of the Python objects."""
+        with self._lock:
+            arrays = sum(s.nbytes for s in self._series())
+            log = sum(300 + len(e.data) + len(e.summary) + len(e.type) for e in self._log)
+            tables = 400 * (len(self._models) + len(self._jobs))
+            small = 120 * (len(self._gaps) + len(self._type_counts) + len(self._names.names))
+        return arrays + log + tables + small
+
+
+_HANDLERS: dict[type, Callable[[Store, LmxEvent], None] | None] = {
+    Heartbeat: None,
+    StatusEvent: Store._on_status,
+    ModelLoaded: Store._on_loaded,
+    ModelUnloaded: Store._on_model_event,
+    ModelLifecycle: Store._on_model_event,
+    DownloadProgress: Store._on_download,
+    DownloadFinished: Store._on_download,
+    QuantizeProgress: Store._on_quantize,
+    Malformed: Store._on_bad,
+    Unknown: Store._on_bad,
+}
