@@ -39,7 +39,6 @@ def new_session() -> requests.Session:
     """
     session = requests.Session()
     session.trust_env = False
-    session.max_redirects = 0
     return session
 
 
@@ -103,6 +102,9 @@ def error_message(resp: requests.Response) -> tuple[str, str | None, str | None]
         return body["detail"], None, None
     if isinstance(body, dict) and isinstance(body.get("detail"), list):
         return _validation_text(body["detail"]), "validation_error", None
+    if 300 <= resp.status_code < 400:
+        return (f"The server redirected (HTTP {resp.status_code}); redirects are not "
+                "followed, so the admin key never leaves the configured server."), None, None
     ctype = resp.headers.get("content-type", "none").split(";")[0]
     return f"HTTP {resp.status_code} ({ctype}) with no error message", None, None
 
