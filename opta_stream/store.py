@@ -9,6 +9,10 @@ the server is clipped before it is kept, so a hostile feed cannot grow it.
 Segments: one id shared by every series. It increments when the feed leaves
 OPEN (a gap), on ``new_segment()`` (a counter reset, a poll failure) and when
 a series' clock steps backwards, so charts never draw a line across a break.
+
+What ``apply`` does for each record type lives in ``store_apply`` (the
+``EventHandlers`` mixin this class inherits); this module keeps the lock, the
+bounds, the direct writers and ``snapshot()``.
 """
 
 from __future__ import annotations
@@ -23,23 +27,8 @@ from types import MappingProxyType
 
 import numpy as np
 
-from .events import (
-    DownloadFinished,
-    DownloadProgress,
-    Heartbeat,
-    LmxEvent,
-    Malformed,
-    ModelLifecycle,
-    ModelLoaded,
-    ModelUnloaded,
-    QuantizeProgress,
-    StatusEvent,
-    ThroughputEvent,
-    Unknown,
-    classify,
-    classify_event,
-    summarize,
-)
+from .event_text import classify
+from .events import LmxEvent, ThroughputEvent
 from .rings import EventRate, TieredSeries, Window, assign_segments
 from .snapshot import (
     Connection,
@@ -52,39 +41,17 @@ from .snapshot import (
     Series,
     Snapshot,
 )
+from .store_apply import EventHandlers, clip, clip_bytes
 
 __all__ = ["OTHER", "Store"]
 
 THROUGHPUT_TIERS = ((1.0, 7_200), (10.0, 8_640), (60.0, 1_440))
 MEMORY_TIERS = ((60.0, 1_440),)
 SNAPSHOT_EVENTS = 500
-LOG_DATA_BYTES = 4096
-MAX_EVENT_TYPES, MAX_MODEL_IDS, MAX_MODELS, MAX_JOBS, MAX_GAPS = 200, 256, 256, 100, 1000
+MAX_EVENT_TYPES, MAX_MODEL_IDS, MAX_GAPS = 200, 256, 1000
 CLOCK_SKEW_S = 5.0  # samples up to this far "in the future" (server clock ahead) still show
 OTHER = "(other)"
 _COUNTER_NAMES = frozenset(f.name for f in fields(Counters))
-
-
-def _clip(text: str, limit: int) -> str:
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-def _clip_bytes(text: str, limit: int = LOG_DATA_BYTES) -> str:
-    """At most ``limit`` UTF-8 bytes, ending in "…" when cut."""
-    if len(text) * 4 <= limit:
-        return text
-    encoded = text.encode("utf-8", "replace")  # "replace": a lone surrogate must not raise
-    if len(encoded) <= limit:
-        return text
-    return encoded[:limit - 3].decode("utf-8", "ignore") + "…"
-
-
-def _size(n: float) -> str:
-    """Bytes for a person: 420 B, 12.5 MB, 4.50 GB."""
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.2f} {unit}" if unit == "GB" else f"{n / scale:.1f} {unit}"
-    return f"{n:.0f} B"
 
 
 def _frozen(arr: np.ndarray) -> np.ndarray:
@@ -97,24 +64,6 @@ def _series(w: Window, names: tuple[str, ...]) -> Series:
     return Series(ts=_frozen(w.ts), value=_frozen(w.value), lo=_frozen(w.lo), hi=_frozen(w.hi),
                   seg=_frozen(w.seg), model=_frozen(w.model), model_names=names,
                   resolution_s=w.resolution_s)
-
-
-def _merge_model(old: ModelInfo | None, new: ModelInfo) -> ModelInfo:
-    """Fields the new source does not report keep what an older source said."""
-    if old is None:
-        return new
-    fill = {f.name: getattr(old, f.name) for f in fields(new) if getattr(new, f.name) is None}
-    return replace(new, **fill)
-
-
-def _quantize_status(status: str) -> tuple[str, str]:
-    """The server's free-form status → (running|completed|failed|cancelled, message)."""
-    low = status.strip().lower()
-    if low.startswith("fail"):
-        return "failed", status.partition(":")[2].strip() or status
-    if low in ("completed", "complete", "done", "finished", "success", "succeeded"):
-        return "completed", ""
-    return ("cancelled", "") if low.startswith("cancel") else ("running", status)
 
 
 class _Interner:
@@ -131,7 +80,7 @@ class _Interner:
         code = self._codes.get(model_id)
         if code is None:
             real = len(self._codes) - (OTHER in self._codes)
-            key = _clip(model_id, 256) if real < self._limit else OTHER
+            key = clip(model_id, 256) if real < self._limit else OTHER
             code = self._codes.get(key)
             if code is None:
                 code = self._codes[key] = len(self.names)
@@ -147,7 +96,7 @@ class _Interner:
         return np.fromiter(map(lookup.__getitem__, ids), dtype=np.int32, count=n)
 
 
-class Store:
+class Store(EventHandlers):
     """Thread-safe, bounded state of one server's feed. See docs/ARCHITECTURE.md."""
 
     def __init__(self, server: str = "", *, clock: Callable[[], float] = time.time,
@@ -255,89 +204,10 @@ class Store:
             self._last_event_at = now
 
     def _count_type(self, event_type: str) -> None:
-        key = _clip(event_type, 64)
+        key = clip(event_type, 64)
         if key not in self._type_counts and len(self._type_counts) >= MAX_EVENT_TYPES:
             key = OTHER
         self._type_counts[key] = self._type_counts.get(key, 0) + 1
-
-    def _apply_one(self, event: LmxEvent) -> None:
-        handler = _HANDLERS.get(type(event), Store._log_event)
-        if handler is not None:
-            handler(self, event)
-
-    def _apply_throughput(self, events: list[ThroughputEvent]) -> None:
-        n = len(events)
-        t = np.fromiter((e.timestamp for e in events), np.float64, n)
-        v = np.fromiter((e.tokens_per_second for e in events), np.float64, n)
-        codes = self._names.codes([e.model_id for e in events], n)
-        self._add_tp(t, v, codes)
-        last = events[-1]
-        self._gauges = replace(self._gauges, tokens_per_s=last.tokens_per_second,
-                               updated_at=last.received_at)
-
-    def _on_status(self, e: StatusEvent) -> None:
-        """Gauges (only those reported), a memory sample, and the models list."""
-        reported = dict(memory_used_gb=e.vram_used_gb, memory_total_gb=e.vram_total_gb,
-                        active_requests=e.active_requests, tokens_per_s=e.tokens_per_second,
-                        temperature_c=e.temperature_celsius, uptime_s=e.uptime_seconds)
-        self._gauges = replace(self._gauges, updated_at=e.received_at,
-                               **{k: v for k, v in reported.items() if v is not None})
-        if e.vram_used_gb is not None and e.vram_total_gb is not None:
-            self._add_memory(e.received_at, e.vram_used_gb, e.vram_total_gb)
-        self._set_models(ModelInfo(model_id=_clip(m.id, 256), memory_gb=m.vram_gb,
-                                   loaded_at=m.loaded_at, context_length=m.context_length,
-                                   quantization=m.quantization) for m in e.loaded_models)
-
-    def _on_loaded(self, e: ModelLoaded) -> None:
-        mid = _clip(e.model_id, 256)
-        if mid in self._models or len(self._models) < MAX_MODELS:
-            new = ModelInfo(model_id=mid, memory_gb=e.memory_gb, loaded_at=e.received_at,
-                            format=e.format)
-            self._models[mid] = _merge_model(self._models.get(mid), new)
-        self._log_event(e)
-
-    def _on_model_event(self, e: ModelUnloaded | ModelLifecycle) -> None:
-        if e.type in ("model_unloaded", "model_ttl_evicted"):
-            self._models.pop(_clip(e.model_id, 256), None)
-        self._log_event(e)
-
-    def _on_download(self, e: DownloadProgress | DownloadFinished) -> None:
-        key = "download:" + _clip(e.download_id, 256)
-        old = self._jobs.get(key)
-        if isinstance(e, DownloadProgress):
-            size = f"{_size(e.downloaded_bytes)} of {_size(e.total_bytes)}" \
-                if e.downloaded_bytes is not None and e.total_bytes else ""
-            status, pct, msg = "running", e.percent, size
-        else:
-            pct = 100.0 if e.outcome == "completed" else (old.percent if old else None)
-            status, msg = e.outcome, e.error or e.local_path or ""
-        self._put_job(key, Progress(_clip(e.download_id, 256), "download",
-                                    _clip(e.repo_id or e.download_id, 256), pct, status,
-                                    _clip(msg, 1024), e.received_at))
-        self._log_event(e)
-
-    def _on_quantize(self, e: QuantizeProgress) -> None:
-        status, msg = _quantize_status(e.status)
-        pct = 100.0 if status == "completed" else e.percent
-        self._put_job("quantize:" + _clip(e.job_id, 256),
-                      Progress(_clip(e.job_id, 256), "quantize", _clip(e.model_id or e.job_id, 256),
-                               pct, status, _clip(msg, 1024), e.received_at))
-        self._log_event(e)
-
-    def _put_job(self, key: str, job: Progress) -> None:
-        """Insert or update; when full, evict the oldest finished job (else the oldest)."""
-        if key not in self._jobs and len(self._jobs) >= MAX_JOBS:
-            done = (k for k, j in self._jobs.items() if j.status != "running")
-            del self._jobs[next(done, next(iter(self._jobs)))]
-        self._jobs[key] = job
-
-    def _on_bad(self, e: Malformed | Unknown) -> None:
-        self._counters["malformed" if isinstance(e, Malformed) else "unknown"] += 1
-        self._log_event(e)
-
-    def _log_event(self, e: LmxEvent) -> None:
-        category, severity = classify_event(e)
-        self._append_log(e.type, summarize(e), category, severity, e.raw, e.received_at)
 
     # -- log, gauges, models, connection, counters ---------------------------
     def log(self, type: str, summary: str, *, severity: str | None = None,
@@ -352,8 +222,8 @@ class Store:
         if len(self._log) == self._log.maxlen:
             self._counters["log_dropped"] += 1
         self._seq += 1
-        self._log.append(LogEntry(self._seq, ts, _clip(type_, 64), category, severity,
-                                  _clip(summary, 500), _clip_bytes(data)))
+        self._log.append(LogEntry(self._seq, ts, clip(type_, 64), category, severity,
+                                  clip(summary, 500), clip_bytes(data)))
 
     def set_gauges(self, **values: object) -> None:
         """Replace the named gauges; ``updated_at`` defaults to now."""
@@ -365,14 +235,6 @@ class Store:
         """The loaded models now (from polling); fields it lacks keep older values."""
         with self._lock:
             self._set_models(models)
-
-    def _set_models(self, models: Iterable[ModelInfo]) -> None:
-        new: dict[str, ModelInfo] = {}
-        for model in models:
-            if len(new) >= MAX_MODELS:
-                break
-            new[model.model_id] = _merge_model(self._models.get(model.model_id), model)
-        self._models = new
 
     def set_connection(self, state: ConnState, message: str = "", *,
                        next_retry_at: float | None = None, attempt: int = 0) -> None:
@@ -386,7 +248,7 @@ class Store:
                 if self._gaps and self._gaps[-1][1] is None:
                     self._gaps[-1] = (self._gaps[-1][0], now)
             since = old.since if state is old.state else now
-            self._conn = Connection(state, _clip(message, 1000), since, next_retry_at,
+            self._conn = Connection(state, clip(message, 1000), since, next_retry_at,
                                     attempt=attempt)
 
     def count(self, **deltas: int) -> None:
@@ -428,17 +290,3 @@ class Store:
             tables = 400 * (len(self._models) + len(self._jobs))
             small = 120 * (len(self._gaps) + len(self._type_counts) + len(self._names.names))
         return arrays + log + tables + small
-
-
-_HANDLERS: dict[type, Callable[[Store, LmxEvent], None] | None] = {
-    Heartbeat: None,
-    StatusEvent: Store._on_status,
-    ModelLoaded: Store._on_loaded,
-    ModelUnloaded: Store._on_model_event,
-    ModelLifecycle: Store._on_model_event,
-    DownloadProgress: Store._on_download,
-    DownloadFinished: Store._on_download,
-    QuantizeProgress: Store._on_quantize,
-    Malformed: Store._on_bad,
-    Unknown: Store._on_bad,
-}

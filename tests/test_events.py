@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from opta_stream.event_text import classify, classify_event, summarize
 from opta_stream.events import (
     ConfigReloaded,
     DownloadFinished,
@@ -26,10 +27,7 @@ from opta_stream.events import (
     StatusEvent,
     ThroughputEvent,
     Unknown,
-    classify,
-    classify_event,
     parse_event,
-    summarize,
 )
 from opta_stream.sse import ServerSentEvent
 

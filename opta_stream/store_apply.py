@@ -1,0 +1,204 @@
+"""What ``Store.apply`` does for each event record: one handler per record type.
+
+Split out of ``store.py`` so the store itself reads as locking, bounds and
+snapshots, while the per-event rules live here: a status event sets gauges and
+the models table, a download or quantize event updates its job row, a bad event
+bumps a counter, and most events also become a log entry. The handlers are
+methods of the ``EventHandlers`` mixin that ``Store`` inherits; they run with
+the store's lock already held and never take it. The clipping helpers live here
+too, because both modules bound server text with them and this one is imported
+by ``store`` (never the other way round).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import fields, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from .event_text import classify_event, summarize
+from .events import (
+    DownloadFinished,
+    DownloadProgress,
+    Heartbeat,
+    LmxEvent,
+    Malformed,
+    ModelLifecycle,
+    ModelLoaded,
+    ModelUnloaded,
+    QuantizeProgress,
+    StatusEvent,
+    ThroughputEvent,
+    Unknown,
+)
+from .snapshot import Gauges, ModelInfo, Progress
+
+if TYPE_CHECKING:
+    from .store import _Interner
+
+__all__ = ["LOG_DATA_BYTES", "MAX_JOBS", "MAX_MODELS", "EventHandlers", "clip", "clip_bytes"]
+
+LOG_DATA_BYTES = 4096
+MAX_MODELS, MAX_JOBS = 256, 100
+
+
+def clip(text: str, limit: int) -> str:
+    """At most ``limit`` characters, ending in "…" when cut."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def clip_bytes(text: str, limit: int = LOG_DATA_BYTES) -> str:
+    """At most ``limit`` UTF-8 bytes, ending in "…" when cut."""
+    if len(text) * 4 <= limit:
+        return text
+    encoded = text.encode("utf-8", "replace")  # "replace": a lone surrogate must not raise
+    if len(encoded) <= limit:
+        return text
+    return encoded[:limit - 3].decode("utf-8", "ignore") + "…"
+
+
+def _size(n: float) -> str:
+    """Bytes for a person: 420 B, 12.5 MB, 4.50 GB."""
+    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= scale:
+            return f"{n / scale:.2f} {unit}" if unit == "GB" else f"{n / scale:.1f} {unit}"
+    return f"{n:.0f} B"
+
+
+def _merge_model(old: ModelInfo | None, new: ModelInfo) -> ModelInfo:
+    """Fields the new source does not report keep what an older source said."""
+    if old is None:
+        return new
+    fill = {f.name: getattr(old, f.name) for f in fields(new) if getattr(new, f.name) is None}
+    return replace(new, **fill)
+
+
+def _quantize_status(status: str) -> tuple[str, str]:
+    """The server's free-form status → (running|completed|failed|cancelled, message)."""
+    low = status.strip().lower()
+    if low.startswith("fail"):
+        return "failed", status.partition(":")[2].strip() or status
+    if low in ("completed", "complete", "done", "finished", "success", "succeeded"):
+        return "completed", ""
+    return ("cancelled", "") if low.startswith("cancel") else ("running", status)
+
+
+class EventHandlers:
+    """Store's per-event rules. Callers hold ``Store._lock``; Store provides the state."""
+
+    _gauges: Gauges
+    _models: dict[str, ModelInfo]
+    _jobs: dict[str, Progress]
+    _counters: dict[str, int]
+    _names: _Interner
+
+    if TYPE_CHECKING:  # defined by Store
+        def _add_tp(self, t: np.ndarray, v: np.ndarray, codes: np.ndarray) -> None: ...
+        def _add_memory(self, ts: float, used: float, total: float) -> None: ...
+        def _append_log(self, type_: str, summary: str, category: str, severity: str,
+                        data: str, ts: float) -> None: ...
+
+    def _apply_one(self, event: LmxEvent) -> None:
+        handler = _HANDLERS.get(type(event), EventHandlers._log_event)
+        if handler is not None:
+            handler(self, event)
+
+    def _apply_throughput(self, events: list[ThroughputEvent]) -> None:
+        n = len(events)
+        t = np.fromiter((e.timestamp for e in events), np.float64, n)
+        v = np.fromiter((e.tokens_per_second for e in events), np.float64, n)
+        codes = self._names.codes([e.model_id for e in events], n)
+        self._add_tp(t, v, codes)
+        last = events[-1]
+        self._gauges = replace(self._gauges, tokens_per_s=last.tokens_per_second,
+                               updated_at=last.received_at)
+
+    def _on_status(self, e: StatusEvent) -> None:
+        """Gauges (only those reported), a memory sample, and the models list."""
+        reported = dict(memory_used_gb=e.vram_used_gb, memory_total_gb=e.vram_total_gb,
+                        active_requests=e.active_requests, tokens_per_s=e.tokens_per_second,
+                        temperature_c=e.temperature_celsius, uptime_s=e.uptime_seconds)
+        self._gauges = replace(self._gauges, updated_at=e.received_at,
+                               **{k: v for k, v in reported.items() if v is not None})
+        if e.vram_used_gb is not None and e.vram_total_gb is not None:
+            self._add_memory(e.received_at, e.vram_used_gb, e.vram_total_gb)
+        self._set_models(ModelInfo(model_id=clip(m.id, 256), memory_gb=m.vram_gb,
+                                   loaded_at=m.loaded_at, context_length=m.context_length,
+                                   quantization=m.quantization) for m in e.loaded_models)
+
+    def _set_models(self, models: Iterable[ModelInfo]) -> None:
+        """Replace the models table (status events and polling share this)."""
+        new: dict[str, ModelInfo] = {}
+        for model in models:
+            if len(new) >= MAX_MODELS:
+                break
+            new[model.model_id] = _merge_model(self._models.get(model.model_id), model)
+        self._models = new
+
+    def _on_loaded(self, e: ModelLoaded) -> None:
+        mid = clip(e.model_id, 256)
+        if mid in self._models or len(self._models) < MAX_MODELS:
+            new = ModelInfo(model_id=mid, memory_gb=e.memory_gb, loaded_at=e.received_at,
+                            format=e.format)
+            self._models[mid] = _merge_model(self._models.get(mid), new)
+        self._log_event(e)
+
+    def _on_model_event(self, e: ModelUnloaded | ModelLifecycle) -> None:
+        if e.type in ("model_unloaded", "model_ttl_evicted"):
+            self._models.pop(clip(e.model_id, 256), None)
+        self._log_event(e)
+
+    def _on_download(self, e: DownloadProgress | DownloadFinished) -> None:
+        key = "download:" + clip(e.download_id, 256)
+        old = self._jobs.get(key)
+        if isinstance(e, DownloadProgress):
+            size = f"{_size(e.downloaded_bytes)} of {_size(e.total_bytes)}" \
+                if e.downloaded_bytes is not None and e.total_bytes else ""
+            status, pct, msg = "running", e.percent, size
+        else:
+            pct = 100.0 if e.outcome == "completed" else (old.percent if old else None)
+            status, msg = e.outcome, e.error or e.local_path or ""
+        self._put_job(key, Progress(clip(e.download_id, 256), "download",
+                                    clip(e.repo_id or e.download_id, 256), pct, status,
+                                    clip(msg, 1024), e.received_at))
+        self._log_event(e)
+
+    def _on_quantize(self, e: QuantizeProgress) -> None:
+        status, msg = _quantize_status(e.status)
+        pct = 100.0 if status == "completed" else e.percent
+        self._put_job("quantize:" + clip(e.job_id, 256),
+                      Progress(clip(e.job_id, 256), "quantize", clip(e.model_id or e.job_id, 256),
+                               pct, status, clip(msg, 1024), e.received_at))
+        self._log_event(e)
+
+    def _put_job(self, key: str, job: Progress) -> None:
+        """Insert or update; when full, evict the oldest finished job (else the oldest)."""
+        if key not in self._jobs and len(self._jobs) >= MAX_JOBS:
+            done = (k for k, j in self._jobs.items() if j.status != "running")
+            del self._jobs[next(done, next(iter(self._jobs)))]
+        self._jobs[key] = job
+
+    def _on_bad(self, e: Malformed | Unknown) -> None:
+        self._counters["malformed" if isinstance(e, Malformed) else "unknown"] += 1
+        self._log_event(e)
+
+    def _log_event(self, e: LmxEvent) -> None:
+        category, severity = classify_event(e)
+        self._append_log(e.type, summarize(e), category, severity, e.raw, e.received_at)
+
+
+# Record types not listed are only logged; None means "counted, not logged".
+_HANDLERS: dict[type, Callable[[EventHandlers, LmxEvent], None] | None] = {
+    Heartbeat: None,
+    StatusEvent: EventHandlers._on_status,
+    ModelLoaded: EventHandlers._on_loaded,
+    ModelUnloaded: EventHandlers._on_model_event,
+    ModelLifecycle: EventHandlers._on_model_event,
+    DownloadProgress: EventHandlers._on_download,
+    DownloadFinished: EventHandlers._on_download,
+    QuantizeProgress: EventHandlers._on_quantize,
+    Malformed: EventHandlers._on_bad,
+    Unknown: EventHandlers._on_bad,
+}
