@@ -1,0 +1,161 @@
+"""CSV exports of what the dashboard recorded: pure, bytes out.
+
+Format, the same for every export:
+
+- UTF-8 without a byte-order mark, ``\\n`` line endings, a header row, and
+  RFC 4180 quoting (a cell holding ``,``, ``"``, CR or LF is wrapped in double
+  quotes, with inner quotes doubled).
+- ``timestamp_utc`` is ISO 8601 in UTC with milliseconds and a ``Z`` suffix,
+  e.g. ``2026-11-21T14:42:55.123Z`` (rounded to the nearest millisecond);
+  ``unix_s`` is the exact float the dashboard holds, written in Python's
+  shortest round-trip form, so nothing is lost.
+- Numbers are written as numbers; a missing or non-finite value is an empty
+  cell. Rows are not downsampled: the export is the data, not the picture.
+
+Formula injection: spreadsheet programs run a cell that starts with ``=``,
+``+``, ``-`` or ``@`` as a formula (tab and CR are stripped first by some, so
+they count too). Model ids, event summaries and raw event data all come from
+a server, so any text cell starting with one of those characters gets a
+leading ``'``, which makes the spreadsheet show it as plain text. Numbers we
+format ourselves are exempt: ``-3.5`` must stay a number.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterable, Sequence
+from urllib.parse import urlsplit
+
+import numpy as np
+
+from .snapshot import LogEntry, Series
+
+__all__ = [
+    "events_csv",
+    "export_filename",
+    "memory_csv",
+    "neutralize",
+    "throughput_csv",
+]
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
+_UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def neutralize(text: str) -> str:
+    """Prefix ``'`` to text a spreadsheet would otherwise run as a formula."""
+    return "'" + text if text.startswith(_FORMULA_START) else text
+
+
+def _text(value: object) -> str:
+    """One text cell: neutralized, then quoted when RFC 4180 requires it."""
+    cell = neutralize("" if value is None else str(value))
+    if _NEEDS_QUOTES.search(cell):
+        return '"' + cell.replace('"', '""') + '"'
+    return cell
+
+
+def _numbers(values: np.ndarray) -> list[str]:
+    """Shortest round-trip form; empty for NaN and infinities."""
+    return [repr(v) if v - v == 0.0 else "" for v in np.asarray(values, np.float64).tolist()]
+
+
+def _iso(ts: np.ndarray) -> list[str]:
+    """``YYYY-MM-DDTHH:MM:SS.mmmZ``; each distinct second is formatted once."""
+    ms = np.round(np.asarray(ts, np.float64) * 1000.0).astype(np.int64)
+    sec, milli = np.divmod(ms, 1000)
+    uniq, inv = np.unique(sec, return_inverse=True)
+    prefix = np.datetime_as_string(uniq.astype("datetime64[s]"), unit="s").tolist()
+    return [f"{prefix[i]}.{m:03d}Z" for i, m in zip(inv.tolist(), milli.tolist(), strict=True)]
+
+
+def _csv(header: Sequence[str], columns: Sequence[list[str]]) -> bytes:
+    """Join pre-formatted cells; every line, the last included, ends in ``\\n``."""
+    lines = [",".join(header), *map(",".join, zip(*columns, strict=True))]
+    return ("\n".join(lines) + "\n").encode("utf-8", "replace")
+
+
+def _in_range(ts: np.ndarray, start: float, end: float) -> np.ndarray:
+    return np.flatnonzero((ts >= start) & (ts <= end))
+
+
+def throughput_csv(series: Series, start: float, end: float) -> bytes:
+    """``timestamp_utc,unix_s,tokens_per_second,model_id``: every row in [start, end]."""
+    idx = _in_range(series.ts, start, end)
+    names = [_text(n) for n in series.model_names] + [""]  # last: no model id
+    codes = series.model[idx].astype(np.intp)
+    codes[(codes < 0) | (codes >= len(series.model_names))] = len(series.model_names)
+    ts = series.ts[idx]
+    cols = [_iso(ts), _numbers(ts), _numbers(series.value[idx]), [names[c] for c in codes.tolist()]]
+    return _csv(("timestamp_utc", "unix_s", "tokens_per_second", "model_id"), cols)
+
+
+def memory_csv(used: Series, total: Series, start: float, end: float) -> bytes:
+    """``timestamp_utc,unix_s,used_gb,total_gb``: one row per sample time.
+
+    The store samples both together; if their times ever differ, rows are
+    joined on the exact timestamp and a side without a sample is left empty.
+    """
+    u_idx, t_idx = _in_range(used.ts, start, end), _in_range(total.ts, start, end)
+    u_ts, t_ts = used.ts[u_idx], total.ts[t_idx]
+    if np.array_equal(u_ts, t_ts):
+        ts, u_val, t_val = u_ts, used.value[u_idx], total.value[t_idx]
+    else:
+        ts = np.union1d(u_ts, t_ts)
+        u_val = _at(ts, u_ts, used.value[u_idx])
+        t_val = _at(ts, t_ts, total.value[t_idx])
+    cols = [_iso(ts), _numbers(ts), _numbers(u_val), _numbers(t_val)]
+    return _csv(("timestamp_utc", "unix_s", "used_gb", "total_gb"), cols)
+
+
+def _at(times: np.ndarray, src_ts: np.ndarray, src_val: np.ndarray) -> np.ndarray:
+    """Values of ``src`` at exactly ``times``; NaN where src has no sample."""
+    order = np.argsort(src_ts, kind="stable")
+    src_ts, src_val = src_ts[order], src_val[order]
+    pos = np.minimum(np.searchsorted(src_ts, times), max(src_ts.size - 1, 0))
+    out = np.full(times.shape, np.nan)
+    if src_ts.size:
+        hit = src_ts[pos] == times
+        out[hit] = src_val[pos[hit]]
+    return out
+
+
+def events_csv(entries: Iterable[LogEntry]) -> bytes:
+    """``timestamp_utc,unix_s,type,category,severity,summary,data`` in log order (seq)."""
+    rows = sorted(entries, key=lambda e: e.seq)
+    ts = np.array([e.ts for e in rows], dtype=np.float64)
+    text = [[_text(getattr(e, f)) for e in rows]
+            for f in ("type", "category", "severity", "summary", "data")]
+    header = ("timestamp_utc", "unix_s", "type", "category", "severity", "summary", "data")
+    return _csv(header, [_iso(ts), _numbers(ts), *text])
+
+
+def export_filename(server: str, kind: str, start: float, end: float) -> str:
+    """``opta-stream_<host>-<port>_<kind>_<start>_<end>.csv``, safe on any OS.
+
+    Only the host and port of ``server`` are used, so a user name, password,
+    path or query string in it can never leak into a file name.
+    """
+    return (f"opta-stream_{_server_label(server)}_{_safe(kind) or 'export'}"
+            f"_{_stamp(start)}_{_stamp(end)}.csv")
+
+
+def _server_label(server: str) -> str:
+    text = server.strip()
+    parts = urlsplit(text if "://" in text else "//" + text)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    host = parts.hostname or ""
+    return _safe(f"{host}-{port}" if port is not None else host) or "server"
+
+
+def _safe(text: str) -> str:
+    return _UNSAFE_NAME.sub("-", text)[:80]
+
+
+def _stamp(t: float) -> str:
+    return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(int(np.floor(t))))
