@@ -1,0 +1,173 @@
+"""Test-only fault hooks of the demo server (``DemoServer.faults``).
+
+The fault-matrix tests drive a real HTTP peer into every failure a dashboard
+meets in the field: a connection cut mid-event, a stall with no heartbeats,
+garbage bytes, a proxy's HTML error page, a server that drops slow
+subscribers, failing polled endpoints, a trickling link and a skewed clock.
+
+Every setter is thread-safe and takes effect on open streams at once (they
+are woken). ``clear()`` removes every fault. The getters below the setters are
+what the server reads; tests need not call them.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = ["Canned", "Faults"]
+
+
+class _Streams(Protocol):
+    def wake_all(self) -> None: ...
+    def inject(self, raw: bytes) -> None: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Canned:
+    """A canned answer for ``GET /admin/events`` (see ``Faults.respond``)."""
+
+    status: int
+    content_type: str
+    body: bytes
+
+
+class Faults:
+    """Switches that make the demo server misbehave on purpose."""
+
+    def __init__(self, streams: _Streams, monotonic: Callable[[], float] = time.monotonic) -> None:
+        self._streams = streams
+        self._mono = monotonic
+        self._lock = threading.Lock()
+        self._generation = 0
+        self._set_defaults()
+
+    def _set_defaults(self) -> None:
+        self._stall_until = 0.0
+        self._on_connect = b""
+        self._canned: Canned | None = None
+        self._canned_left: int | None = None
+        self._close_after: int | None = None
+        self._fail_status: int | None = None
+        self._trickle: float | None = None
+        self._offset = 0.0
+
+    def _changed(self) -> None:
+        self._streams.wake_all()
+
+    # --- setters (the hooks tests call) ---------------------------------
+
+    def drop_mid_event(self) -> None:
+        """Every open stream writes half a frame, then its socket is shut down.
+
+        No chunk terminator is sent, so the client sees a truncated transfer
+        (like a server killed with SIGKILL). Streams opened later are unaffected.
+        """
+        with self._lock:
+            self._generation += 1
+        self._changed()
+
+    def stall(self, seconds: float | None) -> None:
+        """Streams write nothing at all (no heartbeats) for ``seconds``; None = until resume()."""
+        with self._lock:
+            self._stall_until = math.inf if seconds is None else self._mono() + seconds
+        self._changed()
+
+    def resume(self) -> None:
+        """End a stall now."""
+        with self._lock:
+            self._stall_until = 0.0
+        self._changed()
+
+    def inject(self, raw: bytes) -> None:
+        """Write these exact bytes into every open stream (malformed JSON, BOM, CR, ...)."""
+        self._streams.inject(bytes(raw))
+
+    def inject_on_connect(self, raw: bytes) -> None:
+        """Send these bytes first on every new stream, until clear()."""
+        with self._lock:
+            self._on_connect = bytes(raw)
+
+    def respond(self, status: int, content_type: str, body: bytes,
+                times: int | None = None) -> None:
+        """The next ``times`` requests to /admin/events (None: all, until clear()) get this
+        canned answer instead of the stream, before any auth check (like a proxy)."""
+        with self._lock:
+            live = times is None or times > 0
+            self._canned = Canned(status, content_type, bytes(body)) if live else None
+            self._canned_left = times
+
+    def close_after(self, n_events: int | None) -> None:
+        """Each stream is closed cleanly once it has sent ``n_events`` events (None: off)."""
+        with self._lock:
+            self._close_after = n_events
+        self._changed()
+
+    def fail_status(self, status: int | None) -> None:
+        """/admin/status, /admin/metrics/json and /admin/models answer ``status`` with an
+        OpenAI error envelope while the feed keeps working (None: off)."""
+        with self._lock:
+            self._fail_status = status
+
+    def trickle(self, delay_s: float | None) -> None:
+        """Streams write one byte per chunk, ``delay_s`` apart (None: off)."""
+        with self._lock:
+            self._trickle = delay_s
+        self._changed()
+
+    def clock_offset(self, seconds: float) -> None:
+        """Add ``seconds`` to every timestamp the server emits from now on."""
+        with self._lock:
+            self._offset = float(seconds)
+
+    def clear(self) -> None:
+        """Remove every fault (an ongoing stall ends)."""
+        with self._lock:
+            self._set_defaults()
+        self._changed()
+
+    # --- getters (what the server reads) --------------------------------
+
+    def drop_generation(self) -> int:
+        """Bumped by each drop_mid_event(); a stream drops when it changes."""
+        with self._lock:
+            return self._generation
+
+    def stall_remaining(self) -> float:
+        """Seconds of stall left (inf until resume, 0 when not stalled)."""
+        with self._lock:
+            return max(self._stall_until - self._mono(), 0.0)
+
+    def connect_bytes(self) -> bytes:
+        with self._lock:
+            return self._on_connect
+
+    def take_canned(self) -> Canned | None:
+        """The canned answer for this request, if any (counts one use)."""
+        with self._lock:
+            canned = self._canned
+            if canned is not None and self._canned_left is not None:
+                self._canned_left -= 1
+                if self._canned_left <= 0:
+                    self._canned = None
+            return canned
+
+    def close_after_n(self) -> int | None:
+        with self._lock:
+            return self._close_after
+
+    def failing_status(self) -> int | None:
+        with self._lock:
+            return self._fail_status
+
+    def trickle_delay(self) -> float | None:
+        with self._lock:
+            return self._trickle
+
+    def offset(self) -> float:
+        with self._lock:
+            return self._offset

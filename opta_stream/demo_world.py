@@ -1,0 +1,288 @@
+"""The moving parts of the simulated server: requests, tokens/s, memory, ambient events.
+
+Not thread-safe on its own: ``demo_sim.Simulation`` owns one ``World`` and calls
+it under its lock. Everything random comes from the injected ``random.Random``.
+
+The load follows a slow wave (about 75 s per period) so tokens/s visibly rises
+and falls. Each model decodes at its own base speed, shared among its
+concurrent requests with a small batching penalty, and then smoothed, so no
+chart looks like noise.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections import Counter, deque
+from dataclasses import dataclass
+
+from opta_stream.demo_model import CATALOGUE, CatalogueModel, LoadedView, SimView
+
+__all__ = ["World"]
+
+TOTAL_GB = 23.54058837890625
+BASE_GB = 1.1577033996582031
+BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, math.inf)
+_MAX_QUEUE = 16
+
+
+@dataclass(slots=True)
+class _Model:
+    spec: CatalogueModel
+    loaded_at: float
+    last_used_at: float
+    request_count: int = 0
+    tps: float = 0.0
+    raw: float = 0.0
+    readiness: str = "routable"
+    degraded_until: float = 0.0
+
+
+@dataclass(slots=True)
+class _Request:
+    model_id: str
+    prompt: int
+    target: int
+    started: float
+    ttft: float
+    factor: float
+    stream: bool
+    generated: float = 0.0
+
+
+class World:
+    """State plus dynamics; ``advance`` returns the lifecycle events it produced."""
+
+    def __init__(self, rng: random.Random, now: float, *, rich: bool) -> None:
+        self.rng = rng
+        self.rich = rich
+        self.started = now
+        self.total_gb = TOTAL_GB
+        self.threshold_percent = 90
+        self.max_concurrent = 4
+        self.on_disk = {m.model_id for m in CATALOGUE if m.on_disk}
+        self.loaded: dict[str, _Model] = {}
+        self.inflight: list[_Request] = []
+        self.queue: deque[_Request] = deque()
+        self.totals = dict.fromkeys(
+            ("requests", "errors", "stream_requests", "prompt_tokens", "completion_tokens"), 0)
+        self.per_model: dict[str, dict[str, int]] = {}
+        self.bucket_counts = [0] * len(BUCKETS)
+        self.duration_sum = 0.0
+        self.recent: deque[float] = deque()
+        self.jitter = 0.0
+        self.temperature = 41.0
+        self.peak_gb = BASE_GB
+        self.quantize: dict | None = None
+        self.last_warning = -math.inf
+        self.serial = 0
+
+    # --- models ---------------------------------------------------------
+
+    def add_model(self, spec: CatalogueModel, now: float) -> None:
+        """Mark a model loaded (and on disk)."""
+        self.on_disk.add(spec.model_id)
+        self.loaded[spec.model_id] = _Model(spec, loaded_at=now, last_used_at=now)
+        self.peak_gb = max(self.peak_gb, self.used_gb())
+
+    def remove_model(self, model_id: str) -> float | None:
+        """Unload; its requests are aborted. Returns GB freed, None if not loaded."""
+        model = self.loaded.pop(model_id, None)
+        if model is None:
+            return None
+        self.inflight = [r for r in self.inflight if r.model_id != model_id]
+        self.queue = deque(r for r in self.queue if r.model_id != model_id)
+        return model.spec.memory_gb
+
+    def used_gb(self) -> float:
+        """Base + weights + KV cache of requests in flight + a little noise."""
+        weights = sum(m.spec.memory_gb for m in self.loaded.values())
+        kv = sum(0.02 + (r.prompt + r.generated) * 4e-5 for r in self.inflight)
+        return max(BASE_GB, BASE_GB + weights + kv + self.jitter)
+
+    # --- time -----------------------------------------------------------
+
+    def advance(self, now: float, dt: float) -> list[tuple[str, dict]]:
+        """Move the world forward by ``dt`` seconds, ending at ``now``."""
+        events: list[tuple[str, dict]] = []
+        self._arrive(now, dt)
+        self._generate(now, dt, events)
+        self._smooth(dt)
+        self.jitter = min(0.05, max(-0.05, self.jitter + self.rng.gauss(0.0, 0.004)))
+        self.peak_gb = max(self.peak_gb, self.used_gb())
+        self._memory_warning(now, events)
+        if self.rich:
+            self._readiness(now, dt, events)
+            self._quantize(now, dt, events)
+        return events
+
+    def _arrive(self, now: float, dt: float) -> None:
+        if not self.loaded:
+            return
+        wave = 0.45 * (1.0 + 0.8 * math.sin(2 * math.pi * (now - self.started) / 75.0))
+        arrivals = 0
+        while arrivals < 8 and self.rng.random() < 1.0 - math.exp(-wave * dt):
+            arrivals += 1
+            self._admit(self._new_request(now))
+
+    def _new_request(self, now: float) -> _Request:
+        rng = self.rng
+        model_id = rng.choice(sorted(self.loaded))
+        return _Request(model_id, prompt=rng.randint(40, 1200), target=rng.randint(60, 600),
+                        started=now, ttft=rng.uniform(0.15, 0.6),
+                        factor=rng.uniform(0.85, 1.1), stream=rng.random() < 0.75)
+
+    def _admit(self, req: _Request) -> None:
+        if len(self.inflight) < self.max_concurrent:
+            self.inflight.append(req)
+        elif len(self.queue) < _MAX_QUEUE:
+            self.queue.append(req)
+
+    def _generate(self, now: float, dt: float, events: list) -> None:
+        decoding = [r for r in self.inflight if now - r.started >= r.ttft]
+        share = Counter(r.model_id for r in decoding)
+        raw = dict.fromkeys(self.loaded, 0.0)
+        for req in decoding:
+            model = self.loaded[req.model_id]
+            rate = model.spec.base_tps * req.factor / (1.0 + 0.3 * (share[req.model_id] - 1))
+            rate *= 0.6 if model.readiness == "degraded" else 1.0
+            req.generated += rate * dt
+            raw[req.model_id] += rate
+        for req in [r for r in decoding if r.generated >= r.target]:
+            self.inflight.remove(req)
+            self._complete(req, now, events)
+        while self.queue and len(self.inflight) < self.max_concurrent:
+            req = self.queue.popleft()
+            req.started = now
+            self.inflight.append(req)
+        for model_id, model in self.loaded.items():
+            model.raw = raw[model_id]
+
+    def _smooth(self, dt: float) -> None:
+        alpha = 1.0 - math.exp(-dt / 1.2)
+        for model in self.loaded.values():
+            model.tps += (model.raw - model.tps) * alpha
+        target = min(85.0, 38.0 + 0.25 * sum(m.tps for m in self.loaded.values()))
+        self.temperature += (target - self.temperature) * (1.0 - math.exp(-dt / 15.0))
+
+    def _complete(self, req: _Request, now: float, events: list) -> None:
+        """Count a finished request like the real metrics do (at completion)."""
+        per = self.per_model.setdefault(req.model_id, dict.fromkeys(
+            ("requests", "errors", "prompt_tokens", "completion_tokens"), 0))
+        self.totals["requests"] += 1
+        per["requests"] += 1
+        self.totals["stream_requests"] += int(req.stream)
+        if self.rng.random() < 0.01:
+            self.totals["errors"] += 1
+            per["errors"] += 1
+            return
+        for key, value in (("prompt_tokens", req.prompt), ("completion_tokens", req.target)):
+            self.totals[key] += value
+            per[key] += value
+        self._record_duration(now - req.started, now)
+        model = self.loaded[req.model_id]
+        model.request_count += 1
+        model.last_used_at = now
+        if self.rich and self.rng.random() < 0.08:
+            events.append(("request_completed", self._completed_event(req, now)))
+
+    def _record_duration(self, seconds: float, now: float) -> None:
+        self.duration_sum += seconds
+        for i, bound in enumerate(BUCKETS):
+            if seconds <= bound:
+                self.bucket_counts[i] += 1
+        self.recent.append(now)
+
+    def _completed_event(self, req: _Request, now: float) -> dict:
+        self.serial += 1
+        seconds = max(now - req.started, 1e-3)
+        return {"request_id": f"req-{self.serial:06d}", "model_id": req.model_id,
+                "prompt_tokens": req.prompt, "completion_tokens": req.target,
+                "duration_sec": round(seconds, 3),
+                "tokens_per_second": round(req.target / seconds, 1)}
+
+    # --- ambient lifecycle events (rich mode) ---------------------------
+
+    def _readiness(self, now: float, dt: float, events: list) -> None:
+        for model_id, model in self.loaded.items():
+            if model.readiness == "degraded" and now >= model.degraded_until:
+                model.readiness = "routable"
+                events.append(("model_readiness_changed", {
+                    "model_id": model_id, "state": "routable",
+                    "previous_state": "degraded", "reason": "canary passed"}))
+        healthy = sorted(k for k, m in self.loaded.items() if m.readiness == "routable")
+        if healthy and self.rng.random() < dt / 150.0:
+            model_id = self.rng.choice(healthy)
+            model = self.loaded[model_id]
+            model.readiness = "degraded"
+            model.degraded_until = now + self.rng.uniform(4.0, 12.0)
+            events.append(("model_readiness_changed", {
+                "model_id": model_id, "state": "degraded", "previous_state": "routable",
+                "reason": "latency above budget"}))
+
+    def _quantize(self, now: float, dt: float, events: list) -> None:
+        job = self.quantize
+        if job is None:
+            if self.rng.random() < dt / 120.0:
+                name = self.rng.choice(CATALOGUE[:5]).model_id.split("/")[-1]
+                self.quantize = {"model_id": f"/models/{name}-q4", "percent": 0.0, "at": now}
+                events.append(("quantize_progress", _quant(self.quantize, "quantizing")))
+            return
+        job["percent"] = min(100.0, job["percent"] + dt * self.rng.uniform(6.0, 14.0))
+        if job["percent"] >= 100.0:
+            events.append(("quantize_progress", _quant(job, "completed")))
+            self.quantize = None
+        elif now - job["at"] >= 1.0:
+            job["at"] = now
+            events.append(("quantize_progress", _quant(job, "quantizing")))
+
+    def _memory_warning(self, now: float, events: list) -> None:
+        used = self.used_gb()
+        percent = 100.0 * used / self.total_gb
+        if percent >= self.threshold_percent - 5 and now - self.last_warning >= 60.0:
+            self.last_warning = now
+            events.append(("memory_warning", {
+                "used_gb": round(used, 2), "total_gb": round(self.total_gb, 2),
+                "usage_percent": round(percent, 1),
+                "threshold_percent": self.threshold_percent}))
+
+    # --- reads ----------------------------------------------------------
+
+    def view(self, now: float) -> SimView:
+        """Copy out everything the renderers read."""
+        while self.recent and self.recent[0] < now - 60.0:
+            self.recent.popleft()
+        counts = Counter(r.model_id for r in self.inflight)
+        models = tuple(LoadedView(
+            m.spec.model_id, m.spec.memory_gb, m.loaded_at, m.request_count, m.last_used_at,
+            m.spec.context_length, m.spec.quantization, round(m.tps, 2), m.readiness,
+            counts[k]) for k, m in self.loaded.items())
+        return SimView(
+            now=now, uptime_s=max(0.0, now - self.started), total_gb=self.total_gb,
+            used_gb=self.used_gb(), threshold_percent=self.threshold_percent, models=models,
+            in_flight=len(self.inflight), queued=len(self.queue),
+            max_concurrent=self.max_concurrent, totals=dict(self.totals),
+            per_model={k: dict(v) for k, v in self.per_model.items()},
+            buckets=tuple(zip(BUCKETS, self.bucket_counts, strict=True)),
+            duration_sum=self.duration_sum, requests_last_minute=len(self.recent),
+            temperature_c=round(self.temperature, 1), peak_gb=self.peak_gb)
+
+    def throughput_samples(self) -> list[tuple[str | None, float]]:
+        """Smoothed tokens/s per loaded model, for ``throughput`` events."""
+        if not self.loaded:
+            return [(None, 0.0)]
+        return [(k, round(m.tps, 2)) for k, m in self.loaded.items()]
+
+    def warm_up(self, now: float) -> None:
+        """Start with a couple of requests mid-flight so the first chart is alive."""
+        for _ in range(2):
+            req = self._new_request(now)
+            req.started = now - 1.0
+            req.generated = req.target * 0.3
+            self.inflight.append(req)
+            model = self.loaded[req.model_id]
+            model.tps = model.raw = model.tps + model.spec.base_tps * 0.8
+
+
+def _quant(job: dict, status: str) -> dict:
+    return {"model_id": job["model_id"], "status": status, "percent": int(job["percent"])}
