@@ -92,7 +92,7 @@ class FeedStalled(FeedError):
     def __init__(self, seconds: float) -> None:
         self.seconds = seconds
         super().__init__(
-            f"No data for {seconds:.0f} s (the server sends a heartbeat at least "
+            f"No data for {seconds:g} s (the server sends a heartbeat at least "
             "every 30 s): the connection looks dead, reconnecting."
         )
 

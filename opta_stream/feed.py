@@ -4,6 +4,11 @@ The Feed is the only writer of its Store. Every viewer of the same server
 shares it, so the server sees one connection however many tabs are open.
 It never touches Streamlit. ``stop()`` is idempotent, closes the stream from
 outside (waking a blocked read) and joins both threads with a timeout.
+
+A rejected key ends both threads (polling with it would only loop on 403s).
+Streamed samples whose server clock is more than ``CLOCK_JUMP_S`` off this
+computer's are re-timed onto it, with a log line and a new line segment, so a
+skewed or jumping server clock never blanks the live chart.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import random
 import threading
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import requests
 
@@ -32,6 +38,7 @@ __all__ = ["Feed"]
 log = logging.getLogger(__name__)
 
 STREAMED_FRESH_S = 5.0
+CLOCK_JUMP_S = 60.0  # server timestamps this far off this computer's clock are re-timed
 
 
 class Feed:
@@ -62,6 +69,9 @@ class Feed:
         self.backoff = Backoff(backoff_base, backoff_cap, rng)
         self._decoder = SSEDecoder()
         self._stop = threading.Event()
+        self._rejected = threading.Event()  # the key was refused: polling stops too
+        self._skew = 0.0  # server clock minus ours, applied to streamed samples
+        self._skew_known = False  # a streamed sample has shown the server's clock
         self._lock = threading.Lock()
         self._transport: SSETransport | None = None
         self._threads: list[threading.Thread] = []
@@ -123,7 +133,7 @@ class Feed:
         return seen is not None and self._clock() - seen < STREAMED_FRESH_S
 
     def _run_sampler(self) -> None:
-        while not self._stop.is_set():
+        while not (self._stop.is_set() or self._rejected.is_set()):
             self.sampler.sample_once()
             self._stop.wait(self._poll_interval)
 
@@ -156,6 +166,7 @@ class Feed:
                 self._ingest(chunk)
             return delivered, "The server closed the event stream."
         except AuthRejected as exc:
+            self._rejected.set()
             self.store.set_connection(ConnState.AUTH_REJECTED, str(exc))
             self.store.log("auth_rejected", str(exc), severity="error")
             return delivered, None
@@ -173,12 +184,46 @@ class Feed:
         frames = self._decoder.feed(chunk)
         now = self._clock()
         events = [parse_event(frame, now) for frame in frames]
-        for event in events:
-            if isinstance(event, StatusEvent | ThroughputEvent):
-                self._streamed_at["status" if isinstance(event, StatusEvent) else "throughput"] = now
-        self.store.count(bytes=len(chunk), oversized_lines=self._decoder.oversized_lines - oversized)
+        for i, event in enumerate(events):
+            if isinstance(event, ThroughputEvent):
+                self._streamed_at["throughput"] = now
+                events[i] = self._on_server_clock(event)
+            elif isinstance(event, StatusEvent):
+                self._streamed_at["status"] = now
+        dropped = self._decoder.oversized_lines - oversized
+        self.store.count(bytes=len(chunk), oversized_lines=dropped)
+        if dropped:
+            self.store.log("feed_oversized", f"Dropped {dropped} event-stream line(s) longer than "
+                           f"{self._decoder.max_line_bytes / 2**20:g} MiB; the feed goes on.",
+                           severity="warning")
         if events:
             self.store.apply_many(events)
+
+    def _on_server_clock(self, event: ThroughputEvent) -> ThroughputEvent:
+        """Place a sample on this computer's clock when the server's is far off.
+
+        A server clock an hour off would put every new sample outside the
+        chart's window (or in its future), so the live view would go blank.
+        """
+        skew = event.timestamp - event.received_at
+        if abs(skew - self._skew) > CLOCK_JUMP_S:
+            self._clock_jumped(skew - self._skew, skew)
+        self._skew_known = True
+        if not self._skew:
+            return event
+        return replace(event, timestamp=event.timestamp - self._skew)
+
+    def _clock_jumped(self, jump: float, skew: float) -> None:
+        self._skew = skew if abs(skew) > CLOCK_JUMP_S else 0.0
+        self.store.new_segment()
+        where = f"{abs(skew):.0f} s {'ahead of' if skew > 0 else 'behind'} this computer" \
+            if self._skew else "in step with this computer again"
+        what = f"jumped {'forward' if jump > 0 else 'back'} by {abs(jump):.0f} s (now {where})" \
+            if self._skew_known else f"is {where}"
+        tail = "its samples are placed on this computer's clock" if self._skew \
+            else "its own timestamps are used again"
+        self.store.log("feed_clock_jump", f"The server's clock {what}; {tail}.",
+                       severity="warning")
 
     def _wait_before_retry(self, message: str) -> None:
         delay = self.backoff.next_delay(self._decoder.retry)

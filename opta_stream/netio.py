@@ -141,8 +141,9 @@ def _classify(exc: BaseException, where: str) -> str:
         return f"{where} stopped answering (read timeout)."
     if isinstance(exc, requests.exceptions.TooManyRedirects):
         return f"{where} redirected; the admin key is never sent across a redirect."
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError | requests.exceptions.ConnectionError):
-        return f"The connection to {where} was cut ({type(exc).__name__})."
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError
+                  | requests.exceptions.ConnectionError):
+        return f"The connection to {where} was cut: the server stopped or the network dropped."
     return f"Request to {where} failed ({type(exc).__name__})."
 
 
@@ -154,7 +155,8 @@ def _exception_chain(exc: BaseException) -> list[BaseException]:
         if cur is None or cur in seen:
             continue
         seen.append(cur)
-        stack.extend([cur.__cause__, cur.__context__, *[a for a in cur.args if isinstance(a, BaseException)]])
+        causes = [a for a in cur.args if isinstance(a, BaseException)]
+        stack.extend([cur.__cause__, cur.__context__, *causes])
         reason = getattr(cur, "reason", None)
         if isinstance(reason, BaseException):
             stack.append(reason)

@@ -65,6 +65,8 @@ class SSETransport:
             raise HTTPStatusError(resp.status_code, self.url, "redirects are not followed")
         if resp.status_code != 200 and not is_stream and "json" in ctype:
             message, _, _ = error_message(resp)
+            if resp.status_code == 404:
+                message += ". Is this the address of an Opta LMX server?"
             raise HTTPStatusError(resp.status_code, self.url, redact(message[:200], self._key))
         if not is_stream:
             raise BadContentType(resp.status_code, ctype, self.url)
