@@ -47,7 +47,9 @@ class ActionResult:
 class AdminClient:
     """Thread-safe: one requests session per calling thread."""
 
-    def __init__(self, base_url: str, admin_key: str | None = None, *, timeout: float = 5.0) -> None:
+    def __init__(
+        self, base_url: str, admin_key: str | None = None, *, timeout: float = 5.0
+    ) -> None:
         self.base_url = base_url.rstrip("/")
         self._key = admin_key
         self._timeout = timeout

@@ -42,13 +42,20 @@ def models_from_admin(body: Mapping[str, Any]) -> list[ModelInfo]:
     out = []
     for row in rows if isinstance(rows, list) else []:
         if isinstance(row, dict) and isinstance(row.get("id"), str):
-            out.append(ModelInfo(
-                model_id=row["id"], memory_gb=_num(row.get("memory_gb")),
-                loaded_at=_num(row.get("loaded_at")), context_length=_int(row.get("context_length")),
-                quantization=_str(row.get("quantization")), request_count=_int(row.get("request_count")),
-                format=_str(row.get("format")),
-            ))
+            out.append(_model_row(row))
     return out
+
+
+def _model_row(row: Mapping[str, Any]) -> ModelInfo:
+    return ModelInfo(
+        model_id=row["id"],
+        memory_gb=_num(row.get("memory_gb")),
+        loaded_at=_num(row.get("loaded_at")),
+        context_length=_int(row.get("context_length")),
+        quantization=_str(row.get("quantization")),
+        request_count=_int(row.get("request_count")),
+        format=_str(row.get("format")),
+    )
 
 
 class Sampler:
@@ -130,7 +137,8 @@ class Sampler:
         self._rate.forget()
         if self._failing is None:
             self._store.new_segment()
-            self._store.log("poll_failed", f"Polling the server failed: {message}", severity="warning")
+            self._store.log("poll_failed", f"Polling the server failed: {message}",
+                            severity="warning")
             log.warning("polling %s failed: %s", self._client.base_url, message)
         self._failing = message
 

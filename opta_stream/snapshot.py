@@ -74,7 +74,7 @@ def empty_series(resolution_s: float = 0.0) -> Series:
     )
 
 
-class ConnState(str, enum.Enum):
+class ConnState(enum.StrEnum):
     """The feed's connection states, as the sidebar badge shows them."""
 
     CONNECTING = "connecting"

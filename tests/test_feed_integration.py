@@ -81,7 +81,8 @@ def test_wrong_key_is_fatal_with_a_clear_message(rich_server) -> None:
         wait_for(lambda: not feed.alive_threads()[:1] or
                  all(t.name.startswith("opta-sampler") for t in feed.alive_threads()),
                  what="the SSE thread to end")
-        events_requests = [r for r in rich_server.requests_seen() if r.path.startswith("/admin/events")]
+        seen = rich_server.requests_seen()
+        events_requests = [r for r in seen if r.path.startswith("/admin/events")]
         assert len(events_requests) == 1, "a rejected key must not be retried"
     finally:
         feed.stop()
