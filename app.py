@@ -1,0 +1,129 @@
+"""Opta Stream: a live dashboard for Opta LMX.
+
+The entry file is the router and the shared frame: page config, the five
+pages, the sidebar's connection panel and live connection badge, and the
+demo banner when no server is configured. Pages get their data from
+``opta_stream.binding.source()``; nothing here talks to the server.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from opta_stream import binding
+from opta_stream.errors import ConfigError
+from opta_stream.snapshot import ConnState
+from opta_stream.store import Store
+
+DEMO_BANNER = (
+    "No server configured — showing the embedded demo server with simulated load. "
+    "Enter your Opta LMX URL in the sidebar."
+)
+URL_INPUT, KEY_INPUT, CONNECT_ERROR = "opta_url_input", "opta_key_input", "opta_connect_error"
+
+BADGES = {  # state → (label, colour); "reconnecting" gets its countdown added
+    ConnState.CONNECTING: ("Connecting…", "orange"),
+    ConnState.OPEN: ("Live", "green"),
+    ConnState.RECONNECTING: ("Reconnecting", "orange"),
+    ConnState.AUTH_REJECTED: ("Admin key rejected", "red"),
+    ConnState.STOPPED: ("Stopped", "gray"),
+}
+
+PAGES = [
+    st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    st.Page("pages/throughput.py", title="Throughput", icon=":material/speed:"),
+    st.Page("pages/memory.py", title="Memory", icon=":material/memory:"),
+    st.Page("pages/models.py", title="Models", icon=":material/deployed_code:"),
+    st.Page("pages/events.py", title="Events", icon=":material/list_alt:"),
+]
+
+
+@st.fragment(run_every=1.0)
+def connection_badge(store: Store) -> None:
+    """Live state of the shared feed; reads a one-second snapshot and nothing else."""
+    snap = store.snapshot(1.0)
+    conn, now = snap.connection, snap.taken_at
+    label, color = BADGES.get(conn.state, (conn.state.value, "gray"))
+    if conn.state is ConnState.RECONNECTING and conn.next_retry_at is not None:
+        label = f"Reconnecting in {max(0.0, conn.next_retry_at - now):.0f} s"
+    st.badge(label, color=color, icon=":material/circle:")
+    age = f"{binding.duration(now - conn.last_event_at)} ago" if conn.last_event_at else "none yet"
+    st.caption(f"{snap.events_per_s:.1f} events/s · {snap.counters.reconnects} reconnects · "
+               f"last event {age}")
+    if conn.state in (ConnState.RECONNECTING, ConnState.AUTH_REJECTED) and conn.message:
+        st.text(conn.message)
+    if conn.state is ConnState.STOPPED:
+        if st.button("Reconnect", key="reconnect",
+                     help="This feed was stopped (settings changed or the cache was cleared)."):
+            st.rerun(scope="app")
+
+
+def _on_connect() -> None:
+    """Form callback: runs before the rerun, so it may clear the key field."""
+    try:
+        binding.connect(st.session_state.get(URL_INPUT, ""), st.session_state.get(KEY_INPUT, ""))
+        st.session_state[CONNECT_ERROR] = None
+    except ConfigError as exc:
+        st.session_state[CONNECT_ERROR] = str(exc)
+    st.session_state[KEY_INPUT] = ""  # the key is never kept in a widget
+
+
+def _on_disconnect() -> None:
+    st.session_state.pop(binding.PANEL_KEY, None)
+    st.session_state[CONNECT_ERROR] = None
+
+
+def pinned(src: binding.Source) -> bool:
+    """A read-only share with a configured server: viewers cannot point it elsewhere."""
+    return src.settings.read_only and src.settings.source in ("secrets", "environment")
+
+
+def connection_panel(src: binding.Source) -> None:
+    """Server URL, admin key and Connect; the key stays in this session only."""
+    panel = st.session_state.get(binding.PANEL_KEY)
+    with st.expander("Connection", expanded=src.is_demo or panel is not None,
+                     icon=":material/settings_ethernet:"):
+        if pinned(src):
+            st.text("This shared dashboard is pinned to the server its operator configured.")
+            return
+        if src.settings.url:
+            st.text(f"Server: {src.settings.url} (from {src.settings.source})")
+        with st.form("connect", border=False):
+            st.text_input("Opta LMX URL", key=URL_INPUT, placeholder="http://127.0.0.1:1234")
+            st.text_input("Admin key", key=KEY_INPUT, type="password",
+                          help="Sent only in the X-Admin-Key header, only to this URL.")
+            st.form_submit_button("Connect", type="primary", on_click=_on_connect)
+        if panel is not None:
+            st.button("Disconnect", key="disconnect", on_click=_on_disconnect)
+        if st.session_state.get(CONNECT_ERROR):
+            st.error(st.session_state[CONNECT_ERROR])
+
+
+def sidebar(src: binding.Source) -> None:
+    with st.sidebar:
+        connection_badge(src.store)
+        connection_panel(src)
+        if src.read_only:
+            st.caption(":material/lock: Read-only: model actions are disabled.")
+
+
+def main() -> None:
+    st.set_page_config(page_title="Opta Stream", page_icon=":material/monitoring:",
+                       layout="wide")
+    nav = st.navigation(PAGES)
+    deep_link = binding.take_deep_link()
+    if deep_link:
+        st.switch_page(deep_link)
+    try:
+        src = binding.source()
+    except ConfigError as exc:
+        st.error(f"The configured server cannot be used: {exc}")
+        st.stop()
+    sidebar(src)
+    if src.is_demo:
+        st.info(DEMO_BANNER, icon=":material/science:")
+    with binding.frame():
+        nav.run()
+
+
+main()

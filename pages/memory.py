@@ -1,0 +1,70 @@
+"""Memory: how close the server is to its memory threshold, and who uses it.
+
+Used vs total over the same windows as Throughput, the server's threshold as
+a dashed line, gaps shaded, memory per loaded model, and the window as CSV.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from opta_stream import binding, charts, export
+from opta_stream.snapshot import Snapshot
+
+src = binding.page_source(__file__)
+store = src.store
+
+
+def numbers_row(snap: Snapshot) -> None:
+    g = snap.gauges
+    pct = (100.0 * g.memory_used_gb / g.memory_total_gb
+           if g.memory_used_gb is not None and g.memory_total_gb else None)
+    cols = st.columns(4)
+    cols[0].metric("Used", binding.number(g.memory_used_gb, ".1f", " GB"), border=True)
+    cols[1].metric("Total", binding.number(g.memory_total_gb, ".1f", " GB"), border=True)
+    cols[2].metric("Usage", binding.number(pct, ".0f", " %"), border=True)
+    cols[3].metric("Threshold", binding.number(g.threshold_pct, ".0f", " %"), border=True,
+                   help="The server refuses loads that would go past this share of memory.")
+
+
+def history(snap: Snapshot) -> None:
+    frame = charts.memory_frame(snap.memory_used, snap.memory_total)
+    st.altair_chart(
+        charts.memory_chart(frame, threshold_pct=snap.gauges.threshold_pct, gaps=snap.gaps,
+                            window=charts.snapshot_window(snap)),
+        key="memory_chart", width="stretch")
+    if not len(snap.memory_used):
+        st.caption("No memory samples yet — waiting for the first status reading "
+                   "from the server.")
+
+
+def per_model(snap: Snapshot) -> None:
+    st.markdown("**Memory per loaded model**")
+    if not any(m.memory_gb is not None for m in snap.models):
+        st.caption("No loaded model reports its memory yet." if snap.models
+                   else "No models loaded.")
+        return
+    st.altair_chart(charts.per_model_memory_chart(snap.models), key="memory_models",
+                    width="stretch")
+
+
+def download(snap: Snapshot) -> None:
+    start, end = charts.snapshot_window(snap)
+    binding.csv_button(
+        lambda: export.memory_csv(snap.memory_used, snap.memory_total, start, end),
+        len(snap.memory_used),
+        file_name=export.export_filename(snap.server, "memory", start, end),
+        key="memory_csv", help="Used and total GB in the window shown, with UTC timestamps.")
+
+
+@st.fragment(run_every=0.5)
+def live(window_s: float) -> None:
+    snap = store.snapshot(window_s)
+    numbers_row(snap)
+    history(snap)
+    download(snap)
+    per_model(snap)
+
+
+st.header("Memory")
+live(binding.window_selector("memory_window"))

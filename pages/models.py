@@ -1,0 +1,182 @@
+"""Models: what is loaded, load and unload, downloads and quantize jobs.
+
+Actions run in a background thread (a load can take minutes), so the page
+stays live while the server works. The server's own error message is shown
+verbatim: a 403 ``downloads_disabled`` is the server's policy, not a bad key.
+A 202 means the model must be downloaded first: the page asks before it
+sends the confirmation. In read-only mode every action is disabled and the
+page says why.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import streamlit as st
+
+from opta_stream import binding
+from opta_stream.client import ActionResult, Unreachable
+from opta_stream.config import MODEL_ID_MAX, validate_model_id
+from opta_stream.errors import AuthRejected, ConfigError, ServerRefused
+from opta_stream.snapshot import ModelInfo, Progress, Snapshot
+
+MAX_JOBS_SHOWN = 8
+
+src = binding.page_source(__file__)
+store, client = src.store, src.client
+locked = src.read_only or client is None
+WHY_LOCKED = ("Read-only mode: this dashboard is shared for viewing, so load and unload "
+              "are disabled." if src.read_only else
+              "No admin client: this view is not connected to a server.")
+
+
+def show_error(exc: Exception) -> None:
+    if isinstance(exc, ServerRefused):
+        code = f", {exc.code}" if exc.code else ""
+        policy = " This is the server's policy, not an admin key problem." \
+            if exc.status == 403 else ""
+        binding.show_verbatim(f"The server refused (HTTP {exc.status}{code}).{policy}",
+                              exc.message)
+    elif isinstance(exc, AuthRejected):
+        binding.show_verbatim("Admin key rejected: check the key in the sidebar.", str(exc))
+    elif isinstance(exc, Unreachable | ConfigError):
+        binding.show_verbatim("The request was not completed.", str(exc))
+    else:
+        binding.show_verbatim("Unexpected error.", f"{type(exc).__name__}: {exc}")
+
+
+def asks_confirmation(result: ActionResult) -> bool:
+    """A 202 asking to confirm a download (not the 202 saying one has started)."""
+    return result.needs_confirmation and result.body.get("status") != "downloading"
+
+
+def confirm_download(result: ActionResult) -> None:
+    size = result.body.get("estimated_size_human")
+    about = f" (about {binding.plain(size)})" if isinstance(size, str) else ""
+    st.warning(f"Download needed{about}: this model is not on the server's disk yet.",
+               icon=":material/download:")
+    st.code(f"{result.model_id}\n{result.message}", language=None, wrap_lines=True)
+    model_id = result.model_id
+    if st.button("Confirm download", key="confirm_download", type="primary", disabled=locked,
+                 help=WHY_LOCKED if locked else "Download, then load, this model."):
+        binding.start_action(f"Downloading {model_id}",
+                             lambda: client.load_model(model_id, {"auto_download": True}))
+        st.rerun(scope="fragment")
+
+
+def action_status(now: float) -> None:
+    action = binding.current_action()
+    if action is None:
+        return
+    if not action.done:
+        st.info(f"{action.label}… ({binding.duration(now - action.started_at)})",
+                icon=":material/hourglass_top:")
+        return
+    if action.error is not None:
+        show_error(action.error)
+    elif asks_confirmation(action.result):
+        confirm_download(action.result)
+    else:
+        st.success(binding.plain(action.result.message), icon=":material/check_circle:")
+    st.button("Dismiss", key="dismiss_action", on_click=binding.clear_action)
+
+
+def model_row(model: ModelInfo, now: float) -> None:
+    bits = [binding.number(model.memory_gb, ".2f", " GB"), model.quantization or "",
+            f"{model.context_length:,} ctx" if model.context_length else "",
+            f"loaded {binding.duration(now - model.loaded_at)} ago" if model.loaded_at else "",
+            f"{model.request_count} requests" if model.request_count is not None else ""]
+    with st.container(border=True):
+        left, right = st.columns([5, 1], vertical_alignment="center")
+        left.text(model.model_id)
+        left.caption(" · ".join(b for b in bits if b and b != "—") or "no details reported")
+        if right.button("Unload", key=f"unload::{model.model_id}", disabled=locked,
+                        help=WHY_LOCKED if locked else f"Unload {model.model_id}"):
+            binding.start_action(f"Unloading {model.model_id}",
+                                 lambda: client.unload_model(model.model_id))
+            st.rerun(scope="fragment")
+
+
+def job_row(job: Progress) -> None:
+    percent = f" · {job.percent:.0f} %" if job.percent is not None else ""
+    with st.container(border=True):
+        st.text(f"{job.kind.capitalize()} · {job.label}")
+        if job.percent is not None:
+            st.progress(min(max(job.percent / 100.0, 0.0), 1.0))
+        st.text(" · ".join(x for x in (job.status + percent, job.message) if x))
+
+
+def jobs(snap: Snapshot) -> None:
+    """Running jobs first, then the most recent finished ones."""
+    ordered = sorted(snap.jobs, key=lambda j: (j.status != "running", -j.updated_at))
+    for job in ordered[:MAX_JOBS_SHOWN]:
+        job_row(job)
+    if len(ordered) > MAX_JOBS_SHOWN:
+        st.caption(f"{len(ordered) - MAX_JOBS_SHOWN} older jobs not shown.")
+
+
+@st.fragment(run_every=0.5)
+def live() -> None:
+    snap: Snapshot = store.snapshot(60.0)
+    action_status(snap.taken_at)
+    st.subheader(f"Loaded models ({len(snap.models)})")
+    if not snap.models:
+        st.caption("No models loaded. Load one with the form below.")
+    for model in snap.models:
+        model_row(model, snap.taken_at)
+    st.subheader("Downloads and quantize jobs")
+    if not snap.jobs:
+        st.caption("No downloads or quantize jobs yet.")
+    jobs(snap)
+
+
+def parse_settings(text: str) -> dict[str, Any]:
+    """The optional JSON object of load settings."""
+    if not text.strip():
+        return {}
+    value = json.loads(text)
+    if not isinstance(value, dict):
+        raise ValueError("Settings must be a JSON object, like {\"max_context\": 8192}.")
+    return value
+
+
+def load_form() -> None:
+    with st.form("load_model"):
+        st.markdown("**Load a model**")
+        model_id = st.text_input("Model id", max_chars=MODEL_ID_MAX, disabled=locked,
+                                 key="load_model_id",
+                                 placeholder="mlx-community/Qwen2.5-7B-Instruct-4bit")
+        raw = st.text_area("Settings (optional JSON)", disabled=locked, height=80,
+                           key="load_settings",
+                           placeholder='{"max_context": 8192}')
+        if not st.form_submit_button("Load", type="primary", disabled=locked,
+                                     key="load_submit"):
+            return
+    try:
+        model_id, settings = validate_model_id(model_id), parse_settings(raw)
+    except (ConfigError, ValueError) as exc:
+        binding.show_verbatim("Nothing was sent.", str(exc))
+        return
+    binding.start_action(f"Loading {model_id}", lambda: client.load_model(model_id, settings))
+
+
+def unlock_form() -> None:
+    st.info(WHY_LOCKED, icon=":material/lock:")
+    if not src.read_only or not src.settings.admin_key:
+        return
+    with st.form("unlock", border=False, clear_on_submit=True):
+        entry = st.text_input("Admin key", type="password", key="unlock_key",
+                              help="Unlocks actions for this browser session only.")
+        submitted = st.form_submit_button("Unlock", key="unlock_submit")
+    if submitted and binding.unlock(entry):
+        st.rerun()
+    elif submitted:
+        st.error("That is not the admin key.")
+
+
+st.header("Models")
+if locked:
+    unlock_form()
+live()
+load_form()

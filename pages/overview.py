@@ -1,0 +1,120 @@
+"""Overview: is the server healthy right now?
+
+Memory gauge (bands at 60/80 %, the server's threshold marked), current
+tokens/s with a sparkline, loaded models, active requests, uptime and the
+latest events, all from one snapshot twice a second.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from opta_stream import binding, charts
+from opta_stream.snapshot import LogEntry, Series, Snapshot
+
+SPARK_WINDOW_S = 120.0
+LATEST_EVENTS = 8
+
+src = binding.page_source(__file__)
+store = src.store
+
+
+def _round(gb: float | None) -> float | None:
+    """0.05 GB is below what the gauge can show; rounding lets viewers share its spec."""
+    return None if gb is None else round(gb * 20.0) / 20.0
+
+
+def memory_card(snap: Snapshot) -> None:
+    g = snap.gauges
+    with st.container(border=True):
+        st.markdown("**Memory**")
+        spec = binding.gauge_spec(_round(g.memory_used_gb), _round(g.memory_total_gb),
+                                  g.threshold_pct)
+        st.vega_lite_chart(spec=spec, key="overview_gauge", width="stretch")
+        if g.memory_used_gb is None or not g.memory_total_gb:
+            st.caption("No memory figures yet — waiting for the first status sample.")
+            return
+        pct = 100.0 * g.memory_used_gb / g.memory_total_gb
+        limit = f" · threshold {g.threshold_pct:.0f} %" if g.threshold_pct is not None else ""
+        st.caption(f"{g.memory_used_gb:.1f} of {g.memory_total_gb:.1f} GB used "
+                   f"({pct:.0f} %){limit}")
+
+
+def total_rate(series: Series, now: float, horizon_s: float = 3.0) -> float | None:
+    """Server-wide tokens/s: the latest sample of each model seen lately, summed.
+
+    A real server reports one total (no model id); the demo reports each model
+    in turn, so the newest single sample would be one model's rate only.
+    """
+    recent = series.ts >= now - horizon_s
+    latest = dict(zip(series.model[recent].tolist(), series.value[recent].tolist(), strict=True))
+    return float(sum(latest.values())) if latest else None
+
+
+def total_frame(series: Series, bucket_s: float = 2.0) -> pd.DataFrame:
+    """The sparkline's frame: per time bucket, each model's mean, summed over models."""
+    frame = pd.DataFrame({"bucket": (series.ts // bucket_s) * bucket_s,
+                          "model": series.model, "tokens_per_second": series.value,
+                          "segment": series.seg})
+    per_model = frame.groupby(["bucket", "model"], sort=False).agg(
+        tokens_per_second=("tokens_per_second", "mean"), segment=("segment", "last"))
+    total = per_model.groupby(level="bucket").agg(
+        tokens_per_second=("tokens_per_second", "sum"), segment=("segment", "last"))
+    times = pd.to_datetime(total.index.to_numpy(), unit="s", utc=True)
+    return total.reset_index(drop=True).assign(time=times)
+
+
+def throughput_card(snap: Snapshot) -> None:
+    series = snap.throughput
+    with st.container(border=True):
+        st.metric("Tokens / s", binding.number(total_rate(series, snap.taken_at)),
+                  help="All loaded models together, over the last few seconds.")
+        st.altair_chart(charts.sparkline(total_frame(series)), key="overview_sparkline",
+                        width="stretch")
+        if not len(series):
+            st.caption("No throughput samples yet — waiting for the first one.")
+
+
+def numbers_row(snap: Snapshot) -> None:
+    g = snap.gauges
+    active = binding.number(g.active_requests, "d")
+    if g.active_requests is not None and g.max_concurrent:
+        active += f" / {g.max_concurrent}"
+    cols = st.columns(4)
+    cols[0].metric("Loaded models", len(snap.models), border=True)
+    cols[1].metric("Active requests", active, border=True)
+    cols[2].metric("Uptime", binding.duration(g.uptime_s), border=True)
+    cols[3].metric("Server version", g.version or "—", border=True)
+
+
+def events_frame(entries: tuple[LogEntry, ...]) -> pd.DataFrame:
+    tz = binding.viewer_tz()
+    rows = [(binding.clock_time(e.ts, tz), e.type, e.severity, e.summary)
+            for e in reversed(entries)]
+    return pd.DataFrame(rows, columns=["time", "event", "severity", "summary"], dtype=object)
+
+
+def latest_events(snap: Snapshot) -> None:
+    st.markdown("**Latest events**")
+    entries = tuple(e for e in snap.events if e.severity != "debug")[-LATEST_EVENTS:]
+    if not entries:
+        st.caption("No events yet — model loads, downloads and warnings will appear here.")
+        return
+    st.dataframe(events_frame(entries), hide_index=True, width="stretch", key="overview_events")
+
+
+@st.fragment(run_every=0.5)
+def live() -> None:
+    snap = store.snapshot(SPARK_WINDOW_S)
+    left, right = st.columns([3, 2])
+    with left:
+        memory_card(snap)
+    with right:
+        throughput_card(snap)
+    numbers_row(snap)
+    latest_events(snap)
+
+
+st.header("Overview")
+live()

@@ -1,0 +1,61 @@
+"""Throughput: tokens per second over a chosen window, and its CSV.
+
+The line breaks where the feed was down (gaps are shaded, never joined), a
+dashed line marks the window's average, and the split is per model when the
+server reports model ids. The CSV holds exactly the window on screen.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from opta_stream import binding, charts, export
+from opta_stream.snapshot import Snapshot
+
+src = binding.page_source(__file__)
+store = src.store
+
+
+def stats_row(snap: Snapshot) -> None:
+    stats = charts.summary_stats(snap.throughput)
+    cols = st.columns(4)
+    for col, (label, key) in zip(cols, (("Average", "mean"), ("p50", "p50"),
+                                        ("p95", "p95"), ("Max", "max")), strict=True):
+        col.metric(f"{label} tokens/s", binding.number(stats[key]), border=True)
+
+
+def chart(snap: Snapshot) -> None:
+    series = snap.throughput
+    stats = charts.summary_stats(series)
+    frame = charts.throughput_frame(series)
+    per_model = bool(series.model_names)
+    st.altair_chart(
+        charts.throughput_chart(frame, average=stats["mean"], gaps=snap.gaps,
+                                per_model=per_model, window=charts.snapshot_window(snap)),
+        key="throughput_chart", width="stretch")
+    if not len(series):
+        st.caption("No throughput samples yet — waiting for the first tokens/s reading "
+                   "from the server.")
+    elif series.resolution_s:
+        st.caption(f"Each point is a {series.resolution_s:.0f} s average; "
+                   "Max uses the highest raw sample.")
+
+
+def download(snap: Snapshot) -> None:
+    start, end = charts.snapshot_window(snap)
+    binding.csv_button(
+        lambda: export.throughput_csv(snap.throughput, start, end), len(snap.throughput),
+        file_name=export.export_filename(snap.server, "throughput", start, end),
+        key="throughput_csv", help="The samples in the window shown, with UTC timestamps.")
+
+
+@st.fragment(run_every=0.5)
+def live(window_s: float) -> None:
+    snap = store.snapshot(window_s)
+    stats_row(snap)
+    chart(snap)
+    download(snap)
+
+
+st.header("Throughput")
+live(binding.window_selector("throughput_window"))

@@ -1,0 +1,399 @@
+"""AppTest: every page of app.py rendered from a Store filled deterministically.
+
+The store goes in through the binding's test seam (``TEST_STORE_KEY``), on a
+frozen clock, so metrics and CSV bytes are exact. Model actions go to a fake
+admin client that answers like the real server (verbatim error envelopes,
+202 download confirmation). One test lets the app start its embedded demo
+server for real, and stops it afterwards.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from types import MappingProxyType
+from typing import Any
+
+import pytest
+from conftest import MODEL_A, MODEL_B, SERVER
+from streamlit.testing.v1 import AppTest
+
+from opta_stream import binding, charts, export
+from opta_stream.client import ActionResult
+from opta_stream.demo_model import DOWNLOADS_DISABLED, UNSUPPORTED_ARCH
+from opta_stream.errors import ServerRefused
+from opta_stream.snapshot import ConnState
+from opta_stream.store import Store
+
+ROOT = Path(__file__).resolve().parent.parent
+APP = str(ROOT / "app.py")
+PAGES = ("overview", "throughput", "memory", "models", "events")
+DEMO_BANNER = ("No server configured — showing the embedded demo server with simulated "
+               "load. Enter your Opta LMX URL in the sidebar.")
+ACTION_WAIT_S = 5.0
+
+
+@pytest.fixture(autouse=True)
+def navigation_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Run AppTest like a server that has seen st.navigation once.
+
+    AppTest re-detects the ``pages/`` folder on every run and then runs a
+    page's file bare (Streamlit's old folder mode); a real server does that
+    only until the first run of app.py. ``test_a_bare_page_run_*`` covers it.
+    """
+    if request.node.name.startswith("test_a_bare_page_run"):
+        return
+    from streamlit.runtime.pages_manager import PagesManager
+    from streamlit.testing.v1 import app_test
+
+    class SeenNavigation(PagesManager):
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            super().__init__(*args, **kwargs)
+            PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(app_test, "PagesManager", SeenNavigation)
+
+
+class FakeClient:
+    """Answers load/unload like the real server; records every call."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[str, str, dict[str, Any]]] = []
+
+    def load_model(self, model_id: str, settings: dict[str, Any] | None = None) -> ActionResult:
+        self.calls.append(("load", model_id, dict(settings or {})))
+        if model_id.startswith("x86-only/"):
+            raise _refusal(422, UNSUPPORTED_ARCH)
+        if model_id.startswith("blocked/"):
+            raise _refusal(403, DOWNLOADS_DISABLED)
+        if (settings or {}).get("auto_download"):
+            return _accepted(model_id, "downloading",
+                             "Download started. Model will auto-load when complete.", False)
+        if model_id.startswith("remote/"):
+            return _accepted(model_id, "download_required",
+                             "Model not found locally. Confirm download?", True)
+        return ActionResult(200, model_id, f"Loaded {model_id}")
+
+    def unload_model(self, model_id: str) -> ActionResult:
+        self.calls.append(("unload", model_id, {}))
+        if model_id == MODEL_B:
+            raise ServerRefused(404, f"The model '{model_id}' does not exist or is not loaded",
+                                "model_not_found", "invalid_request_error")
+        return ActionResult(200, model_id, f"Unloaded {model_id}")
+
+
+def _refusal(status: int, body: dict) -> ServerRefused:
+    err = body["error"]
+    return ServerRefused(status, err["message"], err["code"], err["type"])
+
+
+def _accepted(model_id: str, status: str, message: str, confirm: bool) -> ActionResult:
+    body = {"status": status, "model_id": model_id, "estimated_size_human": "4.4 GB",
+            "message": message}
+    return ActionResult(202, model_id, message, MappingProxyType(body), confirm)
+
+
+def make_app(store: Store | None, *, client: Any = None, **secrets: Any) -> AppTest:
+    """The app with this store injected; secrets always set, so no real file is read."""
+    at = AppTest.from_file(APP, default_timeout=15)
+    at.secrets.update({"read_only": False, **secrets})
+    if store is not None:
+        at.session_state[binding.TEST_STORE_KEY] = store
+        at.session_state[binding.TEST_CLIENT_KEY] = client
+    return at
+
+
+def open_page(at: AppTest, page: str) -> AppTest:
+    at.run()
+    if page != "overview":
+        at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def metrics(at: AppTest) -> dict[str, str]:
+    return {m.label: m.value for m in at.metric}
+
+
+def chart_count(at: AppTest) -> int:
+    return len(at.get("vega_lite_chart"))
+
+
+def download_bytes(at: AppTest, media: dict, key: str) -> bytes:
+    """What the download button with this key serves (built now, or on click)."""
+    proto = next(b.proto for b in at.get("download_button") if b.proto.id.endswith(key))
+    if proto.url:
+        return media[Path(proto.url).stem]
+    return media[proto.deferred_file_id]()  # deferred: Streamlit runs it on click
+
+
+def finish_action(at: AppTest) -> AppTest:
+    action = at.session_state[binding.ACTION_KEY]
+    assert action.wait(ACTION_WAIT_S), "the admin action did not finish"
+    return at.run()
+
+
+# -- every page ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_renders_without_exception(page, filled_store, clean_env):
+    at = open_page(make_app(filled_store, client=FakeClient()), page)
+    assert at.header[0].value == page.capitalize()
+    assert not at.info or DEMO_BANNER not in [i.value for i in at.info]
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_explains_an_empty_store(page, fixed_now, clean_env):
+    store = Store(SERVER, clock=lambda: fixed_now)
+    at = open_page(make_app(store, client=FakeClient()), page)
+    captions = " ".join(c.value for c in at.caption)
+    assert re.search(r"No (throughput|memory|models|events|downloads)|yet", captions), captions
+
+
+def test_overview_shows_the_key_numbers(filled_store, clean_env):
+    at = open_page(make_app(filled_store), "overview")
+    m = metrics(at)
+    assert m["Loaded models"] == "2"
+    assert m["Active requests"] == "2 / 4"
+    assert m["Uptime"] == "2 h 03 min"
+    last_two = filled_store.snapshot(10).throughput.value[-2:]  # one sample of each model
+    assert m["Tokens / s"] == f"{sum(last_two):.1f}"
+    assert chart_count(at) == 2  # gauge and sparkline
+    assert "threshold 90 %" in " ".join(c.value for c in at.caption)
+    assert len(at.dataframe) == 1
+
+
+def test_throughput_metrics_chart_and_csv_match_the_window(
+        filled_store, fixed_now, clean_env, media_files):
+    at = open_page(make_app(filled_store), "throughput")
+    series = filled_store.snapshot(300.0).throughput
+    stats = charts.summary_stats(series)
+    m = metrics(at)
+    for label, key in (("p50", "p50"), ("p95", "p95"), ("Max", "max")):
+        assert m[f"{label} tokens/s"] == f"{stats[key]:.1f}"
+    assert chart_count(at) == 1
+    expected = export.throughput_csv(series, fixed_now - 300.0, fixed_now)
+    assert download_bytes(at, media_files, "throughput_csv") == expected
+    assert expected.startswith(b"timestamp_utc,unix_s,tokens_per_second,model_id\n")
+    assert MODEL_A.encode() in expected
+
+
+def test_window_selector_changes_the_exported_window(
+        filled_store, fixed_now, clean_env, media_files):
+    at = open_page(make_app(filled_store), "throughput")
+    at.button_group(key="throughput_window").set_value("1 min").run()
+    series = filled_store.snapshot(60.0).throughput
+    expected = export.throughput_csv(series, fixed_now - 60.0, fixed_now)
+    assert download_bytes(at, media_files, "throughput_csv") == expected
+    assert expected.count(b"\n") == 1 + 60  # header + one sample a second (T0-60 .. T0-1)
+
+
+def test_a_large_window_is_exported_on_click_only(
+        filled_store, fixed_now, clean_env, media_files, monkeypatch):
+    monkeypatch.setattr(binding, "STATIC_CSV_ROWS", 100)  # the 5 min window has 270 rows
+    at = open_page(make_app(filled_store), "throughput")
+    proto = next(b.proto for b in at.get("download_button"))
+    assert proto.url == "" and proto.deferred_file_id
+    series = filled_store.snapshot(300.0).throughput
+    expected = export.throughput_csv(series, fixed_now - 300.0, fixed_now)
+    assert download_bytes(at, media_files, "throughput_csv") == expected
+
+
+def test_memory_page_numbers_and_csv(filled_store, fixed_now, clean_env, media_files):
+    at = open_page(make_app(filled_store), "memory")
+    snap = filled_store.snapshot(300.0)
+    m = metrics(at)
+    assert m["Used"] == f"{snap.gauges.memory_used_gb:.1f} GB"
+    assert m["Total"] == "24.0 GB"
+    assert m["Threshold"] == "90 %"
+    assert chart_count(at) == 2  # history and per-model bars
+    expected = export.memory_csv(snap.memory_used, snap.memory_total,
+                                 fixed_now - 300.0, fixed_now)
+    assert download_bytes(at, media_files, "memory_csv") == expected
+    assert expected.startswith(b"timestamp_utc,unix_s,used_gb,total_gb\n")
+
+
+def test_events_page_filters_and_exports(filled_store, clean_env, media_files):
+    at = open_page(make_app(filled_store), "events")
+    shown = at.dataframe[0].value
+    assert {"model_loaded", "memory_warning", "download_failed"} <= set(shown["event"])
+    at.button_group(key="events_severities").set_value(["error"]).run()
+    assert set(at.dataframe[0].value["severity"]) == {"error"}
+    at.text_input(key="events_search").input("DISK FULL").run()
+    entries = [e for e in filled_store.snapshot(60).events if e.severity == "error"
+               and "disk full" in e.summary.lower()]
+    assert len(at.dataframe[0].value) == len(entries) == 1
+    assert download_bytes(at, media_files, "events_csv") == export.events_csv(entries)
+
+
+def test_event_text_is_never_rendered_as_markdown(filled_store, clean_env):
+    at = open_page(make_app(filled_store), "events")
+    rendered = " ".join(str(e.value) for e in (*at.markdown, *at.caption, *at.info))
+    assert "evil.test" not in rendered and "<b>" not in rendered
+    assert any("evil.test" in s for s in at.dataframe[0].value["summary"])
+
+
+# -- models: actions, verbatim errors, confirmation, read-only ----------------------
+
+
+def test_models_page_lists_models_and_jobs(filled_store, clean_env):
+    at = open_page(make_app(filled_store, client=FakeClient()), "models")
+    unload = [b for b in at.button if b.label == "Unload"]
+    assert len(unload) == 2 and not any(b.disabled for b in unload)
+    assert {MODEL_A, MODEL_B} <= {t.value for t in at.text}
+    assert sorted(p.value for p in at.get("progress")) == [10, 42]
+
+
+@pytest.mark.parametrize(("model_id", "status", "message"), [
+    ("x86-only/model", 422, UNSUPPORTED_ARCH["error"]["message"]),
+    ("blocked/model", 403, DOWNLOADS_DISABLED["error"]["message"]),
+])
+def test_load_refusal_is_shown_verbatim(model_id, status, message, filled_store, clean_env):
+    at = open_page(make_app(filled_store, client=FakeClient()), "models")
+    at.text_input(key="load_model_id").input(model_id)
+    finish_action(at.button(key="load_submit").click().run())
+    assert message in [c.value for c in at.code]
+    heading = at.error[0].value
+    assert f"HTTP {status}" in heading
+    assert ("policy, not an admin key problem" in heading) == (status == 403)
+
+
+def test_unload_404_is_shown_verbatim(filled_store, clean_env):
+    client = FakeClient()
+    at = open_page(make_app(filled_store, client=client), "models")
+    finish_action(at.button(key=f"unload::{MODEL_B}").click().run())
+    assert client.calls == [("unload", MODEL_B, {})]
+    assert f"The model '{MODEL_B}' does not exist or is not loaded" in [c.value for c in at.code]
+    assert "model_not_found" in at.error[0].value
+
+
+def test_download_needs_confirmation_before_it_starts(filled_store, clean_env):
+    client = FakeClient()
+    at = open_page(make_app(filled_store, client=client), "models")
+    at.text_input(key="load_model_id").input("remote/new-model")
+    finish_action(at.button(key="load_submit").click().run())
+    assert client.calls == [("load", "remote/new-model", {})]
+    assert binding.plain("4.4 GB") in at.warning[0].value
+    finish_action(at.button(key="confirm_download").click().run())
+    assert client.calls[-1] == ("load", "remote/new-model", {"auto_download": True})
+    shown = at.success[0].value
+    assert binding.plain("Download started. Model will auto-load when complete.") in shown
+
+
+def test_bad_model_id_and_settings_are_refused_before_sending(filled_store, clean_env):
+    client = FakeClient()
+    at = open_page(make_app(filled_store, client=client), "models")
+    at.text_input(key="load_model_id").input("bad id with spaces")
+    at.button(key="load_submit").click().run()
+    at.text_input(key="load_model_id").input("org/model")
+    at.text_area(key="load_settings").input("[1, 2]")
+    at.button(key="load_submit").click().run()
+    assert client.calls == []
+    assert len(at.error) == 1 and "JSON object" in at.code[0].value
+
+
+def test_read_only_disables_every_action_and_says_why(filled_store, clean_env):
+    at = open_page(make_app(filled_store, client=FakeClient(), read_only=True,
+                            admin_key="s3cret-key"), "models")
+    assert all(b.disabled for b in at.button if b.label == "Unload")
+    assert at.button(key="load_submit").disabled
+    assert at.text_input(key="load_model_id").disabled
+    assert "Read-only mode" in at.info[0].value
+
+
+def test_unlock_is_for_this_session_only(filled_store, clean_env):
+    at = open_page(make_app(filled_store, client=FakeClient(), read_only=True,
+                            admin_key="s3cret-key"), "models")
+    at.text_input(key="unlock_key").input("wrong")
+    at.button(key="unlock_submit").click().run()
+    assert "not the admin key" in at.error[0].value
+    at.text_input(key="unlock_key").input("s3cret-key")
+    at.button(key="unlock_submit").click().run()
+    assert not at.button(key="load_submit").disabled
+    assert "s3cret-key" not in repr(at.session_state)
+    other = open_page(make_app(filled_store, client=FakeClient(), read_only=True,
+                               admin_key="s3cret-key"), "models")
+    assert other.button(key="load_submit").disabled
+
+
+# -- configuration and the demo ----------------------------------------------------
+
+
+def test_demo_banner_and_live_badge_when_nothing_is_configured(clean_env, app_shutdown):
+    at = make_app(None)
+    open_page(at, "overview")
+    assert DEMO_BANNER in [i.value for i in at.info]
+    assert "events/s" in " ".join(c.value for c in at.sidebar.caption)
+
+
+def connect(at: AppTest, url: str, key: str = "") -> AppTest:
+    """Fill the sidebar panel and press Connect."""
+    at.sidebar.text_input(key="opta_url_input").input(url)
+    at.sidebar.text_input(key="opta_key_input").input(key)
+    return at.sidebar.button(key="FormSubmitter:connect-Connect").click().run()
+
+
+def test_a_bad_panel_url_is_refused_with_a_reason(filled_store, clean_env):
+    at = connect(open_page(make_app(filled_store), "overview"), "ftp://example.test", "k")
+    assert "http:// or https://" in at.sidebar.error[0].value
+    assert binding.PANEL_KEY not in at.session_state
+    assert at.sidebar.text_input(key="opta_key_input").value == ""  # key not kept in widget
+
+
+def test_the_panel_key_is_not_carried_to_another_host(filled_store, clean_env):
+    at = connect(open_page(make_app(filled_store), "overview"), "http://a.test:1234/", "k1")
+    assert dict(at.session_state[binding.PANEL_KEY]) == {
+        "url": "http://a.test:1234", "admin_key": "k1", "key_origin": "http://a.test:1234"}
+    assert "http://a.test:1234 (from panel)" in " ".join(t.value for t in at.sidebar.text)
+    connect(at, "http://a.test:1234/lmx")  # same origin, key left blank: kept
+    assert at.session_state[binding.PANEL_KEY]["admin_key"] == "k1"
+    connect(at, "http://b.test:1234")  # another host: the key must be entered again
+    assert at.session_state[binding.PANEL_KEY]["admin_key"] is None
+    at.sidebar.button(key="disconnect").click().run()
+    assert binding.PANEL_KEY not in at.session_state
+
+
+def test_a_bare_page_run_restarts_through_app_py(filled_store, clean_env):
+    """A fresh server runs a deep link's page file bare; it must come back framed."""
+    at = make_app(filled_store)
+    at.switch_page("pages/memory.py").run()
+    assert not at.exception
+    assert at.header[0].value == "Memory"
+    assert "events/s" in at.sidebar.caption[0].value  # app.py's sidebar is there
+    assert binding.DEEP_LINK_KEY not in at.session_state
+
+
+@pytest.mark.parametrize(("state", "retry_in", "label"), [
+    (ConnState.CONNECTING, None, "Connecting…"),
+    (ConnState.OPEN, None, "Live"),
+    (ConnState.RECONNECTING, 7.2, "Reconnecting in 7 s"),
+    (ConnState.AUTH_REJECTED, None, "Admin key rejected"),
+    (ConnState.STOPPED, None, "Stopped"),
+])
+def test_connection_badge_states(state, retry_in, label, fixed_now, clean_env):
+    store = Store(SERVER, clock=lambda: fixed_now)
+    retry_at = None if retry_in is None else fixed_now + retry_in
+    store.set_connection(state, "why it is so", next_retry_at=retry_at)
+    at = open_page(make_app(store), "overview")
+    badge = at.sidebar.markdown[0].value
+    assert badge.endswith(f"{label}]") and "-badge[" in badge
+    assert "events/s" in at.sidebar.caption[0].value
+    assert ("Reconnect" in [b.label for b in at.sidebar.button]) == (state is ConnState.STOPPED)
+
+
+def test_a_read_only_share_is_pinned_to_its_server(filled_store, clean_env):
+    at = open_page(make_app(filled_store, read_only=True, lmx_url="http://lmx.test:1234"),
+                   "overview")
+    assert not [t for t in at.sidebar.text_input if t.key == "opta_url_input"]
+    assert "pinned" in " ".join(t.value for t in at.sidebar.text)
+    assert "lmx.test" not in " ".join(t.value for t in at.sidebar.text)
+
+
+def test_requirements_txt_matches_pyproject():
+    """Community Cloud installs requirements.txt; pip installs pyproject: keep them equal."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    lines = (ROOT / "requirements.txt").read_text().splitlines()
+    required = [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
+    assert sorted(required) == sorted(project)

@@ -1,0 +1,153 @@
+"""End to end: ``streamlit run app.py`` driven by headless Chromium.
+
+Nothing is configured, so the app starts its embedded demo server; the test
+checks that the numbers move by themselves (the fragments' timers only run
+in a real browser), visits every page and downloads the Throughput CSV.
+Debian's ``chromium`` is used through Playwright's ``executable_path``; no
+browser is ever downloaded. Without Chromium the test is skipped, except on
+CI (``CI=true``), where that is a failure. Screenshots go to test-artifacts/.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import shutil
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support import free_port, wait_for
+
+pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
+
+ROOT = Path(__file__).resolve().parent.parent
+ARTIFACTS = ROOT / "test-artifacts"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+PAGES = {"overview": "Overview", "throughput": "Throughput", "memory": "Memory",
+         "models": "Models", "events": "Events"}
+METRIC_VALUES = '[data-testid="stMetricValue"]'
+
+
+def chromium_path() -> str | None:
+    found = shutil.which("chromium")
+    return found or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
+
+
+def _healthy(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def app_url() -> Iterator[str]:
+    """The real app in a subprocess, demo mode: no secrets, no OPTA_* variables."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OPTA_")}
+    cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+           "--server.port", str(port), "--server.address", "127.0.0.1",
+           "--secrets.files", str(ARTIFACTS / "no-secrets.toml")]
+    ARTIFACTS.mkdir(exist_ok=True)
+    with open(ARTIFACTS / "streamlit.log", "w") as log:
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        wait_for(lambda: proc.poll() is not None or _healthy(url), 30, "streamlit to answer")
+        assert proc.poll() is None, "streamlit exited; see test-artifacts/streamlit.log"
+        yield url
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    path = chromium_path()
+    if path is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail("Chromium is missing on CI: .ci/run should have installed it")
+        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=path, headless=True, args=CHROMIUM_ARGS)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def page(browser, app_url):  # noqa: ANN001 - Playwright types are optional here
+    context = browser.new_context(viewport={"width": 1280, "height": 800},
+                                  accept_downloads=True)
+    tab = context.new_page()
+    tab.set_default_timeout(20_000)
+    try:
+        yield tab
+    finally:
+        context.close()
+
+
+def open_page(tab, app_url: str, name: str) -> None:  # noqa: ANN001
+    tab.goto(app_url if name == "overview" else f"{app_url}/{name}")
+    tab.get_by_role("heading", name=PAGES[name], exact=True).wait_for()
+
+
+def metric_values(tab) -> tuple[str, ...]:  # noqa: ANN001
+    return tuple(tab.locator(METRIC_VALUES).all_inner_texts())
+
+
+def test_a_deep_link_to_a_fresh_server_gets_the_whole_frame(page, app_url):
+    """First in this file on purpose: the server has not run app.py yet."""
+    open_page(page, app_url, "memory")
+    sidebar = page.locator('[data-testid="stSidebar"]')
+    wait_for(lambda: "events/s" in sidebar.inner_text(), 15, "the sidebar's connection badge")
+    assert page.get_by_text("No server configured", exact=False).count() == 1
+
+
+def test_numbers_change_by_themselves(page, app_url):
+    open_page(page, app_url, "overview")
+    wait_for(lambda: len(metric_values(page)) >= 5, 15, "the overview metrics")
+    first = metric_values(page)
+    wait_for(lambda: metric_values(page) != first, 15, "the metrics to change")
+    assert page.get_by_text("No server configured", exact=False).count() == 1
+    page.screenshot(path=str(ARTIFACTS / "overview.png"))
+
+
+@pytest.mark.parametrize("name", list(PAGES))
+def test_every_page_renders(page, app_url, name):
+    open_page(page, app_url, name)
+    wait_for(lambda: page.locator('[data-testid="stMetric"], [data-testid="stDataFrame"], '
+                                  '[data-testid="stButton"]').count() > 0, 15, f"{name} content")
+    assert page.locator('[data-testid="stException"]').count() == 0
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def test_throughput_csv_downloads_the_shown_window(page, app_url):
+    open_page(page, app_url, "throughput")
+    button = page.get_by_role("button", name="Download CSV")
+
+    def rows() -> list[dict[str, str]]:
+        with page.expect_download() as info:
+            button.click()
+        text = Path(info.value.path()).read_text(encoding="utf-8")
+        assert text.startswith("timestamp_utc,unix_s,tokens_per_second,model_id\n")
+        assert info.value.suggested_filename.startswith("opta-stream_127.0.0.1-")
+        return list(csv.DictReader(io.StringIO(text)))
+
+    data = wait_for(rows, 15, "a CSV with rows")
+    assert all(float(r["tokens_per_second"]) >= 0 for r in data)
