@@ -157,8 +157,15 @@ def _layered(layers: list[alt.Chart], frames: list[pd.DataFrame], height: int) -
     return chart
 
 
+# 24-hour labels in the viewer's local time; seconds only where a tick has them.
+# Vega's default multi-format uses 12-hour labels with no AM/PM ("03:20").
+_TIME_LABELS = (
+    "timeFormat(datum.value, seconds(datum.value) ? '%H:%M:%S' : '%H:%M')"
+)
+
+
 def _x(field: str) -> alt.X:
-    return alt.X(field=field, type="temporal", title=None)
+    return alt.X(field=field, type="temporal", title=None, axis=alt.Axis(labelExpr=_TIME_LABELS))
 
 
 def _seg() -> alt.Detail:

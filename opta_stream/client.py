@@ -113,6 +113,9 @@ class AdminClient:
             body = {}
         body = body if isinstance(body, dict) else {}
         if resp.status_code == 202:
-            text = str(body.get("message") or "The model is not on disk: confirm the download.")
-            return ActionResult(202, model_id, text, MappingProxyType(body), True)
+            # 202 means either "confirm this download" or "download started".
+            ask = body.get("status") != "downloading"
+            default = "The model is not on disk: confirm the download." if ask else "Downloading."
+            text = str(body.get("message") or default)
+            return ActionResult(202, model_id, text, MappingProxyType(body), ask)
         return ActionResult(200, model_id, f"{verb} {model_id}", MappingProxyType(body))

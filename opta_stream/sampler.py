@@ -98,15 +98,17 @@ class Sampler:
         mem = body.get("memory") if isinstance(body.get("memory"), dict) else {}
         used, total = _num(mem.get("used_gb")), _num(mem.get("total_gb"))
         threshold = _num(mem.get("threshold_percent"))
+        # The threshold is only ever polled: streamed status events do not carry it.
         gauges = dict(
             active_requests=_int(body.get("in_flight_requests")),
             max_concurrent=_int(body.get("max_concurrent_requests")),
             uptime_s=_num(body.get("uptime_seconds")), version=_str(body.get("version")),
+            threshold_pct=threshold,
         )
         if self._streamed("status"):
             gauges = {k: v for k, v in gauges.items() if v is not None}
         else:
-            gauges.update(memory_used_gb=used, memory_total_gb=total, threshold_pct=threshold)
+            gauges.update(memory_used_gb=used, memory_total_gb=total)
             if used is not None and total is not None:
                 self._store.add_memory(now, used, total, threshold)
         self._store.set_gauges(updated_at=now, **gauges)
@@ -125,7 +127,6 @@ class Sampler:
                             severity="warning")
         if step.rate is not None:
             self._store.add_throughput(now, step.rate)
-            self._store.set_gauges(tokens_per_s=step.rate)
 
     def _poll_models(self) -> None:
         if self._streamed("status"):

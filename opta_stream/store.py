@@ -96,6 +96,9 @@ class _Interner:
         return np.fromiter(map(lookup.__getitem__, ids), dtype=np.int32, count=n)
 
 
+TP_FRESH_S = 3.0  # a model silent for longer no longer counts toward the server rate
+
+
 class Store(EventHandlers):
     """Thread-safe, bounded state of one server's feed. See docs/ARCHITECTURE.md."""
 
@@ -113,6 +116,7 @@ class Store(EventHandlers):
         self._type_counts: dict[str, int] = {}
         self._counters = dict.fromkeys(_COUNTER_NAMES, 0)
         self._gauges = Gauges()
+        self._latest_tp: dict[int, tuple[float, float]] = {}  # model code → (ts, tps)
         self._conn = Connection(since=clock())
         self._last_event_at: float | None = None
         self._models: dict[str, ModelInfo] = {}
@@ -131,7 +135,10 @@ class Store(EventHandlers):
             last = self._tp.last_ts()
             if last is not None and ts < last:
                 self._seg += 1
-            self._tp.add(ts, tps, self._seg, self._names.code(model_id))
+            code = self._names.code(model_id)
+            self._tp.add(ts, tps, self._seg, code)
+            self._gauges = replace(self._gauges, tokens_per_s=self._server_rate(
+                np.array([ts]), np.array([tps]), np.array([code])))
 
     def add_throughput_many(self, ts: Sequence[float], tps: Sequence[float],
                             model_ids: Sequence[str | None] | None = None) -> None:
@@ -150,6 +157,20 @@ class Store(EventHandlers):
             segs = assign_segments(t, self._tp.last_ts(), self._seg)
             self._seg = int(segs[-1])
             self._tp.add_many(t, v, segs, codes)
+            self._gauges = replace(self._gauges, tokens_per_s=self._server_rate(t, v, codes))
+
+    def _server_rate(self, t: np.ndarray, v: np.ndarray, codes: np.ndarray) -> float:
+        """Server-wide tokens/s: the latest sample of each model seen lately, summed.
+
+        A real server reports one total (no model id); the demo reports each
+        model in turn, so the newest single sample is only one model's rate.
+        """
+        latest = self._latest_tp
+        latest.update(zip(codes.tolist(), zip(t.tolist(), v.tolist(), strict=True), strict=True))
+        newest = float(t[-1])
+        fresh = [(code, tv) for code, tv in latest.items() if abs(newest - tv[0]) <= TP_FRESH_S]
+        self._latest_tp = dict(fresh)
+        return float(sum(tv[1] for _, tv in fresh))
 
     def add_memory(self, ts: float, used_gb: float, total_gb: float,
                    threshold_pct: float | None = None) -> None:

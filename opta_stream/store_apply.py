@@ -111,9 +111,7 @@ class EventHandlers:
         v = np.fromiter((e.tokens_per_second for e in events), np.float64, n)
         codes = self._names.codes([e.model_id for e in events], n)
         self._add_tp(t, v, codes)
-        last = events[-1]
-        self._gauges = replace(self._gauges, tokens_per_s=last.tokens_per_second,
-                               updated_at=last.received_at)
+        self._gauges = replace(self._gauges, updated_at=events[-1].received_at)
 
     def _on_status(self, e: StatusEvent) -> None:
         """Gauges (only those reported), a memory sample, and the models list."""

@@ -46,11 +46,6 @@ def show_error(exc: Exception) -> None:
         binding.show_verbatim("Unexpected error.", f"{type(exc).__name__}: {exc}")
 
 
-def asks_confirmation(result: ActionResult) -> bool:
-    """A 202 asking to confirm a download (not the 202 saying one has started)."""
-    return result.needs_confirmation and result.body.get("status") != "downloading"
-
-
 def confirm_download(result: ActionResult) -> None:
     size = result.body.get("estimated_size_human")
     about = f" (about {binding.plain(size)})" if isinstance(size, str) else ""
@@ -75,7 +70,7 @@ def action_status(now: float) -> None:
         return
     if action.error is not None:
         show_error(action.error)
-    elif asks_confirmation(action.result):
+    elif action.result.needs_confirmation:
         confirm_download(action.result)
     else:
         st.success(binding.plain(action.result.message), icon=":material/check_circle:")

@@ -41,17 +41,6 @@ def memory_card(snap: Snapshot) -> None:
                    f"({pct:.0f} %){limit}")
 
 
-def total_rate(series: Series, now: float, horizon_s: float = 3.0) -> float | None:
-    """Server-wide tokens/s: the latest sample of each model seen lately, summed.
-
-    A real server reports one total (no model id); the demo reports each model
-    in turn, so the newest single sample would be one model's rate only.
-    """
-    recent = series.ts >= now - horizon_s
-    latest = dict(zip(series.model[recent].tolist(), series.value[recent].tolist(), strict=True))
-    return float(sum(latest.values())) if latest else None
-
-
 def total_frame(series: Series, bucket_s: float = 2.0) -> pd.DataFrame:
     """The sparkline's frame: per time bucket, each model's mean, summed over models."""
     frame = pd.DataFrame({"bucket": (series.ts // bucket_s) * bucket_s,
@@ -68,7 +57,7 @@ def total_frame(series: Series, bucket_s: float = 2.0) -> pd.DataFrame:
 def throughput_card(snap: Snapshot) -> None:
     series = snap.throughput
     with st.container(border=True):
-        st.metric("Tokens / s", binding.number(total_rate(series, snap.taken_at)),
+        st.metric("Tokens / s", binding.number(snap.gauges.tokens_per_s),
                   help="All loaded models together, over the last few seconds.")
         st.altair_chart(charts.sparkline(total_frame(series)), key="overview_sparkline",
                         width="stretch")

@@ -41,7 +41,7 @@ def fill_store(store: Store, now: float = T0) -> Store:
     for i in range(0, 600, 5):
         store.add_memory(now - 600.0 + i, 6.0 + i / 100.0, 24.0, 90.0)
     store.set_gauges(active_requests=2, max_concurrent=4, uptime_s=7_380.0, version="0.1.0",
-                     tokens_per_s=tps[-1], updated_at=now)
+                     updated_at=now)
     store.set_models([ModelInfo(MODEL_A, 4.28, now - 900.0, 32768, "4bit", 12),
                       ModelInfo(MODEL_B, 1.82, now - 300.0, 131072, "4bit", 3)])
     store.apply(DownloadProgress("download_progress", now - 2.0, "{}", "dl-1",

@@ -106,3 +106,12 @@ def test_redirect_is_not_followed_with_the_key() -> None:
         httpd.shutdown()
         httpd.server_close()
         thread.join(5)
+
+
+def test_a_model_not_on_disk_asks_to_confirm_then_reports_the_download(server) -> None:
+    client = AdminClient(server.url, KEY)
+    remote = "mlx-community/some-model-not-on-disk-4bit"
+    asked = client.load_model(remote)
+    assert asked.status == 202 and asked.needs_confirmation
+    started = client.load_model(remote, {"auto_download": True})
+    assert started.status == 202 and not started.needs_confirmation

@@ -486,3 +486,15 @@ def test_report_memory_and_snapshot_time(capsys: pytest.CaptureFixture[str]) -> 
     with capsys.disabled():
         print(f"\nstore.memory_bytes() full: {full / 1e6:.2f} MB; snapshot(3600): "
               f"{small * 1e3:.2f} ms (36,000 raw points), {big * 1e3:.2f} ms (180,000 raw points)")
+
+
+def test_tokens_gauge_sums_the_latest_rate_of_each_model() -> None:
+    from opta_stream.events import ThroughputEvent
+
+    store = Store("s", clock=lambda: 100.0)
+    events = [ThroughputEvent("throughput", 100.0, "", ts, tps, model)
+              for ts, tps, model in [(99.0, 10.0, "a"), (99.5, 30.0, "b"), (100.0, 20.0, "a")]]
+    store.apply_many(events)
+    assert store.snapshot(60).gauges.tokens_per_s == 50.0
+    store.apply_many([ThroughputEvent("throughput", 110.0, "", 110.0, 5.0, "a")])
+    assert store.snapshot(60).gauges.tokens_per_s == 5.0, "a model silent > 3 s drops out"
