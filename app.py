@@ -12,6 +12,7 @@ import streamlit as st
 
 from opta_stream import binding
 from opta_stream.errors import ConfigError
+from opta_stream.formatting import duration
 from opta_stream.snapshot import ConnState
 from opta_stream.store import Store
 
@@ -47,7 +48,7 @@ def connection_badge(store: Store) -> None:
     if conn.state is ConnState.RECONNECTING and conn.next_retry_at is not None:
         label = f"Reconnecting in {max(0.0, conn.next_retry_at - now):.0f} s"
     st.badge(label, color=color, icon=":material/circle:")
-    age = f"{binding.duration(now - conn.last_event_at)} ago" if conn.last_event_at else "none yet"
+    age = f"{duration(now - conn.last_event_at)} ago" if conn.last_event_at else "none yet"
     st.caption(f"{snap.events_per_s:.1f} events/s · {snap.counters.reconnects} reconnects · "
                f"last event {age}")
     if conn.state in (ConnState.RECONNECTING, ConnState.AUTH_REJECTED) and conn.message:

@@ -14,55 +14,44 @@ modes that decide what the page may offer. Behind it:
 - Test seam: a Store put in ``st.session_state[TEST_STORE_KEY]`` is used instead
   of any feed, and ``st.session_state[TEST_CLIENT_KEY]`` stands in for the
   admin client. AppTest fills a Store deterministically this way.
+
+What needs no Streamlit lives elsewhere: the admin-call thread in
+``actions``, number and time wording in ``formatting``.
 """
 
 from __future__ import annotations
 
 import hmac
 import os
-import re
 import secrets as _secrets
 import threading
-import time
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, tzinfo
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
-from . import charts
+from . import charts, formatting
+from .actions import Action
 from .config import Settings, key_digest, resolve_settings, same_origin, validate_url
 from .demo import DemoServer
 from .feed import Feed
+from .formatting import duration, number, plain
 from .store import Store
 
 __all__ = [
-    "PANEL_KEY",
-    "TEST_CLIENT_KEY",
-    "TEST_STORE_KEY",
-    "UNLOCK_KEY",
-    "Action",
-    "Source",
-    "clear_action",
-    "connect",
-    "current_action",
-    "demo_server",
-    "frame",
-    "gauge_spec",
-    "key_matches_origin",
-    "page_source",
-    "plain",
-    "settings",
-    "shared_feed",
-    "shutdown",
-    "source",
-    "start_action",
-    "take_deep_link",
-    "unlock",
+    "ACTION_KEY", "DEEP_LINK_KEY", "PANEL_KEY", "STATIC_CSV_ROWS", "TEST_CLIENT_KEY",
+    "TEST_STORE_KEY", "UNLOCK_KEY", "WINDOWS", "Source", "clear_action", "clock_time",
+    "connect", "csv_button", "current_action", "demo_server", "frame", "gauge_spec",
+    "key_matches_origin", "page_source", "settings", "shared_feed", "show_verbatim",
+    "shutdown", "source", "start_action", "take_deep_link", "unlock", "viewer_tz",
+    "window_selector",
+    # re-exported so older imports keep working: new code imports them from their modules
+    "Action", "duration", "number", "plain",
 ]
 
 TEST_STORE_KEY = "opta_test_store"
@@ -85,44 +74,6 @@ class Source:
     is_demo: bool
     read_only: bool
     feed: Feed | None = None
-
-
-class Action:
-    """One admin call (load, unload) in a named daemon thread, so no rerun blocks on it.
-
-    Loading a model can take minutes; the page shows the action as running and
-    picks up ``result`` or ``error`` on a later rerun.
-    """
-
-    def __init__(self, label: str, call: Callable[[], Any], *,
-                 clock: Callable[[], float] = time.time) -> None:
-        self.label = label
-        self.started_at = clock()
-        self.result: Any = None
-        self.error: Exception | None = None
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(call,), daemon=True,
-                                        name=f"opta-action {label[:60]}")
-
-    def start(self) -> Action:
-        self._thread.start()
-        return self
-
-    def _run(self, call: Callable[[], Any]) -> None:
-        try:
-            self.result = call()
-        except Exception as exc:  # noqa: BLE001 - shown to the user, never lost
-            self.error = exc
-        finally:
-            self._done.set()
-
-    @property
-    def done(self) -> bool:
-        return self._done.is_set()
-
-    def wait(self, timeout: float) -> bool:
-        """True once finished; waits at most ``timeout`` seconds."""
-        return self._done.wait(timeout)
 
 
 # -- cached resources ---------------------------------------------------------
@@ -277,8 +228,7 @@ def clear_action() -> None:
     st.session_state.pop(ACTION_KEY, None)
 
 
-
-# -- page helpers (formatting and the controls several pages share) -------------
+# -- page helpers (the controls several pages share) -----------------------------
 
 WINDOWS: dict[str, float] = {"1 min": 60.0, "5 min": 300.0, "15 min": 900.0,
                              "1 h": 3600.0, "24 h": 86400.0}
@@ -304,35 +254,8 @@ def viewer_tz() -> tzinfo:
 
 
 def clock_time(ts: float | None, tz: tzinfo | None = None) -> str:
-    """HH:MM:SS in the viewer's time zone."""
-    if ts is None:
-        return "—"
-    return datetime.fromtimestamp(ts, tz or viewer_tz()).strftime("%H:%M:%S")
-
-
-def duration(seconds: float | None) -> str:
-    """'42 s', '3 min 05 s', '2 h 03 min', '3 d 04 h': short and unambiguous."""
-    if seconds is None or seconds != seconds:
-        return "—"
-    s = max(0, int(seconds))
-    for unit, size, sub, sub_size in (("d", 86400, "h", 3600), ("h", 3600, "min", 60),
-                                      ("min", 60, "s", 1)):
-        if s >= size:
-            return f"{s // size} {unit} {(s % size) // sub_size:02d} {sub}"
-    return f"{s} s"
-
-
-def number(value: float | None, fmt: str = ".1f", unit: str = "") -> str:
-    """A metric value, or an em dash when the server does not report it."""
-    return "—" if value is None or value != value else f"{value:{fmt}}{unit}"
-
-
-_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
-
-
-def plain(text: str) -> str:
-    """Text from outside, escaped so that Streamlit's markdown shows it as typed."""
-    return _MARKDOWN.sub(r"\\\1", text)
+    """HH:MM:SS in the viewer's time zone (see ``formatting.clock_time``)."""
+    return formatting.clock_time(ts, tz or viewer_tz())
 
 
 def show_verbatim(heading: str, message: str) -> None:

@@ -1,12 +1,12 @@
-"""Pure builders: snapshot series → small DataFrames → Altair charts.
+"""Pure builders: the DataFrames from ``frames`` → Altair charts.
 
 Pages call these inside a fragment that reruns twice a second, so two rules
 shape everything here:
 
-- **Cheap.** Series are downsampled on the way in (about 1,000 rows per
-  chart) and encodings use channel objects, not shorthand strings: Altair
-  parses a shorthand through its schema on every call, which alone costs
-  more than the whole budget of a tick.
+- **Cheap.** Series are downsampled on the way in (by ``frames``, about
+  1,000 rows per chart) and encodings use channel objects, not shorthand
+  strings: Altair parses a shorthand through its schema on every call,
+  which alone costs more than the whole budget of a tick.
 - **Constant structure.** The same layers and encodings come out whatever
   the data: a layer with nothing to show (no gap, no average yet) gets an
   empty DataFrame instead of being dropped. Only the data changes between
@@ -15,6 +15,9 @@ shape everything here:
 Times are tz-aware UTC timestamps. Vega-Lite draws temporal fields in the
 viewer's local time unless a ``utc`` scale or time unit asks otherwise, so
 none is used: the browser shows local time and the data stays UTC.
+
+The frame builders used to live here; they are re-exported so that
+``from opta_stream.charts import throughput_frame`` keeps working.
 """
 
 from __future__ import annotations
@@ -25,8 +28,15 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from .downsample import downsample_series
-from .snapshot import ModelInfo, Series, Snapshot
+from .frames import (
+    Window,
+    memory_frame,
+    snapshot_window,
+    summary_stats,
+    throughput_frame,
+    utc_times,
+)
+from .snapshot import ModelInfo
 
 __all__ = [
     "MODEL_COLORS",
@@ -34,12 +44,13 @@ __all__ = [
     "PALETTE",
     "gauge_chart",
     "memory_chart",
-    "memory_frame",
     "per_model_memory_chart",
-    "snapshot_window",
     "sparkline",
-    "summary_stats",
     "throughput_chart",
+    # re-exported so older imports keep working: new code imports them from frames
+    "memory_frame",
+    "snapshot_window",
+    "summary_stats",
     "throughput_frame",
 ]
 
@@ -52,56 +63,10 @@ MODEL_COLORS = ("#8b5cf6", "#22d3ee", "#f472b6", "#60a5fa", "#a3e635", "#fb923c"
 NO_MODEL = "(no model id)"
 _LEVELS = ("normal", "high", "critical")  # capacity bands: <60 %, 60-80 %, >80 %
 
-Window = tuple[float, float]
 Gaps = Iterable[tuple[float, float | None]]
 
 
-# --- frames ---------------------------------------------------------------
-
-
-def snapshot_window(snap: Snapshot) -> Window:
-    """The time span a snapshot covers, for the x axis and gap clipping."""
-    return (snap.taken_at - snap.window_s, snap.taken_at)
-
-
-def _times(ts: np.ndarray) -> pd.DatetimeIndex:
-    return pd.to_datetime(np.asarray(ts, dtype=np.float64), unit="s", utc=True)
-
-
-def throughput_frame(series: Series, max_points: int = 1000) -> pd.DataFrame:
-    """Plotted columns only; aggregated tiers plot the bucket mean.
-
-    Downsampling picks the buckets holding the lows and peaks (from lo/hi),
-    so a spike inside a coarse bucket still decides which rows are drawn.
-    """
-    idx = downsample_series(series, max_points)
-    cols = {
-        "time": _times(series.ts[idx]),
-        "tokens_per_second": series.value[idx],
-        "segment": series.seg[idx],
-    }
-    if series.model_names and len(series):
-        names = np.array([*series.model_names, None], dtype=object)  # last: "no id"
-        codes = series.model[idx].astype(np.intp)
-        codes[(codes < 0) | (codes >= len(series.model_names))] = len(series.model_names)
-        cols["model_id"] = names[codes]
-    return pd.DataFrame(cols)
-
-
-def memory_frame(used: Series, total: Series, max_points: int = 1000) -> pd.DataFrame:
-    """Used and total GB per row, sampled on the used series' timestamps."""
-    idx = downsample_series(used, max_points)
-    ts = used.ts[idx]
-    if len(total) == len(used) and np.array_equal(total.ts, used.ts):
-        tot = total.value[idx]
-    elif len(total):
-        tot = np.interp(ts, total.ts, total.value)
-    else:
-        tot = np.full(ts.shape, np.nan)
-    return pd.DataFrame({
-        "time": _times(ts), "used_gb": used.value[idx], "total_gb": tot,
-        "segment": used.seg[idx],
-    })
+# --- layer data -----------------------------------------------------------
 
 
 def _gap_frame(gaps: Gaps, window: Window | None) -> pd.DataFrame:
@@ -114,12 +79,12 @@ def _gap_frame(gaps: Gaps, window: Window | None) -> pd.DataFrame:
         if np.isfinite(a) and np.isfinite(b) and b > a:
             rows.append((a, b))
     arr = np.array(rows, dtype=np.float64).reshape(-1, 2)
-    return pd.DataFrame({"start": _times(arr[:, 0]), "end": _times(arr[:, 1])})
+    return pd.DataFrame({"start": utc_times(arr[:, 0]), "end": utc_times(arr[:, 1])})
 
 
 def _window_frame(window: Window | None) -> pd.DataFrame:
     """Two invisible anchors that pin the x axis to the whole window."""
-    return pd.DataFrame({"time": _times(np.array(window if window else [], dtype=np.float64))})
+    return pd.DataFrame({"time": utc_times(np.array(window if window else [], dtype=np.float64))})
 
 
 def _one(name: str, value: float | None) -> pd.DataFrame:
@@ -328,24 +293,3 @@ def sparkline(frame: pd.DataFrame, *, height: int = 48) -> alt.Chart:
         y=alt.Y(field="tokens_per_second", type="quantitative", axis=None),
         detail=_seg(),
     )
-
-
-# --- numbers ----------------------------------------------------------------
-
-
-def summary_stats(series: Series) -> dict[str, float | None]:
-    """p50, p95, mean and latest of ``value``; max of ``hi``. NaNs ignored.
-
-    On raw series value == hi, so all five are exact. On an aggregated tier
-    ``value`` is each bucket's mean: p50/p95/mean are then over bucket means
-    (a smoothed view), while ``max`` uses ``hi`` so a peak is never averaged away.
-    """
-    vals = np.asarray(series.value, dtype=np.float64)
-    finite = vals[np.isfinite(vals)]
-    if not finite.size:
-        return dict.fromkeys(("p50", "p95", "max", "mean", "latest"))
-    p50, p95 = np.percentile(finite, [50, 95])
-    hi = np.asarray(series.hi, dtype=np.float64)
-    peak = float(np.max(hi[np.isfinite(hi)], initial=finite.max()))
-    return {"p50": float(p50), "p95": float(p95), "max": peak,
-            "mean": float(finite.mean()), "latest": float(finite[-1])}

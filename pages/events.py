@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from opta_stream import binding, export
+from opta_stream.formatting import clock_time
 from opta_stream.snapshot import LogEntry, Snapshot
 
 CATEGORIES = ("model", "download", "quantize", "config", "memory", "request",
@@ -47,7 +48,7 @@ def matches(entry: LogEntry, categories: Sequence[str], severities: Sequence[str
 def log_frame(entries: Sequence[LogEntry]) -> pd.DataFrame:
     """Newest first; every cell is text or a number, shown as such."""
     tz = binding.viewer_tz()
-    rows = [(binding.clock_time(e.ts, tz), e.type, e.category, e.severity, e.summary, e.data)
+    rows = [(clock_time(e.ts, tz), e.type, e.category, e.severity, e.summary, e.data)
             for e in reversed(entries)]
     cols = ["time", "event", "category", "severity", "summary", "data"]
     return pd.DataFrame(rows, columns=cols, dtype=object)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import streamlit as st
 
 from opta_stream import binding, charts, export
+from opta_stream.formatting import number
+from opta_stream.frames import memory_frame, snapshot_window
 from opta_stream.snapshot import Snapshot
 
 src = binding.page_source(__file__)
@@ -20,18 +22,18 @@ def numbers_row(snap: Snapshot) -> None:
     pct = (100.0 * g.memory_used_gb / g.memory_total_gb
            if g.memory_used_gb is not None and g.memory_total_gb else None)
     cols = st.columns(4)
-    cols[0].metric("Used", binding.number(g.memory_used_gb, ".1f", " GB"), border=True)
-    cols[1].metric("Total", binding.number(g.memory_total_gb, ".1f", " GB"), border=True)
-    cols[2].metric("Usage", binding.number(pct, ".0f", " %"), border=True)
-    cols[3].metric("Threshold", binding.number(g.threshold_pct, ".0f", " %"), border=True,
+    cols[0].metric("Used", number(g.memory_used_gb, ".1f", " GB"), border=True)
+    cols[1].metric("Total", number(g.memory_total_gb, ".1f", " GB"), border=True)
+    cols[2].metric("Usage", number(pct, ".0f", " %"), border=True)
+    cols[3].metric("Threshold", number(g.threshold_pct, ".0f", " %"), border=True,
                    help="The server refuses loads that would go past this share of memory.")
 
 
 def history(snap: Snapshot) -> None:
-    frame = charts.memory_frame(snap.memory_used, snap.memory_total)
+    frame = memory_frame(snap.memory_used, snap.memory_total)
     st.altair_chart(
         charts.memory_chart(frame, threshold_pct=snap.gauges.threshold_pct, gaps=snap.gaps,
-                            window=charts.snapshot_window(snap)),
+                            window=snapshot_window(snap)),
         key="memory_chart", width="stretch")
     if not len(snap.memory_used):
         st.caption("No memory samples yet — waiting for the first status reading "
@@ -49,7 +51,7 @@ def per_model(snap: Snapshot) -> None:
 
 
 def download(snap: Snapshot) -> None:
-    start, end = charts.snapshot_window(snap)
+    start, end = snapshot_window(snap)
     binding.csv_button(
         lambda: export.memory_csv(snap.memory_used, snap.memory_total, start, end),
         len(snap.memory_used),

@@ -19,6 +19,7 @@ from opta_stream import binding
 from opta_stream.client import ActionResult, Unreachable
 from opta_stream.config import MODEL_ID_MAX, validate_model_id
 from opta_stream.errors import AuthRejected, ConfigError, ServerRefused
+from opta_stream.formatting import duration, number, plain
 from opta_stream.snapshot import ModelInfo, Progress, Snapshot
 
 MAX_JOBS_SHOWN = 8
@@ -48,7 +49,7 @@ def show_error(exc: Exception) -> None:
 
 def confirm_download(result: ActionResult) -> None:
     size = result.body.get("estimated_size_human")
-    about = f" (about {binding.plain(size)})" if isinstance(size, str) else ""
+    about = f" (about {plain(size)})" if isinstance(size, str) else ""
     st.warning(f"Download needed{about}: this model is not on the server's disk yet.",
                icon=":material/download:")
     st.code(f"{result.model_id}\n{result.message}", language=None, wrap_lines=True)
@@ -65,7 +66,7 @@ def action_status(now: float) -> None:
     if action is None:
         return
     if not action.done:
-        st.info(f"{action.label}… ({binding.duration(now - action.started_at)})",
+        st.info(f"{action.label}… ({duration(now - action.started_at)})",
                 icon=":material/hourglass_top:")
         return
     if action.error is not None:
@@ -73,14 +74,14 @@ def action_status(now: float) -> None:
     elif action.result.needs_confirmation:
         confirm_download(action.result)
     else:
-        st.success(binding.plain(action.result.message), icon=":material/check_circle:")
+        st.success(plain(action.result.message), icon=":material/check_circle:")
     st.button("Dismiss", key="dismiss_action", on_click=binding.clear_action)
 
 
 def model_row(model: ModelInfo, now: float) -> None:
-    bits = [binding.number(model.memory_gb, ".2f", " GB"), model.quantization or "",
+    bits = [number(model.memory_gb, ".2f", " GB"), model.quantization or "",
             f"{model.context_length:,} ctx" if model.context_length else "",
-            f"loaded {binding.duration(now - model.loaded_at)} ago" if model.loaded_at else "",
+            f"loaded {duration(now - model.loaded_at)} ago" if model.loaded_at else "",
             f"{model.request_count} requests" if model.request_count is not None else ""]
     with st.container(border=True):
         left, right = st.columns([5, 1], vertical_alignment="center")

@@ -11,6 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from opta_stream import binding, charts
+from opta_stream.formatting import clock_time, duration, number
 from opta_stream.snapshot import LogEntry, Series, Snapshot
 
 SPARK_WINDOW_S = 120.0
@@ -57,7 +58,7 @@ def total_frame(series: Series, bucket_s: float = 2.0) -> pd.DataFrame:
 def throughput_card(snap: Snapshot) -> None:
     series = snap.throughput
     with st.container(border=True):
-        st.metric("Tokens / s", binding.number(snap.gauges.tokens_per_s),
+        st.metric("Tokens / s", number(snap.gauges.tokens_per_s),
                   help="All loaded models together, over the last few seconds.")
         st.altair_chart(charts.sparkline(total_frame(series)), key="overview_sparkline",
                         width="stretch")
@@ -67,19 +68,19 @@ def throughput_card(snap: Snapshot) -> None:
 
 def numbers_row(snap: Snapshot) -> None:
     g = snap.gauges
-    active = binding.number(g.active_requests, "d")
+    active = number(g.active_requests, "d")
     if g.active_requests is not None and g.max_concurrent:
         active += f" / {g.max_concurrent}"
     cols = st.columns(4)
     cols[0].metric("Loaded models", len(snap.models), border=True)
     cols[1].metric("Active requests", active, border=True)
-    cols[2].metric("Uptime", binding.duration(g.uptime_s), border=True)
+    cols[2].metric("Uptime", duration(g.uptime_s), border=True)
     cols[3].metric("Server version", g.version or "—", border=True)
 
 
 def events_frame(entries: tuple[LogEntry, ...]) -> pd.DataFrame:
     tz = binding.viewer_tz()
-    rows = [(binding.clock_time(e.ts, tz), e.type, e.severity, e.summary)
+    rows = [(clock_time(e.ts, tz), e.type, e.severity, e.summary)
             for e in reversed(entries)]
     return pd.DataFrame(rows, columns=["time", "event", "severity", "summary"], dtype=object)
 

@@ -10,6 +10,8 @@ from __future__ import annotations
 import streamlit as st
 
 from opta_stream import binding, charts, export
+from opta_stream.formatting import number
+from opta_stream.frames import snapshot_window, summary_stats, throughput_frame
 from opta_stream.snapshot import Snapshot
 
 src = binding.page_source(__file__)
@@ -17,21 +19,21 @@ store = src.store
 
 
 def stats_row(snap: Snapshot) -> None:
-    stats = charts.summary_stats(snap.throughput)
+    stats = summary_stats(snap.throughput)
     cols = st.columns(4)
     for col, (label, key) in zip(cols, (("Average", "mean"), ("p50", "p50"),
                                         ("p95", "p95"), ("Max", "max")), strict=True):
-        col.metric(f"{label} tokens/s", binding.number(stats[key]), border=True)
+        col.metric(f"{label} tokens/s", number(stats[key]), border=True)
 
 
 def chart(snap: Snapshot) -> None:
     series = snap.throughput
-    stats = charts.summary_stats(series)
-    frame = charts.throughput_frame(series)
+    stats = summary_stats(series)
+    frame = throughput_frame(series)
     per_model = bool(series.model_names)
     st.altair_chart(
         charts.throughput_chart(frame, average=stats["mean"], gaps=snap.gaps,
-                                per_model=per_model, window=charts.snapshot_window(snap)),
+                                per_model=per_model, window=snapshot_window(snap)),
         key="throughput_chart", width="stretch")
     if not len(series):
         st.caption("No throughput samples yet — waiting for the first tokens/s reading "
@@ -42,7 +44,7 @@ def chart(snap: Snapshot) -> None:
 
 
 def download(snap: Snapshot) -> None:
-    start, end = charts.snapshot_window(snap)
+    start, end = snapshot_window(snap)
     binding.csv_button(
         lambda: export.throughput_csv(snap.throughput, start, end), len(snap.throughput),
         file_name=export.export_filename(snap.server, "throughput", start, end),

@@ -1,0 +1,44 @@
+"""How pages write numbers, durations, times and outside text.
+
+Pure string helpers shared by every page and the sidebar, kept apart from
+``binding`` so they can be used (and tested) without Streamlit. The viewer's
+time zone comes from Streamlit, so ``binding.viewer_tz()`` supplies it.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, tzinfo
+
+__all__ = ["clock_time", "duration", "number", "plain"]
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
+
+
+def clock_time(ts: float | None, tz: tzinfo) -> str:
+    """HH:MM:SS in the given time zone; an em dash when there is no time."""
+    if ts is None:
+        return "—"
+    return datetime.fromtimestamp(ts, tz).strftime("%H:%M:%S")
+
+
+def duration(seconds: float | None) -> str:
+    """'42 s', '3 min 05 s', '2 h 03 min', '3 d 04 h': short and unambiguous."""
+    if seconds is None or seconds != seconds:
+        return "—"
+    s = max(0, int(seconds))
+    for unit, size, sub, sub_size in (("d", 86400, "h", 3600), ("h", 3600, "min", 60),
+                                      ("min", 60, "s", 1)):
+        if s >= size:
+            return f"{s // size} {unit} {(s % size) // sub_size:02d} {sub}"
+    return f"{s} s"
+
+
+def number(value: float | None, fmt: str = ".1f", unit: str = "") -> str:
+    """A metric value, or an em dash when the server does not report it."""
+    return "—" if value is None or value != value else f"{value:{fmt}}{unit}"
+
+
+def plain(text: str) -> str:
+    """Text from outside, escaped so that Streamlit's markdown shows it as typed."""
+    return _MARKDOWN.sub(r"\\\1", text)
