@@ -31,8 +31,10 @@ import pandas as pd
 from .frames import (
     Window,
     memory_frame,
+    memory_labels,
     snapshot_window,
     summary_stats,
+    threshold_gb,
     throughput_frame,
     utc_times,
 )
@@ -201,18 +203,20 @@ def memory_chart(
     total = alt.Chart().mark_line(color=PALETTE["muted"], strokeWidth=1).encode(
         x=_x("time"), y=alt.Y(field="total_gb", type="quantitative", title="GB"), detail=_seg())
     limit = _rule("threshold_gb", "threshold GB", "GB", PALETTE["red"])
+    limit_gb = threshold_gb(frame, threshold_pct)
     frames = [_gap_frame(gaps, window), _window_frame(window), frame, frame,
-              _one("threshold_gb", _threshold_gb(frame, threshold_pct))]
-    return _layered([_gap_layer(), _anchor_layer(), used, total, limit], frames, height)
+              _one("threshold_gb", limit_gb),
+              memory_labels(frame, threshold_pct, limit_gb, window)]
+    layers = [_gap_layer(), _anchor_layer(), used, total, limit, _label_layer()]
+    return _layered(layers, frames, height)
 
 
-def _threshold_gb(frame: pd.DataFrame, threshold_pct: float | None) -> float | None:
-    """threshold % of the latest known total, or None when either is unknown."""
-    totals = frame["total_gb"].to_numpy(dtype=np.float64) if len(frame) else np.array([])
-    totals = totals[np.isfinite(totals)]
-    if not _finite(threshold_pct) or not totals.size:
-        return None
-    return float(totals[-1]) * float(threshold_pct) / 100.0
+def _label_layer() -> alt.Chart:
+    """Names the total line and the threshold rule at the right edge."""
+    return alt.Chart().mark_text(
+        align="right", baseline="bottom", dy=-3, fontSize=11, color=PALETTE["muted"],
+    ).encode(x=_x("time"), y=alt.Y(field="gb", type="quantitative", title="GB"),
+             text=alt.Text(field="label", type="nominal"))
 
 
 def per_model_memory_chart(models: Sequence[ModelInfo]) -> alt.Chart:

@@ -18,8 +18,10 @@ from .snapshot import Series, Snapshot
 __all__ = [
     "Window",
     "memory_frame",
+    "memory_labels",
     "snapshot_window",
     "summary_stats",
+    "threshold_gb",
     "throughput_frame",
     "utc_times",
 ]
@@ -89,3 +91,30 @@ def summary_stats(series: Series) -> dict[str, float | None]:
     peak = float(np.max(hi[np.isfinite(hi)], initial=finite.max()))
     return {"p50": float(p50), "p95": float(p95), "max": peak,
             "mean": float(finite.mean()), "latest": float(finite[-1])}
+
+
+def threshold_gb(frame: pd.DataFrame, threshold_pct: float | None) -> float | None:
+    """threshold % of the latest known total, or None when either is unknown."""
+    totals = frame["total_gb"].to_numpy(dtype=np.float64) if len(frame) else np.array([])
+    totals = totals[np.isfinite(totals)]
+    if not (threshold_pct is not None and np.isfinite(threshold_pct)) or not totals.size:
+        return None
+    return float(totals[-1]) * float(threshold_pct) / 100.0
+
+
+def memory_labels(frame: pd.DataFrame, threshold_pct: float | None,
+                 threshold_gb: float | None, window: Window | None) -> pd.DataFrame:
+    """Rows (time, gb, label) for the latest total and the threshold, if known."""
+    totals = frame["total_gb"].to_numpy(dtype=np.float64) if len(frame) else np.array([])
+    totals = totals[np.isfinite(totals)]
+    rows: list[tuple[float, str]] = []
+    if totals.size:
+        rows.append((float(totals[-1]), f"total {totals[-1]:.1f} GB"))
+    if threshold_gb is not None:
+        rows.append((threshold_gb, f"threshold {threshold_pct:g} %"))
+    end = window[1] if window else (frame["time"].iloc[-1].timestamp() if len(frame) else 0.0)
+    return pd.DataFrame({
+        "time": utc_times(np.full(len(rows), end, dtype=np.float64)),
+        "gb": np.array([r[0] for r in rows], dtype=np.float64),
+        "label": pd.Series([r[1] for r in rows], dtype=object),
+    })

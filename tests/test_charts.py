@@ -292,3 +292,15 @@ def test_chart_specs_are_valid_vega_lite():
         charts.sparkline(charts.throughput_frame(empty_series())),
     ):
         assert chart.to_dict(validate=True)
+
+
+def test_memory_chart_names_the_total_line_and_the_threshold() -> None:
+    from opta_stream.frames import memory_labels, threshold_gb
+
+    frame = pd.DataFrame({"time": pd.to_datetime([0.0, 1.0], unit="s", utc=True),
+                          "used_gb": [5.0, 6.0], "total_gb": [24.0, 24.0], "segment": [0, 0]})
+    limit = threshold_gb(frame, 90)
+    labels = memory_labels(frame, 90, limit, (0.0, 10.0))
+    assert labels["label"].tolist() == ["total 24.0 GB", "threshold 90 %"]
+    assert labels["gb"].tolist() == [24.0, pytest.approx(21.6)]
+    assert memory_labels(frame.iloc[:0], None, None, (0.0, 10.0)).empty
