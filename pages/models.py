@@ -54,11 +54,12 @@ def confirm_download(result: ActionResult) -> None:
                icon=":material/download:")
     st.code(f"{result.model_id}\n{result.message}", language=None, wrap_lines=True)
     model_id = result.model_id
-    if st.button("Confirm download", key="confirm_download", type="primary", disabled=locked,
-                 help=WHY_LOCKED if locked else "Download, then load, this model."):
-        binding.start_action(f"Downloading {model_id}",
-                             lambda: client.load_model(model_id, {"auto_download": True}))
-        st.rerun(scope="fragment")
+    # on_click runs before the rerun the click causes, so that rerun shows the action.
+    st.button("Confirm download", key="confirm_download", type="primary", disabled=locked,
+              help=WHY_LOCKED if locked else "Download, then load, this model.",
+              on_click=binding.start_action,
+              args=(f"Downloading {model_id}",
+                    lambda: client.load_model(model_id, {"auto_download": True})))
 
 
 def action_status(now: float) -> None:
@@ -87,11 +88,11 @@ def model_row(model: ModelInfo, now: float) -> None:
         left, right = st.columns([5, 1], vertical_alignment="center")
         left.text(model.model_id)
         left.caption(" · ".join(b for b in bits if b and b != "—") or "no details reported")
-        if right.button("Unload", key=f"unload::{model.model_id}", disabled=locked,
-                        help=WHY_LOCKED if locked else f"Unload {model.model_id}"):
-            binding.start_action(f"Unloading {model.model_id}",
-                                 lambda: client.unload_model(model.model_id))
-            st.rerun(scope="fragment")
+        right.button("Unload", key=f"unload::{model.model_id}", disabled=locked,
+                     help=WHY_LOCKED if locked else f"Unload {model.model_id}",
+                     on_click=binding.start_action,
+                     args=(f"Unloading {model.model_id}",
+                           lambda: client.unload_model(model.model_id)))
 
 
 def job_row(job: Progress) -> None:

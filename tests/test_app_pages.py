@@ -267,6 +267,7 @@ def test_unload_404_is_shown_verbatim(filled_store, clean_env):
     assert client.calls == [("unload", MODEL_B, {})]
     assert f"The model '{MODEL_B}' does not exist or is not loaded" in [c.value for c in at.code]
     assert "model_not_found" in at.error[0].value
+    assert not at.exception, "clicking Unload must not raise"
 
 
 def test_download_needs_confirmation_before_it_starts(filled_store, clean_env):
