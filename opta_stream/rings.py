@@ -65,7 +65,12 @@ class ColumnRing:
         if capacity < 1:
             raise ValueError(f"ring capacity must be at least 1, got {capacity}")
         self.capacity = capacity
+        # np.zeros maps lazily-zeroed pages that only count toward RSS once
+        # written; fill() commits them now, so memory is fixed from the start
+        # and a soak's RSS stays flat as the ring fills.
         self.cols = {name: np.zeros(capacity, dtype=dt) for name, dt in columns.items()}
+        for col in self.cols.values():
+            col.fill(0)
         self.head = 0  # next physical row to write
         self.size = 0  # rows held
         self.total = 0  # rows ever written
