@@ -37,6 +37,7 @@ import streamlit as st
 
 from . import charts, formatting
 from .actions import Action
+from .chart_specs import ChartPlan, to_spec
 from .config import Settings, key_digest, resolve_settings, same_origin, validate_url
 from .demo import DemoServer
 from .feed import Feed
@@ -46,7 +47,7 @@ from .store import Store
 __all__ = [
     "ACTION_KEY", "DEEP_LINK_KEY", "PANEL_KEY", "STATIC_CSV_ROWS", "TEST_CLIENT_KEY",
     "TEST_STORE_KEY", "UNLOCK_KEY", "WINDOWS", "Source", "clear_action", "clock_time",
-    "connect", "csv_button", "current_action", "demo_server", "frame", "gauge_spec",
+    "chart", "connect", "csv_button", "current_action", "demo_server", "frame", "gauge_spec",
     "key_matches_origin", "page_source", "settings", "shared_feed", "show_verbatim",
     "shutdown", "source", "start_action", "take_deep_link", "unlock", "viewer_tz",
     "window_selector",
@@ -273,6 +274,11 @@ def gauge_spec(used_gb: float | None, total_gb: float | None,
     second while each viewer redraws twice a second. Round the inputs first.
     """
     return charts.gauge_chart(used_gb, total_gb, threshold_pct).to_dict()
+
+
+def chart(plan: ChartPlan, key: str) -> None:
+    """Draw a chart from its cached structure and this tick's data (see chart_specs)."""
+    st.vega_lite_chart(spec=to_spec(plan), key=key, width="stretch")
 
 
 STATIC_CSV_ROWS = 10_000

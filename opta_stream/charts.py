@@ -22,21 +22,29 @@ The frame builders used to live here; they are re-exported so that
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
+from functools import partial
 
 import altair as alt
 import numpy as np
 import pandas as pd
 
+from .chart_specs import ChartPlan
 from .frames import (
+    NO_MODEL,
+    Gaps,
     Window,
+    finite,
+    gauge_bands,
+    gauge_note,
+    gauge_used,
+    memory_data,
     memory_frame,
-    memory_labels,
+    one,
     snapshot_window,
     summary_stats,
-    threshold_gb,
+    throughput_data,
     throughput_frame,
-    utc_times,
 )
 from .snapshot import ModelInfo
 
@@ -46,9 +54,15 @@ __all__ = [
     "PALETTE",
     "gauge_chart",
     "memory_chart",
+    "memory_layers",
+    "memory_plan",
     "per_model_memory_chart",
+    "per_model_memory_plan",
     "sparkline",
+    "sparkline_plan",
     "throughput_chart",
+    "throughput_layers",
+    "throughput_plan",
     # re-exported so older imports keep working: new code imports them from frames
     "memory_frame",
     "snapshot_window",
@@ -62,41 +76,7 @@ PALETTE = {
     "green": "#22c55e", "amber": "#f59e0b", "red": "#ef4444",
 }
 MODEL_COLORS = ("#8b5cf6", "#22d3ee", "#f472b6", "#60a5fa", "#a3e635", "#fb923c", "#2dd4bf")
-NO_MODEL = "(no model id)"
 _LEVELS = ("normal", "high", "critical")  # capacity bands: <60 %, 60-80 %, >80 %
-
-Gaps = Iterable[tuple[float, float | None]]
-
-
-# --- layer data -----------------------------------------------------------
-
-
-def _gap_frame(gaps: Gaps, window: Window | None) -> pd.DataFrame:
-    """Gap intervals clipped to the window; an open gap runs to its end."""
-    lo, hi = window if window is not None else (-np.inf, np.inf)
-    rows = []
-    for start, end in gaps:
-        stop = hi if end is None else end
-        a, b = max(start, lo), min(stop, hi)
-        if np.isfinite(a) and np.isfinite(b) and b > a:
-            rows.append((a, b))
-    arr = np.array(rows, dtype=np.float64).reshape(-1, 2)
-    return pd.DataFrame({"start": utc_times(arr[:, 0]), "end": utc_times(arr[:, 1])})
-
-
-def _window_frame(window: Window | None) -> pd.DataFrame:
-    """Two invisible anchors that pin the x axis to the whole window."""
-    return pd.DataFrame({"time": utc_times(np.array(window if window else [], dtype=np.float64))})
-
-
-def _one(name: str, value: float | None) -> pd.DataFrame:
-    """A one-row frame, or an empty one so the layer stays in the spec."""
-    return pd.DataFrame({name: np.array([value] if _finite(value) else [], dtype=np.float64)})
-
-
-def _finite(v: float | None) -> bool:
-    return v is not None and bool(np.isfinite(v))
-
 
 # --- shared layers ----------------------------------------------------------
 
@@ -111,17 +91,9 @@ _CONFIG = alt.Config(
 )
 
 
-def _layered(layers: list[alt.Chart], frames: list[pd.DataFrame], height: int) -> alt.LayerChart:
-    """Assemble data-less layers, then attach each layer's frame.
-
-    Data goes in last on purpose: LayerChart's constructor hashes its layers
-    (through ``repr``), and a repr of every DataFrame would cost more than
-    everything else here put together.
-    """
-    chart = alt.LayerChart(layer=layers, height=height, config=_CONFIG)
-    for layer, frame in zip(chart.layer, frames, strict=True):
-        layer.data = frame
-    return chart
+def _layered(layers: list[alt.Chart], height: int) -> alt.LayerChart:
+    """A data-less layer chart: data is attached per tick (``ChartPlan.chart``)."""
+    return alt.LayerChart(layer=layers, height=height, config=_CONFIG)
 
 
 # 24-hour labels in the viewer's local time; seconds only where a tick has them.
@@ -160,6 +132,21 @@ def _rule(field: str, tip_title: str, axis_title: str, color: str) -> alt.Chart:
 # --- charts -----------------------------------------------------------------
 
 
+def throughput_layers(*, per_model: bool, height: int = 260) -> alt.LayerChart:
+    """The throughput chart's structure, without data (see ``throughput_data``)."""
+    enc = {"x": _x("time"), "detail": _seg(),
+           "y": alt.Y(field="tokens_per_second", type="quantitative", title="tokens/s")}
+    mark: dict[str, object] = {"strokeWidth": 1.5}
+    if per_model:
+        enc["color"] = alt.Color(field="model_id", type="nominal", title=None,
+                                 scale=alt.Scale(range=list(MODEL_COLORS)))
+    else:
+        mark["color"] = PALETTE["primary"]
+    line = alt.Chart().mark_line(**mark).encode(**enc)
+    avg = _rule("average", "average tokens/s", "tokens/s", PALETTE["muted"])
+    return _layered([_gap_layer(), _anchor_layer(), line, avg], height)
+
+
 def throughput_chart(
     frame: pd.DataFrame, *, average: float | None, gaps: Gaps, per_model: bool,
     window: Window | None = None, height: int = 260,
@@ -169,32 +156,23 @@ def throughput_chart(
     ``window`` (unix seconds) pins the x axis and ends open gaps; pages pass
     ``snapshot_window(snap)``.
     """
-    enc = {"x": _x("time"), "detail": _seg(),
-           "y": alt.Y(field="tokens_per_second", type="quantitative", title="tokens/s")}
-    mark: dict[str, object] = {"strokeWidth": 1.5}
-    if per_model:
-        frame = frame.assign(model_id=_model_labels(frame))
-        enc["color"] = alt.Color(field="model_id", type="nominal", title=None,
-                                 scale=alt.Scale(range=list(MODEL_COLORS)))
-    else:
-        mark["color"] = PALETTE["primary"]
-    line = alt.Chart().mark_line(**mark).encode(**enc)
-    avg = _rule("average", "average tokens/s", "tokens/s", PALETTE["muted"])
-    frames = [_gap_frame(gaps, window), _window_frame(window), frame, _one("average", average)]
-    return _layered([_gap_layer(), _anchor_layer(), line, avg], frames, height)
+    return throughput_plan(frame, average=average, gaps=gaps, per_model=per_model,
+                           window=window, height=height).chart()
 
 
-def _model_labels(frame: pd.DataFrame) -> pd.Series:
-    if "model_id" not in frame:
-        return pd.Series(NO_MODEL, index=frame.index, dtype=object)
-    return frame["model_id"].astype(object).where(frame["model_id"].notna(), NO_MODEL)
+def throughput_plan(
+    frame: pd.DataFrame, *, average: float | None, gaps: Gaps, per_model: bool,
+    window: Window | None = None, height: int = 260,
+) -> ChartPlan:
+    """What a tick needs: the structure's key and builder, and this tick's data."""
+    return ChartPlan(("throughput", per_model, height),
+                     partial(throughput_layers, per_model=per_model, height=height),
+                     throughput_data(frame, average=average, gaps=gaps,
+                                     per_model=per_model, window=window))
 
 
-def memory_chart(
-    frame: pd.DataFrame, *, threshold_pct: float | None, gaps: Gaps,
-    window: Window | None = None, height: int = 220,
-) -> alt.LayerChart:
-    """Used GB (area), total GB (line), the server's threshold (dashed rule)."""
+def memory_layers(*, height: int = 220) -> alt.LayerChart:
+    """Used GB (area), total GB (line), the server's threshold (dashed rule), labels."""
     used = alt.Chart().mark_area(
         color=PALETTE["primary"], fillOpacity=0.2,
         line=alt.OverlayMarkDef(color=PALETTE["primary"], strokeWidth=1.5),
@@ -203,12 +181,26 @@ def memory_chart(
     total = alt.Chart().mark_line(color=PALETTE["muted"], strokeWidth=1).encode(
         x=_x("time"), y=alt.Y(field="total_gb", type="quantitative", title="GB"), detail=_seg())
     limit = _rule("threshold_gb", "threshold GB", "GB", PALETTE["red"])
-    limit_gb = threshold_gb(frame, threshold_pct)
-    frames = [_gap_frame(gaps, window), _window_frame(window), frame, frame,
-              _one("threshold_gb", limit_gb),
-              memory_labels(frame, threshold_pct, limit_gb, window)]
     layers = [_gap_layer(), _anchor_layer(), used, total, limit, _label_layer()]
-    return _layered(layers, frames, height)
+    return _layered(layers, height)
+
+
+def memory_chart(
+    frame: pd.DataFrame, *, threshold_pct: float | None, gaps: Gaps,
+    window: Window | None = None, height: int = 220,
+) -> alt.LayerChart:
+    """Used against total memory over the window, threshold marked, gaps shaded."""
+    return memory_plan(frame, threshold_pct=threshold_pct, gaps=gaps, window=window,
+                       height=height).chart()
+
+
+def memory_plan(
+    frame: pd.DataFrame, *, threshold_pct: float | None, gaps: Gaps,
+    window: Window | None = None, height: int = 220,
+) -> ChartPlan:
+    """The memory chart as a cached structure plus this tick's data."""
+    return ChartPlan(("memory", height), partial(memory_layers, height=height),
+                     memory_data(frame, threshold_pct=threshold_pct, gaps=gaps, window=window))
 
 
 def _label_layer() -> alt.Chart:
@@ -219,11 +211,24 @@ def _label_layer() -> alt.Chart:
              text=alt.Text(field="label", type="nominal"))
 
 
+def per_model_memory_plan(models: Sequence[ModelInfo]) -> ChartPlan:
+    """The per-model bars as a cached structure plus this tick's data."""
+    frame = _model_memory_frame(models)
+    return ChartPlan(("per_model_memory",), partial(_model_bars, frame.iloc[:0]), [frame])
+
+
 def per_model_memory_chart(models: Sequence[ModelInfo]) -> alt.Chart:
     """One horizontal bar per loaded model; models without a figure are left out."""
-    rows = [(m.model_id, float(m.memory_gb)) for m in models if _finite(m.memory_gb)]
-    frame = pd.DataFrame({"model_id": pd.Series([r[0] for r in rows], dtype=object),
-                          "memory_gb": np.array([r[1] for r in rows], dtype=np.float64)})
+    return _model_bars(_model_memory_frame(models))
+
+
+def _model_memory_frame(models: Sequence[ModelInfo]) -> pd.DataFrame:
+    rows = [(m.model_id, float(m.memory_gb)) for m in models if finite(m.memory_gb)]
+    return pd.DataFrame({"model_id": pd.Series([r[0] for r in rows], dtype=object),
+                         "memory_gb": np.array([r[1] for r in rows], dtype=np.float64)})
+
+
+def _model_bars(frame: pd.DataFrame) -> alt.Chart:
     tips = [alt.Tooltip(field="model_id", type="nominal", title="model"),
             alt.Tooltip(field="memory_gb", type="quantitative", title="GB", format=".2f")]
     return alt.Chart(frame, height=alt.Step(22), config=_CONFIG).mark_bar(
@@ -249,8 +254,8 @@ def gauge_chart(
     it), hence no axis title: the page's label says what the gauge measures.
     No mark may overflow the view, or fitting shrinks the plot to a sliver.
     """
-    total = float(total_gb) if _finite(total_gb) and total_gb > 0 else None
-    used = float(used_gb) if _finite(used_gb) else None
+    total = float(total_gb) if finite(total_gb) and total_gb > 0 else None
+    used = float(used_gb) if finite(used_gb) else None
     y = alt.Y(field="row", type="nominal", axis=None, scale=alt.Scale(padding=0))
     x = alt.X(field="start", type="quantitative", title=None, axis=alt.Axis(format="~g"))
     bands = alt.Chart().mark_rect(opacity=0.35).encode(
@@ -266,26 +271,17 @@ def gauge_chart(
                              title="threshold GB", format=".1f")])
     note = alt.Chart().mark_text(align="left", dx=4, color=PALETTE["muted"]).encode(
         text=alt.Text(field="text", type="nominal"), x=alt.XValue(0), y=y)
-    limit = total * threshold_pct / 100.0 if total and _finite(threshold_pct) else None
-    frames = [_bands(total), _used_frame(used), _one("threshold_gb", limit),
-              _empty_note(used, total)]
-    return _layered([bands, bar, tick, note], [f.assign(row="memory") for f in frames], height)
+    limit = total * threshold_pct / 100.0 if total and finite(threshold_pct) else None
+    frames = [gauge_bands(total, _LEVELS), gauge_used(used), one("threshold_gb", limit),
+              gauge_note(used, total)]
+    return ChartPlan(("gauge", height), lambda: _layered([bands, bar, tick, note], height),
+                     [f.assign(row="memory") for f in frames]).chart()
 
 
-def _bands(total: float | None) -> pd.DataFrame:
-    edges = np.array([0.0, 0.6, 0.8, 1.0]) * total if total else np.zeros(1)
-    return pd.DataFrame({"start": edges[:-1], "end": edges[1:],
-                         "level": pd.Series(_LEVELS[: edges.size - 1], dtype=object)})
-
-
-def _used_frame(used: float | None) -> pd.DataFrame:
-    end = np.array([used] if used is not None else [], dtype=np.float64)
-    return pd.DataFrame({"start": np.zeros(end.size), "end": end})
-
-
-def _empty_note(used: float | None, total: float | None) -> pd.DataFrame:
-    text = [] if used is not None and total is not None else ["no memory figures yet"]
-    return pd.DataFrame({"text": pd.Series(text, dtype=object)})
+def sparkline_plan(frame: pd.DataFrame, *, height: int = 48) -> ChartPlan:
+    """The sparkline as a cached structure plus this tick's data."""
+    return ChartPlan(("sparkline", height), partial(sparkline, frame.iloc[:0], height=height),
+                     [frame])
 
 
 def sparkline(frame: pd.DataFrame, *, height: int = 48) -> alt.Chart:

@@ -9,6 +9,8 @@ browser shows them in local time.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import pandas as pd
 
@@ -16,6 +18,17 @@ from .downsample import downsample_series
 from .snapshot import Series, Snapshot
 
 __all__ = [
+    "NO_MODEL",
+    "Gaps",
+    "finite",
+    "gap_frame",
+    "gauge_bands",
+    "gauge_note",
+    "gauge_used",
+    "memory_data",
+    "one",
+    "throughput_data",
+    "window_frame",
     "Window",
     "memory_frame",
     "memory_labels",
@@ -25,6 +38,9 @@ __all__ = [
     "throughput_frame",
     "utc_times",
 ]
+
+NO_MODEL = "(no model id)"
+Gaps = Iterable[tuple[float, float | None]]
 
 Window = tuple[float, float]
 
@@ -118,3 +134,72 @@ def memory_labels(frame: pd.DataFrame, threshold_pct: float | None,
         "gb": np.array([r[0] for r in rows], dtype=np.float64),
         "label": pd.Series([r[1] for r in rows], dtype=object),
     })
+
+
+def gap_frame(gaps: Gaps, window: Window | None) -> pd.DataFrame:
+    """Gap intervals clipped to the window; an open gap runs to its end."""
+    lo, hi = window if window is not None else (-np.inf, np.inf)
+    rows = []
+    for start, end in gaps:
+        stop = hi if end is None else end
+        a, b = max(start, lo), min(stop, hi)
+        if np.isfinite(a) and np.isfinite(b) and b > a:
+            rows.append((a, b))
+    arr = np.array(rows, dtype=np.float64).reshape(-1, 2)
+    return pd.DataFrame({"start": utc_times(arr[:, 0]), "end": utc_times(arr[:, 1])})
+
+
+def window_frame(window: Window | None) -> pd.DataFrame:
+    """Two invisible anchors that pin the x axis to the whole window."""
+    return pd.DataFrame({"time": utc_times(np.array(window if window else [], dtype=np.float64))})
+
+
+def one(name: str, value: float | None) -> pd.DataFrame:
+    """A one-row frame, or an empty one so the layer stays in the spec."""
+    return pd.DataFrame({name: np.array([value] if finite(value) else [], dtype=np.float64)})
+
+
+def finite(v: float | None) -> bool:
+    """A real number (not None, NaN or infinite)."""
+    return v is not None and bool(np.isfinite(v))
+
+
+def _model_labels(frame: pd.DataFrame) -> pd.Series:
+    if "model_id" not in frame:
+        return pd.Series(NO_MODEL, index=frame.index, dtype=object)
+    return frame["model_id"].astype(object).where(frame["model_id"].notna(), NO_MODEL)
+
+
+def throughput_data(frame: pd.DataFrame, *, average: float | None, gaps: Gaps,
+                    per_model: bool, window: Window | None) -> list[pd.DataFrame]:
+    """The throughput chart's layer data: gaps, window anchors, lines, average."""
+    if per_model:  # categorical → Arrow dictionary: each id crosses the wire once, not per row
+        frame = frame.assign(model_id=_model_labels(frame).astype("category"))
+    return [gap_frame(gaps, window), window_frame(window), frame, one("average", average)]
+
+
+def memory_data(frame: pd.DataFrame, *, threshold_pct: float | None, gaps: Gaps,
+                window: Window | None) -> list[pd.DataFrame]:
+    """The memory chart's layer data: gaps, anchors, used, total, threshold, labels."""
+    limit_gb = threshold_gb(frame, threshold_pct)
+    return [gap_frame(gaps, window), window_frame(window), frame, frame,
+            one("threshold_gb", limit_gb), memory_labels(frame, threshold_pct, limit_gb, window)]
+
+
+def gauge_bands(total: float | None, levels: tuple[str, ...]) -> pd.DataFrame:
+    """The gauge's capacity bands: 0-60 %, 60-80 %, 80-100 % of ``total``."""
+    edges = np.array([0.0, 0.6, 0.8, 1.0]) * total if total else np.zeros(1)
+    return pd.DataFrame({"start": edges[:-1], "end": edges[1:],
+                         "level": pd.Series(levels[: edges.size - 1], dtype=object)})
+
+
+def gauge_used(used: float | None) -> pd.DataFrame:
+    """The gauge's used bar, from 0 to ``used`` (empty when unknown)."""
+    end = np.array([used] if used is not None else [], dtype=np.float64)
+    return pd.DataFrame({"start": np.zeros(end.size), "end": end})
+
+
+def gauge_note(used: float | None, total: float | None) -> pd.DataFrame:
+    """A note in place of the gauge when the server reported no figures."""
+    text = [] if used is not None and total is not None else ["no memory figures yet"]
+    return pd.DataFrame({"text": pd.Series(text, dtype=object)})

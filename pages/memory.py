@@ -31,10 +31,9 @@ def numbers_row(snap: Snapshot) -> None:
 
 def history(snap: Snapshot) -> None:
     frame = memory_frame(snap.memory_used, snap.memory_total)
-    st.altair_chart(
-        charts.memory_chart(frame, threshold_pct=snap.gauges.threshold_pct, gaps=snap.gaps,
-                            window=snapshot_window(snap)),
-        key="memory_chart", width="stretch")
+    binding.chart(charts.memory_plan(frame, threshold_pct=snap.gauges.threshold_pct,
+                                     gaps=snap.gaps, window=snapshot_window(snap)),
+                  key="memory_chart")
     if not len(snap.memory_used):
         st.caption("No memory samples yet — waiting for the first status reading "
                    "from the server.")
@@ -46,8 +45,7 @@ def per_model(snap: Snapshot) -> None:
         st.caption("No loaded model reports its memory yet." if snap.models
                    else "No models loaded.")
         return
-    st.altair_chart(charts.per_model_memory_chart(snap.models), key="memory_models",
-                    width="stretch")
+    binding.chart(charts.per_model_memory_plan(snap.models), key="memory_models")
 
 
 def download(snap: Snapshot) -> None:

@@ -60,8 +60,7 @@ def throughput_card(snap: Snapshot) -> None:
     with st.container(border=True):
         st.metric("Tokens / s", number(snap.gauges.tokens_per_s),
                   help="All loaded models together, over the last few seconds.")
-        st.altair_chart(charts.sparkline(total_frame(series)), key="overview_sparkline",
-                        width="stretch")
+        binding.chart(charts.sparkline_plan(total_frame(series)), key="overview_sparkline")
         if not len(series):
             st.caption("No throughput samples yet — waiting for the first one.")
 

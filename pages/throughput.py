@@ -18,23 +18,19 @@ src = binding.page_source(__file__)
 store = src.store
 
 
-def stats_row(snap: Snapshot) -> None:
-    stats = summary_stats(snap.throughput)
+def stats_row(stats: dict[str, float | None]) -> None:
     cols = st.columns(4)
     for col, (label, key) in zip(cols, (("Average", "mean"), ("p50", "p50"),
                                         ("p95", "p95"), ("Max", "max")), strict=True):
         col.metric(f"{label} tokens/s", number(stats[key]), border=True)
 
 
-def chart(snap: Snapshot) -> None:
+def chart(snap: Snapshot, average: float | None) -> None:
     series = snap.throughput
-    stats = summary_stats(series)
-    frame = throughput_frame(series)
-    per_model = bool(series.model_names)
-    st.altair_chart(
-        charts.throughput_chart(frame, average=stats["mean"], gaps=snap.gaps,
-                                per_model=per_model, window=snapshot_window(snap)),
-        key="throughput_chart", width="stretch")
+    plan = charts.throughput_plan(throughput_frame(series), average=average, gaps=snap.gaps,
+                                  per_model=bool(series.model_names),
+                                  window=snapshot_window(snap))
+    binding.chart(plan, key="throughput_chart")
     if not len(series):
         st.caption("No throughput samples yet — waiting for the first tokens/s reading "
                    "from the server.")
@@ -54,8 +50,9 @@ def download(snap: Snapshot) -> None:
 @st.fragment(run_every=0.5)
 def live(window_s: float) -> None:
     snap = store.snapshot(window_s)
-    stats_row(snap)
-    chart(snap)
+    stats = summary_stats(snap.throughput)
+    stats_row(stats)
+    chart(snap, stats["mean"])
     download(snap)
 
 
