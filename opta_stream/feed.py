@@ -13,29 +13,28 @@ skewed or jumping server clock never blanks the live chart.
 
 from __future__ import annotations
 
-import json
 import logging
-import math
 import random
 import threading
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import replace
+from collections.abc import Callable
 
+import numpy as np
 import requests
 
 from .backoff import Backoff
 from .client import AdminClient
 from .errors import AuthRejected, FeedError, redact
-from .events import LmxEvent, StatusEvent, ThroughputEvent, parse_event
+from .event_batch import ThroughputBatch, parse_frames
+from .events import StatusEvent
 from .netio import describe_request_error, host_label
 from .sampler import Sampler
 from .snapshot import ConnState
-from .sse import ServerSentEvent, SSEDecoder
+from .sse import SSEDecoder
 from .store import Store
 from .transport import SSETransport
 
-__all__ = ["Feed", "parse_frames"]
+__all__ = ["Feed"]
 
 log = logging.getLogger(__name__)
 
@@ -187,7 +186,7 @@ class Feed:
         now = self._clock()
         events = parse_frames(frames, now)
         for i, event in enumerate(events):
-            if isinstance(event, ThroughputEvent):
+            if isinstance(event, ThroughputBatch):
                 self._streamed_at["throughput"] = now
                 events[i] = self._on_server_clock(event)
             elif isinstance(event, StatusEvent):
@@ -201,19 +200,27 @@ class Feed:
         if events:
             self.store.apply_many(events)
 
-    def _on_server_clock(self, event: ThroughputEvent) -> ThroughputEvent:
-        """Place a sample on this computer's clock when the server's is far off.
+    def _on_server_clock(self, batch: ThroughputBatch) -> ThroughputBatch:
+        """Place samples on this computer's clock when the server's is far off.
 
         A server clock an hour off would put every new sample outside the
         chart's window (or in its future), so the live view would go blank.
+        Each jump inside the batch is found and reported where it happens.
         """
-        skew = event.timestamp - event.received_at
-        if abs(skew - self._skew) > CLOCK_JUMP_S:
-            self._clock_jumped(skew - self._skew, skew)
-        self._skew_known = True
-        if not self._skew:
-            return event
-        return replace(event, timestamp=event.timestamp - self._skew)
+        skew = batch.timestamps - batch.received_at
+        shift = np.empty_like(skew)
+        start = 0
+        while start < skew.shape[0]:
+            jumped = np.abs(skew[start:] - self._skew) > CLOCK_JUMP_S
+            end = start + int(jumped.argmax()) if jumped.any() else skew.shape[0]
+            shift[start:end] = self._skew
+            if end < skew.shape[0]:
+                self._clock_jumped(float(skew[end]) - self._skew, float(skew[end]))
+                shift[end] = self._skew
+                end += 1
+            self._skew_known = True
+            start = end
+        return batch.with_timestamps(batch.timestamps - shift) if shift.any() else batch
 
     def _clock_jumped(self, jump: float, skew: float) -> None:
         self._skew = skew if abs(skew) > CLOCK_JUMP_S else 0.0
@@ -237,61 +244,3 @@ class Feed:
         log.info("feed %s down: %s (retry in %.1f s)", self.label, message, delay)
         self._stop.wait(delay)
 
-
-# -- batched parsing ------------------------------------------------------------
-
-
-def parse_frames(frames: Sequence[ServerSentEvent], now: float) -> list[LmxEvent]:
-    """``parse_event`` of every frame, with one JSON parse for the throughput frames.
-
-    Why: at a high event rate most of the ingest time went to one ``json.loads``
-    and the field coercion per event. Throughput frames whose data is a plain
-    JSON object are parsed together as one JSON array; a frame that does not
-    fit that fast path exactly goes through ``parse_event`` itself, so the
-    records are the same either way.
-    """
-    fast = [i for i, f in enumerate(frames) if f.event == "throughput" and _plain(f.data)]
-    out: list[LmxEvent | None] = [None] * len(frames)
-    objs = _load_objects([frames[i].data for i in fast]) if len(fast) > 1 else None
-    if objs is not None:
-        received = float(now)
-        for i, obj in zip(fast, objs, strict=True):
-            out[i] = _fast_throughput(frames[i].data, obj, received)
-    return [e if e is not None else parse_event(f, now) for e, f in zip(out, frames, strict=True)]
-
-
-def _plain(data: str) -> bool:
-    """One JSON object with no arrays, as far as its first and last characters tell."""
-    return data[:1] == "{" and data[-1:] == "}" and "[" not in data and "]" not in data
-
-
-def _load_objects(texts: list[str]) -> list[object] | None:
-    """The JSON value of each text, from one parse; None unless each is exactly one value.
-
-    Exact, because every text passed ``_plain`` and the joints are ",\n": a
-    string cannot run across a joint (a raw newline is invalid in a JSON
-    string), and an object still open at a text's closing "}" would need a
-    key after the comma but finds "{". So every joint is a top-level comma,
-    and as many elements as texts means each text is exactly one object: the
-    one ``json.loads(text)`` returns.
-    """
-    try:
-        objs = json.loads("[" + ",\n".join(texts) + "]")
-    except (ValueError, RecursionError):
-        return None
-    return objs if len(objs) == len(texts) else None
-
-
-def _fast_throughput(data: str, obj: object, received: float) -> ThroughputEvent | None:
-    """The record ``parse_event`` makes for the common shape; None: let it decide."""
-    if type(obj) is not dict:
-        return None
-    ts, tps, model = obj.get("timestamp"), obj.get("tokens_per_second"), obj.get("model_id")
-    if type(ts) is not float or type(tps) is not float or not ts:
-        return None
-    if not (math.isfinite(ts) and math.isfinite(tps)):
-        return None
-    if model is not None and (type(model) is not str or not model):
-        return None
-    return ThroughputEvent(type="throughput", received_at=received, raw=data, timestamp=ts,
-                           tokens_per_second=tps, model_id=model)

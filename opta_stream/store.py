@@ -27,6 +27,7 @@ from types import MappingProxyType
 
 import numpy as np
 
+from .event_batch import ThroughputBatch
 from .event_text import classify
 from .events import LmxEvent, ThroughputEvent
 from .rings import EventRate, TieredSeries, Window, assign_segments
@@ -199,24 +200,26 @@ class Store(EventHandlers):
     def apply(self, event: LmxEvent) -> None:
         self.apply_many((event,))
 
-    def apply_many(self, events: Iterable[LmxEvent]) -> None:
+    def apply_many(self, events: Iterable[LmxEvent | ThroughputBatch]) -> None:
         """Apply a batch under one lock; throughput samples go in as one append."""
         now = self._clock()
-        throughput: list[ThroughputEvent] = []
+        throughput: list[ThroughputEvent | ThroughputBatch] = []
         n = 0
         with self._lock:
             try:
                 for event in events:
-                    n += 1
-                    self._count_type(event.type)
-                    if isinstance(event, ThroughputEvent):
+                    many = len(event) if isinstance(event, ThroughputBatch) else 1
+                    n += many
+                    self._count_type(event.type, many)
+                    if isinstance(event, ThroughputEvent | ThroughputBatch):
                         throughput.append(event)
                     else:
                         self._apply_one(event)
             finally:  # what was applied is counted, even if a caller's iterator fails
                 self._finish_batch(now, n, throughput)
 
-    def _finish_batch(self, now: float, n: int, throughput: list[ThroughputEvent]) -> None:
+    def _finish_batch(self, now: float, n: int,
+                      throughput: list[ThroughputEvent | ThroughputBatch]) -> None:
         if throughput:
             self._apply_throughput(throughput)
         if n:
@@ -224,11 +227,11 @@ class Store(EventHandlers):
             self._rate.add(now, n)
             self._last_event_at = now
 
-    def _count_type(self, event_type: str) -> None:
+    def _count_type(self, event_type: str, n: int = 1) -> None:
         key = clip(event_type, 64)
         if key not in self._type_counts and len(self._type_counts) >= MAX_EVENT_TYPES:
             key = OTHER
-        self._type_counts[key] = self._type_counts.get(key, 0) + 1
+        self._type_counts[key] = self._type_counts.get(key, 0) + n
 
     # -- log, gauges, models, connection, counters ---------------------------
     def log(self, type: str, summary: str, *, severity: str | None = None,

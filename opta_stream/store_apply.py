@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .event_batch import ThroughputBatch
 from .event_text import classify_event, summarize
 from .events import (
     DownloadFinished,
@@ -105,12 +106,14 @@ class EventHandlers:
         if handler is not None:
             handler(self, event)
 
-    def _apply_throughput(self, events: list[ThroughputEvent]) -> None:
-        n = len(events)
-        t = np.fromiter((e.timestamp for e in events), np.float64, n)
-        v = np.fromiter((e.tokens_per_second for e in events), np.float64, n)
-        codes = self._names.codes([e.model_id for e in events], n)
-        self._add_tp(t, v, codes)
+    def _apply_throughput(self, events: list[ThroughputEvent | ThroughputBatch]) -> None:
+        """Every sample of the batch in one ring append, in arrival order."""
+        batches = [e if isinstance(e, ThroughputBatch) else ThroughputBatch.of([e], e.received_at)
+                   for e in events]
+        t = np.concatenate([b.timestamps for b in batches])
+        v = np.concatenate([b.rates for b in batches])
+        ids = [m for b in batches for m in b.model_ids]
+        self._add_tp(t, v, self._names.codes(ids, t.shape[0]))
         self._gauges = replace(self._gauges, updated_at=events[-1].received_at)
 
     def _on_status(self, e: StatusEvent) -> None:
