@@ -54,16 +54,24 @@ class ThroughputBatch:
 
 
 def parse_frames(frames: Sequence[SSELike], now: float) -> list[LmxEvent | ThroughputBatch]:
-    """Parse one chunk's frames; its throughput samples come back as one batch, last."""
-    samples = [f for f in frames if f.event == "throughput"]
-    parsed = [parse_event(f, now) for f in frames if f.event != "throughput"]
-    batch = _fast_batch([f.data for f in samples], now) if len(samples) > 1 else None
-    if batch is None and samples:
-        slow = [parse_event(f, now) for f in samples]
-        good = [e for e in slow if isinstance(e, ThroughputEvent)]
-        parsed.extend(e for e in slow if not isinstance(e, ThroughputEvent))
-        batch = ThroughputBatch.of(good, now) if good else None
-    return [*parsed, batch] if batch is not None else parsed
+    """Parse one chunk's frames in order; its throughput samples come back as one batch, last.
+
+    Samples go last because the store appends a batch's samples after its
+    other events anyway; every other record keeps its place.
+    """
+    texts = [f.data for f in frames if f.event == "throughput"]
+    batch = _fast_batch(texts, now) if len(texts) > 1 else None
+    out: list[LmxEvent | ThroughputBatch] = []
+    singles: list[ThroughputEvent] = []
+    for f in frames:
+        if f.event != "throughput":
+            out.append(parse_event(f, now))
+        elif batch is None:
+            event = parse_event(f, now)
+            (singles if isinstance(event, ThroughputEvent) else out).append(event)
+    if batch is None and singles:
+        batch = ThroughputBatch.of(singles, now)
+    return [*out, batch] if batch is not None else out
 
 
 def _load_objects(texts: list[str]) -> list[object] | None:
