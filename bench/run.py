@@ -1,0 +1,261 @@
+"""The benchmark suite: one command, a readable table, and one JSON line last.
+
+``python bench/run.py [--quick] [--only NAME ...]``
+
+Every comparison is a ratio inside this run (the machine is shared and
+noisy), and each figure is a median or a percentile over several runs. The
+RSS soak (a Feed and Store at 50 Hz with server restarts, ``bench/soak.py``)
+runs in a child process *alongside* the other measurements: it is light (a
+few % of one core) and only its memory is read, so ``--quick`` stays under
+3 minutes (soak: 15 s warm-up + 141 s measured, a restart every minute;
+full: 60 s + 29 min, a restart every 5 minutes). A measurement that fails
+records null and the reason; it never ends the run. Every server, process
+and browser it starts is stopped in ``finally``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+if __package__ in (None, ""):  # run as a script: make the repository importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bench.common import ROOT, ChildProcess, Result, json_line, machine, print_table  # noqa: E402
+
+__all__ = ["MEASURES", "main"]
+
+Measure = Callable[[bool], list[Result]]
+
+
+def _result(key: str, label: str, value: Any, unit: str, target: str,
+            check: Callable[[Any], bool] | None, note: str = "") -> Result:
+    ok = None if value is None or check is None else bool(check(value))
+    return Result(key, label, value, unit, target, ok, note)
+
+
+def decoder(quick: bool) -> list[Result]:
+    """SSEDecoder vs sseclient-py on 200,000 events in 64 KiB chunks (5 interleaved runs)."""
+    from bench.decoder_bench import make_stream, measure_both
+
+    ours, theirs = measure_both(make_stream(200_000))
+    return [_result("decoder_events_per_s", "decoder", ours, "ev/s", "max", None,
+                    f"sseclient-py {theirs:,.0f} ev/s, same bytes"),
+            _result("decoder_vs_sseclient", "decoder ratio", ours / theirs, "x", ">= 3.0",
+                    lambda v: v >= 3.0, "median of 5 interleaved runs each")]
+
+
+def ingest(quick: bool) -> list[Result]:
+    """Feed vs raw LF-only reader on the demo server at max rate (another process)."""
+    from bench.ingest import measure_ingest
+
+    m = measure_ingest(seconds=2.0 if quick else 4.0, pairs=3 if quick else 5)
+    raw, note = m["raw_events_per_s"], f"bottleneck: {m['bottleneck']}"
+    cpu = (f"; CPU % of a core feed/server {m['feed_client_cpu_pct']:.0f}/"
+           f"{m['feed_server_cpu_pct']:.0f}, raw {m['raw_client_cpu_pct']:.0f}/"
+           f"{m['raw_server_cpu_pct']:.0f}")
+    return [_result("ingest_events_per_s", "ingest", m["feed_events_per_s"], "ev/s", "-", None,
+                    f"raw bound {raw:,.0f} ev/s{cpu}"),
+            _result("ingest_vs_raw_bound", "ingest ratio", m["ratio"], "x", ">= 0.6",
+                    lambda v: v >= 0.6, note)]
+
+
+def tick(quick: bool) -> list[Result]:
+    """One Throughput-page tick over a full hour at 50 Hz, p95 over many ticks."""
+    from bench.tick import measure_tick
+
+    m = measure_tick(ticks=40 if quick else 200)
+    stages = ", ".join(f"{k} {v:.1f}" for k, v in m["stages_ms_median"].items())
+    csv = "CSV built each tick" if m["includes_csv"] else "CSV deferred to click"
+    return [_result("tick_ms_p95_1h", "tick p95", m["tick_ms_p95"], "ms", "<= 25",
+                    lambda v: v <= 25.0, f"{m['points']:,} pts; median ms: {stages}; {csv}"),
+            _result("chart_points_max", "chart points", m["chart_points_max"], "", "<= 1,000",
+                    lambda v: v <= 1000, "largest dataset of the tick's chart"),
+            _result("tick_bytes_per_chart", "bytes/chart", m["bytes_per_chart"], "B",
+                    "<= 40,000", lambda v: v <= 40_000,
+                    f"Arrow {m['arrow_bytes']:,} + spec {m['spec_bytes']:,} ({m['payload_how']})")]
+
+
+def store(quick: bool) -> list[Result]:
+    """A store with every ring and the log full (tracemalloc), typical and worst log data."""
+    from bench.tick import measure_store_full
+
+    typical, worst = measure_store_full(300), measure_store_full(4096)
+    return [_result("store_mb_full", "store full", typical["traced_mib"], "MiB", "few MB", None,
+                    f"log entries with 300 B data; 4 KiB each (the cap): "
+                    f"{worst['traced_mib']:.1f} MiB; memory_bytes() says "
+                    f"{typical['memory_bytes_mib']:.1f}")]
+
+
+def _viewer_notes(m: dict[str, Any]) -> tuple[str, str]:
+    base = (f"{m['viewers_ready']}/{m['viewers']} viewers over {m['seconds']:.0f} s; "
+            f"idle app {m['idle_cpu_pct']:.0f} %")
+    if m["errors"]:
+        base += f"; errors: {m['errors']}"
+    rates = ", ".join(f"{k:g} s fragment {v:.2f} Hz" for k, v in m["hz_by_interval"].items())
+    hz = (f"min {m['hz_min']:.2f} Hz; medians: {rates}; runs finished early for another "
+          f"rerun: {m['early_runs']} ({m['early_runs_fast_fragment']} of the 2 Hz fragment)"
+          ) if m["hz_min"] is not None else ""
+    return base, hz
+
+
+def viewers(quick: bool) -> list[Result]:
+    """Ten protocol-level viewers on the Overview page at 2 Hz, ``streamlit run app.py``."""
+    from bench.viewers import measure_viewers
+
+    m = measure_viewers(10, seconds=20.0 if quick else 60.0)
+    base, hz = _viewer_notes(m)
+    return [_result("upstream_connections_10_viewers", "upstream", m["streams_max"], "", "== 1",
+                    lambda v: v == 1, f"event streams open at the server; TCP from the app "
+                    f"(stream + poller keep-alive): {m['tcp_max']}"),
+            _result("server_cpu_pct_10_viewers", "server CPU", m["cpu_pct"], "%", "<= 60",
+                    lambda v: v <= 60.0, "Overview page; " + base),
+            _result("viewer_hz_10_viewers", "viewer rate", m["hz_median"], "Hz", ">= 1.9",
+                    lambda v: v >= 1.9, hz)]
+
+
+def viewers_throughput(quick: bool) -> list[Result]:
+    """The same ten viewers on the Throughput page (5 min window): the heavier tick."""
+    from bench.viewers import measure_viewers
+
+    m = measure_viewers(10, seconds=15.0 if quick else 60.0, page="throughput")
+    base, hz = _viewer_notes(m)
+    return [_result("server_cpu_pct_10_viewers_throughput_page", "server CPU", m["cpu_pct"],
+                    "%", "<= 60", lambda v: v <= 60.0, "Throughput page; " + base),
+            _result("viewer_hz_10_viewers_throughput_page", "viewer rate", m["hz_median"], "Hz",
+                    ">= 1.9", lambda v: v >= 1.9, hz)]
+
+
+def browser(quick: bool) -> list[Result]:
+    """Emit → visible in headless Chromium on the Overview page."""
+    from bench.browser_latency import measure_event_to_browser
+
+    m = measure_event_to_browser(samples=10 if quick else 20)
+    return [_result("event_to_browser_ms_p95", "event→browser", m["p95_ms"], "ms", "<= 800",
+                    lambda v: v <= 800.0, f"{m['samples']} samples, median "
+                    f"{m['median_ms'] or 0:.0f} ms, max {m['max_ms'] or 0:.0f} ms, "
+                    f"missed {m['missed']}")]
+
+
+MEASURES: dict[str, tuple[Measure, tuple[str, ...]]] = {
+    "decoder": (decoder, ("decoder_events_per_s", "decoder_vs_sseclient")),
+    "ingest": (ingest, ("ingest_events_per_s", "ingest_vs_raw_bound")),
+    "tick": (tick, ("tick_ms_p95_1h", "chart_points_max", "tick_bytes_per_chart")),
+    "store": (store, ("store_mb_full",)),
+    "viewers": (viewers, ("upstream_connections_10_viewers", "server_cpu_pct_10_viewers",
+                          "viewer_hz_10_viewers")),
+    "viewers_tp": (viewers_throughput, ("server_cpu_pct_10_viewers_throughput_page",
+                                        "viewer_hz_10_viewers_throughput_page")),
+    "browser": (browser, ("event_to_browser_ms_p95",)),
+}
+
+
+def guarded(name: str, quick: bool, log: Callable[[str], None]) -> list[Result]:
+    """Run one measurement; on any failure its keys get null and the reason."""
+    fn, keys = MEASURES[name]
+    start = time.monotonic()
+    try:
+        results = fn(quick)
+    except Exception as exc:  # noqa: BLE001 - a failed measurement must not end the run
+        reason = f"failed: {type(exc).__name__}: {str(exc)[:160]}"
+        results = [Result(k, k).fail(reason) for k in keys]
+    log(f"[{name}: {time.monotonic() - start:.0f} s]")
+    return results
+
+
+class Soak:
+    """``bench/soak.py`` in a child process, read when it is done."""
+
+    def __init__(self, quick: bool) -> None:
+        minutes, every, warmup = (2.6, 1.0, 15.0) if quick else (30.0, 5.0, 60.0)
+        cmd = [sys.executable, str(ROOT / "bench" / "soak.py"), "--minutes", str(minutes),
+               "--restart-every", str(every), "--warmup", str(warmup), "--interval", "10"]
+        self.timeout = minutes * 60.0 + 120.0
+        self.child = ChildProcess(cmd, log_name="soak-run")
+        self.desc = f"{minutes:g} min at 50 Hz, restart every {every:g} min, {warmup:g} s warm-up"
+
+    def start(self) -> Soak:
+        self.child.start()
+        return self
+
+    def result(self) -> Result:
+        """Wait for the soak (bounded) and turn its summary into the RSS figure."""
+        proc = self.child.proc
+        assert proc is not None
+        try:
+            proc.wait(self.timeout)
+        except Exception:  # noqa: BLE001 - a hung soak is a failed measurement
+            return Result("rss_growth_mb", "rss growth").fail("soak did not finish in time")
+        lines = [ln for ln in self.child.output().splitlines() if ln.startswith("{")]
+        if proc.returncode != 0 or not lines:
+            tail = self.child.output()[-160:].replace("\n", " | ")
+            return Result("rss_growth_mb", "rss growth").fail(f"soak failed: {tail}")
+        s = json.loads(lines[-1])
+        note = (f"{self.desc}; {s['samples']} samples, threads {s['threads']['first']:.0f}→"
+                f"{s['threads']['last']:.0f}, sockets {s['sockets']['first']:.0f}→"
+                f"{s['sockets']['last']:.0f}, slope {s['rss_mib']['slope_per_h']} MiB/h, "
+                f"flat: {s['flat']}")
+        return _result("rss_growth_mb", "rss growth", s["rss_growth_mib"], "MiB", "<= 5",
+                       lambda v: v <= 5.0, note)
+
+    def stop(self) -> None:
+        self.child.stop()
+
+
+def _commit() -> str:
+    """The checkout measured: short HEAD, plus "+changes" when the tree is not clean."""
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, timeout=10,
+                              capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                               cwd=ROOT, timeout=10, capture_output=True, text=True).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return head + ("+changes" if dirty.strip() else "")
+
+
+def _payload(results: list[Result], quick: bool, started: str, where: str) -> dict[str, Any]:
+    out: dict[str, Any] = {r.key: r.value for r in results}
+    out["failed"] = {r.key: r.note for r in results if r.value is None and r.note}
+    out["targets_missed"] = [r.key for r in results if r.ok is False]
+    out.update(date=started, machine=where, quick=quick, commit=_commit())
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Opta Stream benchmarks.")
+    parser.add_argument("--quick", action="store_true", help="under 3 minutes in all")
+    parser.add_argument("--only", nargs="*", choices=[*MEASURES, "soak"], default=None)
+    args = parser.parse_args(argv)
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # children stop in finally
+    started, where = time.strftime("%Y-%m-%dT%H:%M:%S%z"), machine()
+    names = args.only if args.only is not None else [*MEASURES, "soak"]
+    log = lambda text: print(text, flush=True)  # noqa: E731
+    log(f"Opta Stream benchmarks ({'quick' if args.quick else 'full'}) {started}\n{where}")
+    soak = Soak(args.quick).start() if "soak" in names else None
+    results: list[Result] = []
+    try:
+        for name in (n for n in MEASURES if n in names):
+            results += guarded(name, args.quick, log)
+        if soak is not None:
+            log("[waiting for the soak]")
+            results.append(soak.result())
+    finally:
+        if soak is not None:
+            soak.stop()
+            soak.child.remove_log()
+    print()
+    print_table(results, log)
+    print(json_line(_payload(results, args.quick, started, where)), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,212 @@
+"""The benchmarks still import and run, on tiny sizes: no timing is asserted.
+
+Why: ``bench/`` is only run by hand, so without this a renamed function or a
+changed contract would leave it broken until someone needs the figures.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import math
+import sys
+from pathlib import Path
+from unittest import mock
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench import common, ingest, run, soak, tick, viewers  # noqa: E402
+from opta_stream.demo import DemoServer  # noqa: E402
+
+REQUIRED_KEYS = {
+    "decoder_events_per_s", "decoder_vs_sseclient", "ingest_events_per_s",
+    "ingest_vs_raw_bound", "tick_ms_p95_1h", "chart_points_max", "tick_bytes_per_chart",
+    "store_mb_full", "rss_growth_mb", "upstream_connections_10_viewers",
+    "server_cpu_pct_10_viewers", "viewer_hz_10_viewers", "event_to_browser_ms_p95",
+}
+
+
+def test_statistics_helpers():
+    assert common.median([3.0, 1.0, 2.0]) == 2.0
+    assert common.median([]) is None
+    assert common.p95(list(map(float, range(101)))) == pytest.approx(95.0)
+    assert json.loads(common.json_line({"a": float("nan"), "b": 1})) == {"a": None, "b": 1}
+
+
+def test_every_required_key_has_a_measurement():
+    keys = {k for _, ks in run.MEASURES.values() for k in ks} | {"rss_growth_mb"}
+    assert REQUIRED_KEYS <= keys
+
+
+def test_a_failing_measurement_records_null_and_reason(monkeypatch):
+    def broken(quick: bool):
+        raise RuntimeError("no browser here")
+
+    monkeypatch.setitem(run.MEASURES, "browser", (broken, ("event_to_browser_ms_p95",)))
+    [result] = run.guarded("browser", True, lambda text: None)
+    assert result.value is None and "no browser here" in result.note
+    payload = run._payload([result], True, "2026-01-01", "here")
+    assert payload["event_to_browser_ms_p95"] is None
+    assert "event_to_browser_ms_p95" in payload["failed"]
+    assert {"date", "machine", "quick"} <= payload.keys()
+
+
+def test_decoder_bench_runs_on_a_small_stream():
+    decoder_bench = pytest.importorskip("bench.decoder_bench")
+    assert decoder_bench.measure_ours(decoder_bench.make_stream(2_000)) > 0
+
+
+def test_ingest_raw_and_feed_runs_read_events():
+    server = DemoServer(mode="rich", rate_hz=None).start()
+    try:
+        raw = ingest.read_raw(server.port, 0.3)
+        fed = ingest.read_feed(server.url, 0.3)
+    finally:
+        server.stop()
+    assert raw.events_per_s > 0 and fed.events_per_s > 0
+    assert ingest.summarize([raw, fed])["ratio"] is not None
+
+
+def test_tick_and_chart_payload_on_a_small_store():
+    res = tick.measure_tick(ticks=3, warmup=1, n=6_000, with_csv=True)
+    assert res["ticks"] == 3 and res["points"] > 5_000
+    assert 0 < res["chart_points_max"] <= 1_000
+    assert res["bytes_per_chart"] > res["spec_bytes"] > 0
+    assert {"snapshot", "stats", "frame", "chart", "serialize", "csv"} <= set(
+        res["stages_ms_median"])
+
+
+def test_soak_summary_from_samples():
+    samples = [soak.Sample(t=10.0 * i, rss_mib=50.0 + 0.01 * i, threads=4, sockets=2,
+                           upstream=2, events=500 * i, tp_rows=500 * i, log_entries=i,
+                           gaps=0, reconnects=0, store_bytes=1000,
+                           py_objects=100_000) for i in range(6)]
+    summary = soak.summarize(samples, restarts=1)
+    assert summary["flat"] is True
+    assert summary["rss_growth_mib"] == pytest.approx(0.05)
+    assert summary["events_per_s"] == pytest.approx(50.0)
+    assert soak.summarize([], 0)["flat"] is None
+
+
+def test_viewer_follows_auto_rerun_and_counts_fragment_runs():
+    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    sent: list[bytes] = []
+
+    class FakeSocket:
+        async def send(self, data: bytes) -> None:
+            sent.append(data)
+
+    async def scenario() -> viewers.Viewer:
+        v = viewers.Viewer("http://127.0.0.1:1")
+        ws = FakeSocket()
+        msg = ForwardMsg()
+        msg.new_session.page_script_hash = "page-hash"
+        v._on_message(msg, ws)
+        msg = ForwardMsg()
+        msg.auto_rerun.interval, msg.auto_rerun.fragment_id = 0.05, "frag"
+        v._on_message(msg, ws)
+        await asyncio.sleep(0.18)
+        done = ForwardMsg()
+        done.script_finished = viewers.FRAGMENT_DONE
+        done.metadata.run.fragment_ids.append("frag")
+        v._on_message(done, ws)
+        v._stop_timer("frag")
+        return v
+
+    v = asyncio.run(scenario())
+    assert v.fastest_fragment() == "frag" and len(v.finished["frag"]) == 1
+    assert sent, "the timer sent no rerun"
+    back = BackMsg()
+    back.ParseFromString(sent[0])
+    assert back.rerun_script.fragment_id == "frag" and back.rerun_script.is_auto_rerun
+    assert back.rerun_script.page_script_hash == "page-hash"
+
+
+def test_store_full_measure_is_bounded():
+    res = tick.measure_store_full(300)
+    assert 0 < res["traced_mib"] < 50
+
+
+# -- the ingest fast path the benchmark measures: same store as parse_event -------------
+
+_OK = '"timestamp": 1.0, "tokens_per_second": 2.0'
+_ODD_DATA = [
+    '{"a":[{"b":1}', '{"c":2}]}', '{"t":1},{"t":2}', '{"a":{"b":1}', '{"c":2}}', '{', '}',
+    '{"x":"}', '{"y":1}', "{}", '{"timestamp": 1.5}', '{"tokens_per_second": 2.5}',
+    '{"timestamp": 0.0, "tokens_per_second": 1.0}', '{"timestamp": NaN, "tokens_per_second": 1}',
+    '{"timestamp": 1.0, "tokens_per_second": Infinity}', '{"timestamp": 1e400, "x": 1.0}',
+    '{"timestamp": 1, "tokens_per_second": 2}', '{"timestamp": "1.5", "tokens_per_second": "2"}',
+    '{"timestamp": true, "tokens_per_second": 2.0}', "{" + _OK + ', "model_id": ""}',
+    "{" + _OK + ', "model_id": 7}', "{" + _OK + "}\n", '{"timestamp": 1.0,\n"x": 2.0}',
+    " {" + _OK + "}", "{" + _OK + ', "model_id": "m[1]"}', "[1, 2]", "null", "",
+    "{" + _OK + ', "timestamp": 3.0}', '\ufeff{"a": 1}', "{" + _OK + ', "model_id": "a\\"b"}',
+    '{"s": "x\\\\"}', "{" + _OK + "}", "{" + _OK + ', "model_id": "m"}', "{" + _OK + "}",
+]
+
+
+def _stream(pairs) -> bytes:
+    """SSE bytes for (data, event) pairs; a data value with newlines spans data lines."""
+    out = []
+    for data, event in pairs:
+        lines = "".join(f"data: {line}\n" for line in data.split("\n"))
+        out.append(f"event: {event}\n{lines}\n")
+    return "".join(out).encode("utf-8", "surrogatepass")
+
+
+def _state(store) -> tuple:
+    snap = store.snapshot(1e9)
+    tp = snap.throughput
+    names = [tp.model_names[m] if m >= 0 else None for m in tp.model.tolist()]
+    log = [(e.type, e.summary, e.data) for e in snap.events]
+    c = snap.counters
+    return (tp.ts.tolist(), tp.value.tolist(), names, dict(snap.event_counts), log,
+            (c.events, c.malformed, c.unknown), snap.gauges.tokens_per_s)
+
+
+def _same_as_parse_event(pairs) -> None:
+    """The feed's ingest leaves the store exactly as plain ``parse_event`` would."""
+    from opta_stream.events import parse_event
+    from opta_stream.feed import Feed
+    from opta_stream.sse import SSEDecoder
+    from opta_stream.store import Store
+
+    clock = lambda: 7.0  # noqa: E731
+    feed = Feed("http://127.0.0.1:9", store=Store(clock=clock), clock=clock)
+    # Parsing is the property here; re-timing a far-off server clock is the
+    # fault matrix's business, and plain parse_event does not do it.
+    with mock.patch("opta_stream.feed.CLOCK_JUMP_S", math.inf):
+        feed._ingest(_stream(pairs))
+    reference = Store(clock=clock)
+    reference.apply_many([parse_event(f, 7.0) for f in SSEDecoder().feed(_stream(pairs))])
+    assert _state(feed.store) == _state(reference)
+
+
+def test_batched_parse_equals_parse_event_on_odd_frames():
+    for rotate in range(len(_ODD_DATA)):
+        datas = _ODD_DATA[rotate:] + _ODD_DATA[:rotate]
+        _same_as_parse_event([(d, "throughput") for d in datas])
+
+
+def test_batched_parse_equals_parse_event_property():
+    hypothesis = pytest.importorskip("hypothesis")
+    st = hypothesis.strategies
+    number = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-3, 3),
+                       st.booleans(), st.none(), st.text(max_size=3))
+    obj = st.fixed_dictionaries({}, optional={"timestamp": number, "tokens_per_second": number,
+                                              "model_id": st.one_of(st.none(), st.text(max_size=4),
+                                                                    st.integers(0, 2))})
+    data = st.one_of(obj.map(json.dumps), st.sampled_from(_ODD_DATA))
+    event = st.sampled_from(["throughput", "throughput", "status", "heartbeat", "message"])
+
+    @hypothesis.settings(max_examples=150, deadline=None)
+    @hypothesis.given(st.lists(st.tuples(data, event), max_size=12))
+    def check(pairs):
+        _same_as_parse_event(pairs)
+
+    check()
