@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -10,7 +11,37 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
+
+# Debian's Chromium, headless as root on a closed network: without the
+# background-networking flags it keeps trying (and failing) to reach Google.
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+
+
+def require_chromium() -> str:
+    """Debian's chromium: skipped without it, except on CI where that is a failure."""
+    found = shutil.which("chromium") or ("/usr/bin/chromium"
+                                         if Path("/usr/bin/chromium").exists() else None)
+    if found is None and os.environ.get("CI") == "true":
+        pytest.fail("Chromium is missing on CI: .ci/run should have installed it")
+    if found is None:
+        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
+    return found
+
+
+def streamlit_healthy(url: str) -> bool:
+    """Whether a ``streamlit run`` at ``url`` answers its health check."""
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
 
 
 def wait_for(predicate: Callable[[], object], timeout: float = 10.0, what: str = "condition"):
@@ -33,6 +64,12 @@ def _now() -> float:
     import time
 
     return time.monotonic()
+
+
+def wait_for_streamlit(proc: subprocess.Popen, url: str, timeout: float = 30.0) -> None:
+    """Wait until a ``streamlit run`` child answers, or fail if it exited."""
+    wait_for(lambda: proc.poll() is not None or streamlit_healthy(url), timeout,
+             "streamlit to answer")
 
 
 def free_port() -> int:

@@ -13,39 +13,21 @@ from __future__ import annotations
 import csv
 import io
 import os
-import shutil
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import free_port, wait_for
+from support import CHROMIUM_ARGS, free_port, require_chromium, wait_for, wait_for_streamlit
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
 PAGES = {"overview": "Overview", "throughput": "Throughput", "memory": "Memory",
          "models": "Models", "events": "Events"}
 METRIC_VALUES = '[data-testid="stMetricValue"]'
-
-
-def chromium_path() -> str | None:
-    found = shutil.which("chromium")
-    return found or ("/usr/bin/chromium" if Path("/usr/bin/chromium").exists() else None)
-
-
-def _healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +43,7 @@ def app_url() -> Iterator[str]:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_for(lambda: proc.poll() is not None or _healthy(url), 30, "streamlit to answer")
+        wait_for_streamlit(proc, url)
         assert proc.poll() is None, "streamlit exited; see test-artifacts/streamlit.log"
         yield url
     finally:
@@ -75,11 +57,7 @@ def app_url() -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[object]:
-    path = chromium_path()
-    if path is None:
-        if os.environ.get("CI") == "true":
-            pytest.fail("Chromium is missing on CI: .ci/run should have installed it")
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
+    path = require_chromium()
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:

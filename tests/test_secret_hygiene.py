@@ -25,20 +25,24 @@ import hashlib
 import logging
 import os
 import secrets
-import shutil
 import subprocess
 import sys
 import threading
 import time
 import traceback
-import urllib.request
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import pytest
-from support import free_port, wait_for
+from support import (
+    CHROMIUM_ARGS,
+    free_port,
+    require_chromium,
+    wait_for,
+    wait_for_streamlit,
+)
 
 from opta_stream import binding
 from opta_stream.client import AdminClient
@@ -552,21 +556,6 @@ def test_a_redirect_to_another_origin_is_refused_and_gets_nothing(status):
 
 # -- the browser: streamlit run app.py in headless Chromium --------------------------
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run"]
-
-
-def chromium_path() -> str:
-    """Debian's chromium, as in test_browser.py: skipped without it, a failure on CI."""
-    found = shutil.which("chromium") or ("/usr/bin/chromium"
-                                         if Path("/usr/bin/chromium").exists() else None)
-    if found is None and os.environ.get("CI") == "true":
-        pytest.fail("Chromium is missing on CI: .ci/run should have installed it")
-    if found is None:
-        pytest.skip("Debian chromium is not installed (apt-get install -y chromium)")
-    return found
-
 
 def start_streamlit(server_url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     """The app configured through its environment, logging at DEBUG into ``log``."""
@@ -578,14 +567,6 @@ def start_streamlit(server_url: str, port: int, log: Path) -> subprocess.Popen[b
            "--logger.level", "debug", "--secrets.files", str(log.with_name("none.toml"))]
     with open(log, "wb") as out:
         return subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-
-
-def healthy(url: str) -> bool:
-    try:
-        with urllib.request.urlopen(f"{url}/_stcore/health", timeout=1) as resp:
-            return resp.status == 200
-    except OSError:
-        return False
 
 
 def record_traffic(tab: Any, hay: Hay) -> None:
@@ -633,14 +614,14 @@ def stop_process(proc: subprocess.Popen[bytes]) -> None:
 def test_the_browser_never_gets_the_key(tmp_path):
     from playwright.sync_api import sync_playwright
 
-    path = chromium_path()
+    path = require_chromium()
     server = demo(9).start()
     port = free_port()
     url, log = f"http://127.0.0.1:{port}", tmp_path / "streamlit.log"
     proc = start_streamlit(server.url, port, log)
     hay: Hay = []
     try:
-        wait_for(lambda: proc.poll() is not None or healthy(url), 30, "streamlit to answer")
+        wait_for_streamlit(proc, url)
         assert proc.poll() is None, log.read_text(errors="replace")[-2000:]
         with sync_playwright() as p:
             chromium = p.chromium.launch(executable_path=path, headless=True,
