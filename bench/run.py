@@ -71,7 +71,7 @@ def tick(quick: bool) -> list[Result]:
     """One Throughput-page tick over a full hour at 50 Hz, p95 over many ticks."""
     from bench.tick import measure_tick
 
-    m = measure_tick(ticks=40 if quick else 200)
+    m = measure_tick(ticks=100 if quick else 300)
     stages = ", ".join(f"{k} {v:.1f}" for k, v in m["stages_ms_median"].items())
     csv = "CSV built each tick" if m["includes_csv"] else "CSV deferred to click"
     return [_result("tick_ms_p95_1h", "tick p95", m["tick_ms_p95"], "ms", "<= 25",
@@ -221,11 +221,12 @@ def _commit() -> str:
     return head + ("+changes" if dirty.strip() else "")
 
 
-def _payload(results: list[Result], quick: bool, started: str, where: str) -> dict[str, Any]:
+def _payload(results: list[Result], quick: bool, started: str, where: str,
+             commit: str) -> dict[str, Any]:
     out: dict[str, Any] = {r.key: r.value for r in results}
     out["failed"] = {r.key: r.note for r in results if r.value is None and r.note}
     out["targets_missed"] = [r.key for r in results if r.ok is False]
-    out.update(date=started, machine=where, quick=quick, commit=_commit())
+    out.update(date=started, machine=where, quick=quick, commit=commit)
     return out
 
 
@@ -235,7 +236,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--only", nargs="*", choices=[*MEASURES, "soak"], default=None)
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # children stop in finally
-    started, where = time.strftime("%Y-%m-%dT%H:%M:%S%z"), machine()
+    started, where, commit = time.strftime("%Y-%m-%dT%H:%M:%S%z"), machine(), _commit()
     names = args.only if args.only is not None else [*MEASURES, "soak"]
     log = lambda text: print(text, flush=True)  # noqa: E731
     log(f"Opta Stream benchmarks ({'quick' if args.quick else 'full'}) {started}\n{where}")
@@ -253,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
             soak.child.remove_log()
     print()
     print_table(results, log)
-    print(json_line(_payload(results, args.quick, started, where)), flush=True)
+    print(json_line(_payload(results, args.quick, started, where, commit)), flush=True)
     return 0
 
 

@@ -49,10 +49,10 @@ def test_a_failing_measurement_records_null_and_reason(monkeypatch):
     monkeypatch.setitem(run.MEASURES, "browser", (broken, ("event_to_browser_ms_p95",)))
     [result] = run.guarded("browser", True, lambda text: None)
     assert result.value is None and "no browser here" in result.note
-    payload = run._payload([result], True, "2026-01-01", "here")
+    payload = run._payload([result], True, "2026-01-01", "here", "abc1234")
     assert payload["event_to_browser_ms_p95"] is None
     assert "event_to_browser_ms_p95" in payload["failed"]
-    assert {"date", "machine", "quick"} <= payload.keys()
+    assert {"date", "machine", "quick", "commit"} <= payload.keys()
 
 
 def test_decoder_bench_runs_on_a_small_stream():
