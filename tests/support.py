@@ -72,6 +72,18 @@ def wait_for_streamlit(proc: subprocess.Popen, url: str, timeout: float = 30.0) 
              "streamlit to answer")
 
 
+def stop_process(proc: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL if it has not exited within 10 s."""
+    if proc.poll() is not None:
+        return
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
 def free_port() -> int:
     """A port that was free a moment ago on 127.0.0.1."""
     with socket.socket() as s:
@@ -123,12 +135,8 @@ class DemoProcess:
             self.proc.wait(10)
 
     def terminate(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.kill()
+        if self.proc:
+            stop_process(self.proc)
 
 
 def feed_threads() -> list[threading.Thread]:

@@ -19,7 +19,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import CHROMIUM_ARGS, free_port, require_chromium, wait_for, wait_for_streamlit
+from support import (
+    CHROMIUM_ARGS,
+    free_port,
+    require_chromium,
+    stop_process,
+    wait_for,
+    wait_for_streamlit,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
 
@@ -47,12 +54,7 @@ def app_url() -> Iterator[str]:
         assert proc.poll() is None, "streamlit exited; see test-artifacts/streamlit.log"
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(5)
+        stop_process(proc)
 
 
 @pytest.fixture(scope="module")

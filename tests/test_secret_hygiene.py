@@ -40,6 +40,7 @@ from support import (
     CHROMIUM_ARGS,
     free_port,
     require_chromium,
+    stop_process,
     wait_for,
     wait_for_streamlit,
 )
@@ -598,15 +599,6 @@ def browse(tab: Any, url: str, hay: Hay) -> None:
             hay.append(("browser CSV", Path(info.value.path()).read_bytes()))
         hay += [(f"browser {page} html", tab.content()),
                 (f"browser {page} text", tab.inner_text("body"))]
-
-
-def stop_process(proc: subprocess.Popen[bytes]) -> None:
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        proc.wait(5)
 
 
 @pytest.mark.browser
