@@ -41,7 +41,6 @@ from .chart_specs import ChartPlan, to_spec
 from .config import Settings, key_digest, resolve_settings, same_origin, validate_url
 from .demo import DemoServer
 from .feed import Feed
-from .formatting import duration, number, plain
 from .store import Store
 
 __all__ = [
@@ -51,8 +50,6 @@ __all__ = [
     "key_matches_origin", "page_source", "settings", "shared_feed", "show_verbatim",
     "shutdown", "source", "start_action", "take_deep_link", "unlock", "viewer_tz",
     "window_selector",
-    # re-exported so older imports keep working: new code imports them from their modules
-    "Action", "duration", "number", "plain",
 ]
 
 TEST_STORE_KEY = "opta_test_store"

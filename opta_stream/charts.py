@@ -16,8 +16,7 @@ Times are tz-aware UTC timestamps. Vega-Lite draws temporal fields in the
 viewer's local time unless a ``utc`` scale or time unit asks otherwise, so
 none is used: the browser shows local time and the data stays UTC.
 
-The frame builders used to live here; they are re-exported so that
-``from opta_stream.charts import throughput_frame`` keeps working.
+The DataFrames themselves (each layer's data) are built in ``frames``.
 """
 
 from __future__ import annotations
@@ -39,12 +38,8 @@ from .frames import (
     gauge_note,
     gauge_used,
     memory_data,
-    memory_frame,
     one,
-    snapshot_window,
-    summary_stats,
     throughput_data,
-    throughput_frame,
 )
 from .snapshot import ModelInfo
 
@@ -63,11 +58,6 @@ __all__ = [
     "throughput_chart",
     "throughput_layers",
     "throughput_plan",
-    # re-exported so older imports keep working: new code imports them from frames
-    "memory_frame",
-    "snapshot_window",
-    "summary_stats",
-    "throughput_frame",
 ]
 
 PALETTE = {

@@ -19,7 +19,7 @@ import pytest
 from conftest import MODEL_A, MODEL_B, SERVER
 from streamlit.testing.v1 import AppTest
 
-from opta_stream import binding, charts, export
+from opta_stream import binding, export, formatting, frames
 from opta_stream.client import ActionResult
 from opta_stream.demo_model import DOWNLOADS_DISABLED, UNSUPPORTED_ARCH
 from opta_stream.errors import ServerRefused
@@ -169,7 +169,7 @@ def test_throughput_metrics_chart_and_csv_match_the_window(
         filled_store, fixed_now, clean_env, media_files):
     at = open_page(make_app(filled_store), "throughput")
     series = filled_store.snapshot(300.0).throughput
-    stats = charts.summary_stats(series)
+    stats = frames.summary_stats(series)
     m = metrics(at)
     for label, key in (("p50", "p50"), ("p95", "p95"), ("Max", "max")):
         assert m[f"{label} tokens/s"] == f"{stats[key]:.1f}"
@@ -276,11 +276,11 @@ def test_download_needs_confirmation_before_it_starts(filled_store, clean_env):
     at.text_input(key="load_model_id").input("remote/new-model")
     finish_action(at.button(key="load_submit").click().run())
     assert client.calls == [("load", "remote/new-model", {})]
-    assert binding.plain("4.4 GB") in at.warning[0].value
+    assert formatting.plain("4.4 GB") in at.warning[0].value
     finish_action(at.button(key="confirm_download").click().run())
     assert client.calls[-1] == ("load", "remote/new-model", {"auto_download": True})
     shown = at.success[0].value
-    assert binding.plain("Download started. Model will auto-load when complete.") in shown
+    assert formatting.plain("Download started. Model will auto-load when complete.") in shown
 
 
 def test_bad_model_id_and_settings_are_refused_before_sending(filled_store, clean_env):

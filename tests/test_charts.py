@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from opta_stream import charts
+from opta_stream import charts, frames
 from opta_stream.snapshot import ModelInfo, Series, Snapshot, empty_series, frozen_array
 
 T0 = 1_800_000_000.0
@@ -50,7 +50,7 @@ def _data(chart, layer: int | None = None) -> list[dict]:
 
 
 def test_throughput_frame_columns_and_types():
-    frame = charts.throughput_frame(_series([1.0, 2.5, 4.0], seg=[0, 0, 1]))
+    frame = frames.throughput_frame(_series([1.0, 2.5, 4.0], seg=[0, 0, 1]))
     assert list(frame.columns) == ["time", "tokens_per_second", "segment"]
     assert isinstance(frame["time"].dtype, pd.DatetimeTZDtype)
     assert str(frame["time"].dt.tz) == "UTC"
@@ -61,7 +61,7 @@ def test_throughput_frame_columns_and_types():
 
 def test_throughput_frame_model_ids():
     s = _series([1, 2, 3, 4], model=[0, 1, -1, 7], names=("a", "b"))
-    frame = charts.throughput_frame(s)
+    frame = frames.throughput_frame(s)
     assert list(frame.columns) == ["time", "tokens_per_second", "segment", "model_id"]
     ids = [None if pd.isna(v) else v for v in frame["model_id"]]
     assert ids == ["a", "b", None, None]
@@ -71,7 +71,7 @@ def test_throughput_frame_is_downsampled_across_models():
     n = 20_000
     s = _series(np.random.default_rng(0).random(n), model=np.arange(n) % 3,
                 names=("a", "b", "c"))
-    frame = charts.throughput_frame(s, max_points=500)
+    frame = frames.throughput_frame(s, max_points=500)
     assert len(frame) <= 500
     assert set(frame["model_id"]) == {"a", "b", "c"}
 
@@ -81,14 +81,14 @@ def test_aggregated_frame_plots_the_mean_but_keeps_the_peak_bucket():
     value = np.full(n, 10.0)
     hi = value.copy()
     hi[1_500] = 999.0
-    frame = charts.throughput_frame(_series(value, hi=hi, resolution_s=10.0), max_points=100)
+    frame = frames.throughput_frame(_series(value, hi=hi, resolution_s=10.0), max_points=100)
     peak_time = pd.Timestamp(T0 + 1_500, unit="s", tz="UTC")
     assert peak_time in set(frame["time"])
     assert frame["tokens_per_second"].max() == 10.0
 
 
 def test_empty_series_gives_empty_typed_frame():
-    frame = charts.throughput_frame(empty_series())
+    frame = frames.throughput_frame(empty_series())
     assert len(frame) == 0
     assert list(frame.columns) == ["time", "tokens_per_second", "segment"]
     assert isinstance(frame["time"].dtype, pd.DatetimeTZDtype)
@@ -96,19 +96,19 @@ def test_empty_series_gives_empty_typed_frame():
 
 def test_memory_frame_shares_rows_or_interpolates_total():
     used = _series([10.0, 12.0, 14.0])
-    same = charts.memory_frame(used, _series([64.0, 64.0, 64.0]))
+    same = frames.memory_frame(used, _series([64.0, 64.0, 64.0]))
     assert same["total_gb"].tolist() == [64.0, 64.0, 64.0]
     other = _series([60.0, 70.0], ts=np.array([T0, T0 + 2.0]))
-    shifted = charts.memory_frame(used, other)
+    shifted = frames.memory_frame(used, other)
     assert shifted["total_gb"].tolist() == [60.0, 65.0, 70.0]
-    none = charts.memory_frame(used, empty_series())
+    none = frames.memory_frame(used, empty_series())
     assert none["total_gb"].isna().all()
     assert list(same.columns) == ["time", "used_gb", "total_gb", "segment"]
 
 
 def test_snapshot_window():
     snap = Snapshot(server="s", taken_at=T0 + 300.0, window_s=300.0)
-    assert charts.snapshot_window(snap) == (T0, T0 + 300.0)
+    assert frames.snapshot_window(snap) == (T0, T0 + 300.0)
 
 
 # --- throughput chart ----------------------------------------------------
@@ -118,17 +118,17 @@ def test_snapshot_window():
 def test_throughput_structure_is_constant_between_reruns(per_model):
     busy = _series(np.arange(2_000.0), seg=np.repeat([0, 1], 1_000),
                    model=np.arange(2_000) % 2, names=("a", "b"))
-    a = charts.throughput_chart(charts.throughput_frame(busy), average=12.5,
+    a = charts.throughput_chart(frames.throughput_frame(busy), average=12.5,
                                 gaps=[(T0 + 10, T0 + 20), (T0 + 1_990, None)],
                                 per_model=per_model, window=(T0, T0 + 2_000))
-    b = charts.throughput_chart(charts.throughput_frame(empty_series()), average=None,
+    b = charts.throughput_chart(frames.throughput_frame(empty_series()), average=None,
                                 gaps=(), per_model=per_model, window=None)
     assert _structure(a) == _structure(b)
     assert _data(b, 3) == [] and _data(b, 0) == [] and _data(b, 1) == []
 
 
 def test_throughput_layers():
-    chart = charts.throughput_chart(charts.throughput_frame(_series([1.0, 2.0])),
+    chart = charts.throughput_chart(frames.throughput_frame(_series([1.0, 2.0])),
                                     average=1.5, gaps=[], per_model=False)
     gap, anchor, line, avg = chart.to_dict()["layer"]
     assert gap["mark"]["type"] == "rect"
@@ -145,20 +145,20 @@ def test_throughput_layers():
 
 def test_throughput_per_model_colors_and_labels_missing_ids():
     s = _series([1.0, 2.0, 3.0], model=[0, -1, 1], names=("a", "b"))
-    chart = charts.throughput_chart(charts.throughput_frame(s), average=None, gaps=[],
+    chart = charts.throughput_chart(frames.throughput_frame(s), average=None, gaps=[],
                                     per_model=True)
     line = chart.to_dict()["layer"][2]
     assert line["encoding"]["color"]["field"] == "model_id"
     assert line["encoding"]["color"]["scale"]["range"] == list(charts.MODEL_COLORS)
     assert [r["model_id"] for r in _data(chart, 2)] == ["a", charts.NO_MODEL, "b"]
-    no_ids = charts.throughput_chart(charts.throughput_frame(_series([1.0])), average=None,
+    no_ids = charts.throughput_chart(frames.throughput_frame(_series([1.0])), average=None,
                                      gaps=[], per_model=True)
     assert [r["model_id"] for r in _data(no_ids, 2)] == [charts.NO_MODEL]
 
 
 def test_gaps_are_clipped_to_the_window_and_open_gaps_run_to_its_end():
     gaps = [(T0 - 50, T0 - 40), (T0 - 5, T0 + 5), (T0 + 20, T0 + 30), (T0 + 90, None)]
-    chart = charts.throughput_chart(charts.throughput_frame(empty_series()), average=None,
+    chart = charts.throughput_chart(frames.throughput_frame(empty_series()), average=None,
                                     gaps=gaps, per_model=False, window=(T0, T0 + 100))
     iso = [(r["start"], r["end"]) for r in _data(chart, 0)]
     assert iso == [
@@ -171,7 +171,7 @@ def test_gaps_are_clipped_to_the_window_and_open_gaps_run_to_its_end():
 
 
 def test_times_are_utc_data_and_no_utc_scale_is_used():
-    chart = charts.throughput_chart(charts.throughput_frame(_series([1.0])), average=None,
+    chart = charts.throughput_chart(frames.throughput_frame(_series([1.0])), average=None,
                                     gaps=[], per_model=False)
     text = json.dumps(_structure(chart)).lower()
     assert "utc" not in text  # no utc scale / time unit: the browser shows local time
@@ -179,7 +179,7 @@ def test_times_are_utc_data_and_no_utc_scale_is_used():
 
 
 def test_theme_is_transparent_and_readable():
-    config = charts.throughput_chart(charts.throughput_frame(empty_series()), average=None,
+    config = charts.throughput_chart(frames.throughput_frame(empty_series()), average=None,
                                      gaps=[], per_model=False).to_dict()["config"]
     assert config["background"] == "transparent"
     assert config["axis"]["labelColor"] == charts.PALETTE["muted"]
@@ -191,9 +191,9 @@ def test_theme_is_transparent_and_readable():
 
 def test_memory_chart_threshold_and_constant_structure():
     used, total = _series([20.0, 30.0]), _series([64.0, 128.0])
-    full = charts.memory_chart(charts.memory_frame(used, total), threshold_pct=75.0,
+    full = charts.memory_chart(frames.memory_frame(used, total), threshold_pct=75.0,
                                gaps=[(T0, T0 + 1)], window=(T0, T0 + 2))
-    bare = charts.memory_chart(charts.memory_frame(empty_series(), empty_series()),
+    bare = charts.memory_chart(frames.memory_frame(empty_series(), empty_series()),
                                threshold_pct=None, gaps=[])
     assert _structure(full) == _structure(bare)
     assert _data(full, 4) == [{"threshold_gb": 96.0}]  # 75 % of the latest total
@@ -204,7 +204,7 @@ def test_memory_chart_threshold_and_constant_structure():
 
 
 def test_memory_threshold_needs_a_total():
-    frame = charts.memory_frame(_series([1.0]), empty_series())
+    frame = frames.memory_frame(_series([1.0]), empty_series())
     chart = charts.memory_chart(frame, threshold_pct=90.0, gaps=[])
     assert _data(chart, 4) == []
 
@@ -252,7 +252,7 @@ def test_gauge_empty_state_keeps_structure(args):
 
 
 def test_sparkline_has_no_axes():
-    chart = charts.sparkline(charts.throughput_frame(_series([1.0, 3.0])))
+    chart = charts.sparkline(frames.throughput_frame(_series([1.0, 3.0])))
     enc = chart.to_dict()["encoding"]
     assert enc["x"]["axis"] is None and enc["y"]["axis"] is None
     assert enc["detail"]["field"] == "segment"
@@ -262,34 +262,34 @@ def test_sparkline_has_no_axes():
 
 
 def test_summary_stats_exact():
-    stats = charts.summary_stats(_series(np.arange(1.0, 101.0)))
+    stats = frames.summary_stats(_series(np.arange(1.0, 101.0)))
     assert stats == {"p50": 50.5, "p95": pytest.approx(95.05), "max": 100.0,
                      "mean": 50.5, "latest": 100.0}
 
 
 def test_summary_stats_empty_and_nan():
-    assert charts.summary_stats(empty_series()) == dict.fromkeys(
+    assert frames.summary_stats(empty_series()) == dict.fromkeys(
         ["p50", "p95", "max", "mean", "latest"])
-    stats = charts.summary_stats(_series([2.0, np.nan, 4.0, np.nan]))
+    stats = frames.summary_stats(_series([2.0, np.nan, 4.0, np.nan]))
     assert stats["mean"] == 3.0 and stats["latest"] == 4.0 and stats["max"] == 4.0
-    assert charts.summary_stats(_series([np.nan]))["p50"] is None
+    assert frames.summary_stats(_series([np.nan]))["p50"] is None
 
 
 def test_summary_stats_aggregated_max_comes_from_hi():
-    stats = charts.summary_stats(_series([10.0, 20.0], hi=[15.0, 80.0], resolution_s=10.0))
+    stats = frames.summary_stats(_series([10.0, 20.0], hi=[15.0, 80.0], resolution_s=10.0))
     assert stats["max"] == 80.0 and stats["mean"] == 15.0
 
 
 def test_chart_specs_are_valid_vega_lite():
     # to_dict validates against the bundled Vega-Lite schema and raises if not.
     for chart in (
-        charts.throughput_chart(charts.throughput_frame(_series([1.0])), average=1.0,
+        charts.throughput_chart(frames.throughput_frame(_series([1.0])), average=1.0,
                                 gaps=[(T0, None)], per_model=True, window=(T0, T0 + 5)),
-        charts.memory_chart(charts.memory_frame(_series([1.0]), _series([2.0])),
+        charts.memory_chart(frames.memory_frame(_series([1.0]), _series([2.0])),
                             threshold_pct=50.0, gaps=[]),
         charts.per_model_memory_chart([ModelInfo("m", 1.0)]),
         charts.gauge_chart(1.0, 2.0, 50.0),
-        charts.sparkline(charts.throughput_frame(empty_series())),
+        charts.sparkline(frames.throughput_frame(empty_series())),
     ):
         assert chart.to_dict(validate=True)
 
