@@ -10,11 +10,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from opta_stream import binding
+from opta_stream.ui import binding
 from opta_stream.errors import ConfigError
-from opta_stream.formatting import duration
+from opta_stream.present.formatting import duration
 from opta_stream.snapshot import ConnState
-from opta_stream.store import Store
+from opta_stream.store.core import Store
 
 DEMO_BANNER = (
     "No server configured — showing the embedded demo server with simulated load. "

@@ -27,7 +27,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 from bench.common import free_port, median, p95  # noqa: E402
 from bench.viewers import StreamlitApp  # noqa: E402
-from opta_stream.demo import DemoServer  # noqa: E402
+from opta_stream.demo.server import DemoServer  # noqa: E402
 
 __all__ = ["CHROMIUM", "CHROMIUM_ARGS", "measure_event_to_browser"]
 

@@ -17,7 +17,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from opta_stream.sse import SSEDecoder  # noqa: E402
+from opta_stream.wire.sse import SSEDecoder  # noqa: E402
 
 __all__ = ["main", "make_stream", "measure_both", "measure_ours", "measure_sseclient"]
 

@@ -27,7 +27,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 import psutil  # noqa: E402
 
 from bench.common import DemoProcess, free_port, median, wait_until  # noqa: E402
-from opta_stream.feed import Feed  # noqa: E402
+from opta_stream.feed.feed import Feed  # noqa: E402
 
 __all__ = ["IngestRun", "measure_ingest", "measure_pair", "read_raw", "read_feed"]
 

@@ -36,7 +36,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 import psutil  # noqa: E402
 
 from bench.common import OUT, DemoProcess, free_port, json_line  # noqa: E402
-from opta_stream.feed import Feed  # noqa: E402
+from opta_stream.feed.feed import Feed  # noqa: E402
 
 __all__ = ["Sample", "main", "run_soak", "summarize", "take_sample"]
 

@@ -36,10 +36,10 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bench.common import ROOT, median, p95  # noqa: E402
-from opta_stream import charts, export, frames  # noqa: E402
-from opta_stream.chart_specs import to_spec  # noqa: E402
+from opta_stream.present import charts, export, frames  # noqa: E402
+from opta_stream.present.chart_specs import to_spec  # noqa: E402
 from opta_stream.snapshot import ConnState  # noqa: E402
-from opta_stream.store import Store  # noqa: E402
+from opta_stream.store.core import Store  # noqa: E402
 
 __all__ = ["ChartPayload", "FilledStore", "chart_payload", "fill_store", "measure_store_full",
            "measure_tick", "page_builds_csv_each_tick", "run_tick"]
@@ -109,7 +109,7 @@ def page_builds_csv_each_tick(rows: int, page: Path = ROOT / "pages" / "throughp
         quiet = logging.getLogger(cache_api.__name__)
         level = quiet.level
         quiet.setLevel(logging.ERROR)  # "no runtime found" is expected outside `streamlit run`
-        from opta_stream import binding
+        from opta_stream.ui import binding
 
         quiet.setLevel(level)
         return rows <= int(binding.STATIC_CSV_ROWS)

@@ -35,7 +35,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 import psutil  # noqa: E402
 
 from bench.common import ChildProcess, free_port, median, wait_until  # noqa: E402
-from opta_stream.demo import DemoServer  # noqa: E402
+from opta_stream.demo.server import DemoServer  # noqa: E402
 
 __all__ = ["StreamlitApp", "Viewer", "measure_viewers"]
 

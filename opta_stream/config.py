@@ -32,7 +32,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import SplitResult, urlsplit
 
-from .errors import ConfigError
+from opta_stream.errors import ConfigError
 
 __all__ = [
     "MODEL_ID_MAX",

@@ -12,8 +12,9 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from opta_stream import binding, export
-from opta_stream.formatting import clock_time
+from opta_stream.ui import binding
+from opta_stream.present import export
+from opta_stream.present.formatting import clock_time
 from opta_stream.snapshot import LogEntry, Snapshot
 
 CATEGORIES = ("model", "download", "quantize", "config", "memory", "request",

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from opta_stream import binding, charts, export
-from opta_stream.formatting import number
-from opta_stream.frames import memory_frame, snapshot_window
+from opta_stream.ui import binding
+from opta_stream.present import charts, export
+from opta_stream.present.formatting import number
+from opta_stream.present.frames import memory_frame, snapshot_window
 from opta_stream.snapshot import Snapshot
 
 src = binding.page_source(__file__)

@@ -15,11 +15,11 @@ from typing import Any
 
 import streamlit as st
 
-from opta_stream import binding
-from opta_stream.client import ActionResult, Unreachable
+from opta_stream.ui import binding
+from opta_stream.wire.client import ActionResult, Unreachable
 from opta_stream.config import MODEL_ID_MAX, validate_model_id
 from opta_stream.errors import AuthRejected, ConfigError, ServerRefused
-from opta_stream.formatting import duration, number, plain
+from opta_stream.present.formatting import duration, number, plain
 from opta_stream.snapshot import ModelInfo, Progress, Snapshot
 
 MAX_JOBS_SHOWN = 8

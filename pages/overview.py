@@ -10,8 +10,9 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from opta_stream import binding, charts
-from opta_stream.formatting import clock_time, duration, number
+from opta_stream.ui import binding
+from opta_stream.present import charts
+from opta_stream.present.formatting import clock_time, duration, number
 from opta_stream.snapshot import LogEntry, Series, Snapshot
 
 SPARK_WINDOW_S = 120.0

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from opta_stream import binding, charts, export
-from opta_stream.formatting import number
-from opta_stream.frames import snapshot_window, summary_stats, throughput_frame
+from opta_stream.ui import binding
+from opta_stream.present import charts, export
+from opta_stream.present.formatting import number
+from opta_stream.present.frames import snapshot_window, summary_stats, throughput_frame
 from opta_stream.snapshot import Snapshot
 
 src = binding.page_source(__file__)

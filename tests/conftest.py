@@ -16,9 +16,9 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from opta_stream.events import DownloadProgress, QuantizeProgress
+from opta_stream.events.records import DownloadProgress, QuantizeProgress
 from opta_stream.snapshot import ConnState, ModelInfo
-from opta_stream.store import Store
+from opta_stream.store.core import Store
 
 T0 = 1_795_000_000.0  # a fixed "now" (2026-11-18) for deterministic stores
 SERVER = "http://lmx.test:1234"
@@ -100,7 +100,7 @@ def opta_threads() -> list[threading.Thread]:
 @pytest.fixture
 def app_shutdown() -> Iterator[None]:
     """Stop whatever the app's cached resources started; check its threads are gone."""
-    from opta_stream import binding
+    from opta_stream.ui import binding
 
     before = set(opta_threads())
     yield

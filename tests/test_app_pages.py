@@ -19,12 +19,13 @@ import pytest
 from conftest import MODEL_A, MODEL_B, SERVER
 from streamlit.testing.v1 import AppTest
 
-from opta_stream import binding, export, formatting, frames
-from opta_stream.client import ActionResult
-from opta_stream.demo_model import DOWNLOADS_DISABLED, UNSUPPORTED_ARCH
+from opta_stream.ui import binding
+from opta_stream.present import export, formatting, frames
+from opta_stream.wire.client import ActionResult
+from opta_stream.demo.model import DOWNLOADS_DISABLED, UNSUPPORTED_ARCH
 from opta_stream.errors import ServerRefused
 from opta_stream.snapshot import ConnState
-from opta_stream.store import Store
+from opta_stream.store.core import Store
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")

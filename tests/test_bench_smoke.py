@@ -20,7 +20,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from bench import common, ingest, run, soak, tick, viewers  # noqa: E402
-from opta_stream.demo import DemoServer  # noqa: E402
+from opta_stream.demo.server import DemoServer  # noqa: E402
 
 REQUIRED_KEYS = {
     "decoder_events_per_s", "decoder_vs_sseclient", "ingest_events_per_s",
@@ -171,16 +171,16 @@ def _state(store) -> tuple:
 
 def _same_as_parse_event(pairs) -> None:
     """The feed's ingest leaves the store exactly as plain ``parse_event`` would."""
-    from opta_stream.events import parse_event
-    from opta_stream.feed import Feed
-    from opta_stream.sse import SSEDecoder
-    from opta_stream.store import Store
+    from opta_stream.events.records import parse_event
+    from opta_stream.feed.feed import Feed
+    from opta_stream.wire.sse import SSEDecoder
+    from opta_stream.store.core import Store
 
     clock = lambda: 7.0  # noqa: E731
     feed = Feed("http://127.0.0.1:9", store=Store(clock=clock), clock=clock)
     # Parsing is the property here; re-timing a far-off server clock is the
     # fault matrix's business, and plain parse_event does not do it.
-    with mock.patch("opta_stream.feed.CLOCK_JUMP_S", math.inf):
+    with mock.patch("opta_stream.feed.feed.CLOCK_JUMP_S", math.inf):
         feed._ingest(_stream(pairs))
     reference = Store(clock=clock)
     reference.apply_many([parse_event(f, 7.0) for f in SSEDecoder().feed(_stream(pairs))])

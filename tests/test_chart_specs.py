@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from opta_stream import chart_specs, charts
-from opta_stream.frames import gap_frame
+from opta_stream.present import chart_specs, charts
+from opta_stream.present.frames import gap_frame
 
 
 def frame(n: int, model: str = "m") -> pd.DataFrame:

@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from opta_stream import charts, frames
+from opta_stream.present import charts, frames
 from opta_stream.snapshot import ModelInfo, Series, Snapshot, empty_series, frozen_array
 
 T0 = 1_800_000_000.0
@@ -295,7 +295,7 @@ def test_chart_specs_are_valid_vega_lite():
 
 
 def test_memory_chart_names_the_total_line_and_the_threshold() -> None:
-    from opta_stream.frames import memory_labels, threshold_gb
+    from opta_stream.present.frames import memory_labels, threshold_gb
 
     frame = pd.DataFrame({"time": pd.to_datetime([0.0, 1.0], unit="s", utc=True),
                           "used_gb": [5.0, 6.0], "total_gb": [24.0, 24.0], "segment": [0, 0]})

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from support import free_port
 
-from opta_stream.client import AdminClient, Unreachable
-from opta_stream.demo import DemoServer
+from opta_stream.wire.client import AdminClient, Unreachable
+from opta_stream.demo.server import DemoServer
 from opta_stream.errors import AuthRejected, ConfigError, ServerRefused
 
 FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "lmx"

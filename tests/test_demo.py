@@ -23,9 +23,10 @@ from pathlib import Path
 import pytest
 import requests
 
-from opta_stream.demo import DemoServer, _rate
-from opta_stream.demo_model import CATALOGUE
-from opta_stream.demo_sim import Simulation
+from opta_stream.demo.__main__ import _rate
+from opta_stream.demo.server import DemoServer
+from opta_stream.demo.model import CATALOGUE
+from opta_stream.demo.sim import Simulation
 
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT.parent / "shared" / "fixtures" / "lmx"

@@ -7,9 +7,9 @@ import json
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opta_stream.event_batch import ThroughputBatch, parse_frames
-from opta_stream.events import ThroughputEvent, parse_event
-from opta_stream.sse import ServerSentEvent
+from opta_stream.events.batch import ThroughputBatch, parse_frames
+from opta_stream.events.records import ThroughputEvent, parse_event
+from opta_stream.wire.sse import ServerSentEvent
 
 NOW = 1_795_000_000.0
 

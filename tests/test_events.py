@@ -11,8 +11,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opta_stream.event_text import classify, classify_event, summarize
-from opta_stream.events import (
+from opta_stream.events.text import classify, classify_event, summarize
+from opta_stream.events.records import (
     ConfigReloaded,
     DownloadFinished,
     DownloadProgress,
@@ -29,7 +29,7 @@ from opta_stream.events import (
     Unknown,
     parse_event,
 )
-from opta_stream.sse import ServerSentEvent
+from opta_stream.wire.sse import ServerSentEvent
 
 T = 1_795_269_200.0
 _HERE = Path(__file__).resolve().parent

@@ -30,11 +30,11 @@ from dataclasses import dataclass
 import pytest
 from support import DemoProcess, free_port, wait_for
 
-from opta_stream.demo import DemoServer
+from opta_stream.demo.server import DemoServer
 from opta_stream.errors import ServerRefused
-from opta_stream.feed import Feed
+from opta_stream.feed.feed import Feed
 from opta_stream.snapshot import ConnState, Snapshot
-from opta_stream.store import Store
+from opta_stream.store.core import Store
 
 KEY = "sk-opta-FAULTS-4d1c9b7e20aa"
 BASE, CAP = 0.05, 0.3  # attempt 3 (0.4 s and more) is already capped

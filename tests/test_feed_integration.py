@@ -7,8 +7,8 @@ import logging
 import pytest
 from support import DemoProcess, feed_threads, free_port, wait_for
 
-from opta_stream.demo import DemoServer
-from opta_stream.feed import Feed
+from opta_stream.demo.server import DemoServer
+from opta_stream.feed.feed import Feed
 from opta_stream.snapshot import ConnState
 
 KEY = "sk-opta-TEST-7f3a9c1e55d2"

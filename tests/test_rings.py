@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opta_stream.rings import (
+from opta_stream.store.rings import (
     ColumnRing,
     EventRate,
     TieredSeries,

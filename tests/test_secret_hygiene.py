@@ -45,12 +45,12 @@ from support import (
     wait_for_streamlit,
 )
 
-from opta_stream import binding
-from opta_stream.client import AdminClient
+from opta_stream.ui import binding
+from opta_stream.wire.client import AdminClient
 from opta_stream.config import key_digest
-from opta_stream.demo import DemoServer
+from opta_stream.demo.server import DemoServer
 from opta_stream.errors import ServerRefused
-from opta_stream.feed import Feed
+from opta_stream.feed.feed import Feed
 from opta_stream.snapshot import ConnState
 
 KEY = "sk-opta-CANARY-" + secrets.token_hex(8)  # new every run: nothing can hard-code it

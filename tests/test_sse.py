@@ -15,7 +15,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from opta_stream.sse import DEFAULT_MAX_LINE_BYTES, ServerSentEvent, SSEDecoder
+from opta_stream.wire.sse import DEFAULT_MAX_LINE_BYTES, ServerSentEvent, SSEDecoder
 
 BOM = b"\xef\xbb\xbf"
 

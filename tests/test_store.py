@@ -10,10 +10,10 @@ import time
 import numpy as np
 import pytest
 
-from opta_stream.events import parse_event
+from opta_stream.events.records import parse_event
 from opta_stream.snapshot import ConnState, ModelInfo, Snapshot
-from opta_stream.sse import ServerSentEvent
-from opta_stream.store import OTHER, Store
+from opta_stream.wire.sse import ServerSentEvent
+from opta_stream.store.core import OTHER, Store
 
 T0 = 1_800_000_000.0
 
@@ -489,7 +489,7 @@ def test_report_memory_and_snapshot_time(capsys: pytest.CaptureFixture[str]) -> 
 
 
 def test_tokens_gauge_sums_the_latest_rate_of_each_model() -> None:
-    from opta_stream.events import ThroughputEvent
+    from opta_stream.events.records import ThroughputEvent
 
     store = Store("s", clock=lambda: 100.0)
     events = [ThroughputEvent("throughput", 100.0, "", ts, tps, model)

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from .errors import AuthRejected, redact
+from opta_stream.errors import AuthRejected, redact
 
 __all__ = [
     "admin_headers",

@@ -19,9 +19,9 @@ from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from opta_stream import demo_views
-from opta_stream.demo_faults import Faults
-from opta_stream.demo_sim import Simulation
+from opta_stream.demo import views
+from opta_stream.demo.faults import Faults
+from opta_stream.demo.sim import Simulation
 
 __all__ = ["MAX_SUBSCRIBERS", "QUEUE_LIMIT", "Hub", "StreamConfig", "StreamWriter", "frame"]
 
@@ -248,7 +248,7 @@ class StreamWriter:
         if now >= self._next_status:
             self._next_status = max(self._next_status + 1.0, now + 0.5)  # ~1 Hz, no bursts
             view = self._sim.view()
-            parts.append(frame("status", demo_views.dashboard_status(view, self._faults.offset())))
+            parts.append(frame("status", views.dashboard_status(view, self._faults.offset())))
             count += 1
         stamps = self._ticker.due(now)
         if budget is not None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import math
 
-from opta_stream.demo_model import VERSION, SimView
+from opta_stream.demo.model import VERSION, SimView
 
 __all__ = [
     "dashboard_status",

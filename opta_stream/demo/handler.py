@@ -19,11 +19,11 @@ from http.server import BaseHTTPRequestHandler
 from typing import Protocol
 from urllib.parse import urlsplit
 
-from opta_stream import demo_views
-from opta_stream.demo_faults import Faults
-from opta_stream.demo_model import Reply, envelope
-from opta_stream.demo_sim import Simulation
-from opta_stream.demo_stream import Hub, StreamConfig, StreamWriter
+from opta_stream.demo import views
+from opta_stream.demo.faults import Faults
+from opta_stream.demo.model import Reply, envelope
+from opta_stream.demo.sim import Simulation
+from opta_stream.demo.stream import Hub, StreamConfig, StreamWriter
 
 __all__ = ["AUTH_FAILED", "Handler", "validation_error"]
 
@@ -191,14 +191,14 @@ class Handler(BaseHTTPRequestHandler):
             return self._json(failing, _failure(failing))
         view = self.app.sim.view()
         offset = self.app.offset()
-        bodies = {"/admin/status": demo_views.status, "/admin/memory": demo_views.memory,
-                  "/admin/metrics/json": demo_views.metrics_json,
-                  "/admin/health": demo_views.health,
-                  "/admin/models": lambda v: demo_views.models(v, offset)}
+        bodies = {"/admin/status": views.status, "/admin/memory": views.memory,
+                  "/admin/metrics/json": views.metrics_json,
+                  "/admin/health": views.health,
+                  "/admin/models": lambda v: views.models(v, offset)}
         self._json(200, bodies[path](view))
 
     def _get_prometheus(self, _path: str, _raw: bytes) -> None:
-        text = demo_views.prometheus(self.app.sim.view())
+        text = views.prometheus(self.app.sim.view())
         self._send(200, "text/plain; version=0.0.4; charset=utf-8", text.encode())
 
     def _progress(self, path: str, _raw: bytes) -> None:
@@ -297,7 +297,7 @@ class Handler(BaseHTTPRequestHandler):
         return self.rfile.read(min(max(length, 0), _MAX_BODY)) if length else b""
 
     def _json(self, status: int, body: object, allow: str | None = None) -> None:
-        self._send(status, "application/json", demo_views.dumps(body), allow=allow)
+        self._send(status, "application/json", views.dumps(body), allow=allow)
 
     def _send(self, status: int, content_type: str, body: bytes, allow: str | None = None) -> None:
         self.send_response(status)

@@ -28,8 +28,8 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from .chart_specs import ChartPlan
-from .frames import (
+from opta_stream.present.chart_specs import ChartPlan
+from opta_stream.present.frames import (
     NO_MODEL,
     Gaps,
     Window,
@@ -41,7 +41,7 @@ from .frames import (
     one,
     throughput_data,
 )
-from .snapshot import ModelInfo
+from opta_stream.snapshot import ModelInfo
 
 __all__ = [
     "MODEL_COLORS",

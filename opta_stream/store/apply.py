@@ -18,9 +18,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .event_batch import ThroughputBatch
-from .event_text import classify_event, summarize
-from .events import (
+from opta_stream.events.batch import ThroughputBatch
+from opta_stream.events.text import classify_event, summarize
+from opta_stream.events.records import (
     DownloadFinished,
     DownloadProgress,
     Heartbeat,
@@ -34,10 +34,10 @@ from .events import (
     ThroughputEvent,
     Unknown,
 )
-from .snapshot import Gauges, ModelInfo, Progress
+from opta_stream.snapshot import Gauges, ModelInfo, Progress
 
 if TYPE_CHECKING:
-    from .store import _Interner
+    from opta_stream.store.core import _Interner
 
 __all__ = ["LOG_DATA_BYTES", "MAX_JOBS", "MAX_MODELS", "EventHandlers", "clip", "clip_bytes"]
 

@@ -20,7 +20,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 
-from opta_stream.demo_model import (
+from opta_stream.demo.model import (
     CATALOGUE,
     DOWNLOADS_DISABLED,
     UNSUPPORTED_ARCH,
@@ -31,7 +31,7 @@ from opta_stream.demo_model import (
     guess_model,
     human_size,
 )
-from opta_stream.demo_world import World
+from opta_stream.demo.world import World
 
 __all__ = ["CATALOGUE", "CatalogueModel", "Reply", "SimView", "Simulation"]
 

@@ -17,8 +17,8 @@ from operator import itemgetter
 
 import numpy as np
 
-from .events import LmxEvent, SSELike, ThroughputEvent, parse_event
-from .snapshot import frozen_array
+from opta_stream.events.records import LmxEvent, SSELike, ThroughputEvent, parse_event
+from opta_stream.snapshot import frozen_array
 
 __all__ = ["ThroughputBatch", "parse_frames"]
 

@@ -14,8 +14,8 @@ from collections.abc import Iterable
 import numpy as np
 import pandas as pd
 
-from .downsample import downsample_series
-from .snapshot import Series, Snapshot
+from opta_stream.present.downsample import downsample_series
+from opta_stream.snapshot import Series, Snapshot
 
 __all__ = [
     "NO_MODEL",

@@ -35,13 +35,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
-from . import charts, formatting
-from .actions import Action
-from .chart_specs import ChartPlan, to_spec
-from .config import Settings, key_digest, resolve_settings, same_origin, validate_url
-from .demo import DemoServer
-from .feed import Feed
-from .store import Store
+from opta_stream.present import charts, formatting
+from opta_stream.ui.actions import Action
+from opta_stream.present.chart_specs import ChartPlan, to_spec
+from opta_stream.config import Settings, key_digest, resolve_settings, same_origin, validate_url
+from opta_stream.demo.server import DemoServer
+from opta_stream.feed.feed import Feed
+from opta_stream.store.core import Store
 
 __all__ = [
     "ACTION_KEY", "DEEP_LINK_KEY", "PANEL_KEY", "STATIC_CSV_ROWS", "TEST_CLIENT_KEY",

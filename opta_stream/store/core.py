@@ -27,11 +27,11 @@ from types import MappingProxyType
 
 import numpy as np
 
-from .event_batch import ThroughputBatch
-from .event_text import classify
-from .events import LmxEvent, ThroughputEvent
-from .rings import EventRate, TieredSeries, Window, assign_segments
-from .snapshot import (
+from opta_stream.events.batch import ThroughputBatch
+from opta_stream.events.text import classify
+from opta_stream.events.records import LmxEvent, ThroughputEvent
+from opta_stream.store.rings import EventRate, TieredSeries, Window, assign_segments
+from opta_stream.snapshot import (
     Connection,
     ConnState,
     Counters,
@@ -42,7 +42,7 @@ from .snapshot import (
     Series,
     Snapshot,
 )
-from .store_apply import EventHandlers, clip, clip_bytes
+from opta_stream.store.apply import EventHandlers, clip, clip_bytes
 
 __all__ = ["OTHER", "Store"]
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .snapshot import Series
+from opta_stream.snapshot import Series
 
 __all__ = ["downsample_series", "minmax_downsample"]
 

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from types import MappingProxyType
 from typing import Any
 
-from .events import (
+from opta_stream.events.records import (
     ConfigReloaded,
     DownloadFinished,
     DownloadProgress,

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Protocol
 
-from ._coerce import Reader, error_text, freeze, percent_of, str_attr
+from opta_stream.events.coerce import Reader, error_text, freeze, percent_of, str_attr
 
 __all__ = [
     "ConfigReloaded", "DownloadFinished", "DownloadProgress", "Heartbeat", "LmxEvent",

@@ -16,7 +16,7 @@ import random
 from collections import Counter, deque
 from dataclasses import dataclass
 
-from opta_stream.demo_model import CATALOGUE, CatalogueModel, LoadedView, SimView
+from opta_stream.demo.model import CATALOGUE, CatalogueModel, LoadedView, SimView
 
 __all__ = ["World"]
 

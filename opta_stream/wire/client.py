@@ -16,9 +16,9 @@ from typing import Any
 
 import requests
 
-from .config import validate_model_id
-from .errors import OptaStreamError, ServerRefused, redact
-from .netio import (
+from opta_stream.config import validate_model_id
+from opta_stream.errors import OptaStreamError, ServerRefused, redact
+from opta_stream.wire.plumbing import (
     admin_headers,
     describe_request_error,
     error_message,

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 import numpy as np
 
-from .snapshot import LogEntry, Series
+from opta_stream.snapshot import LogEntry, Series
 
 __all__ = [
     "events_csv",

@@ -1,0 +1,1 @@
+"""The only library code that imports Streamlit: shared resources, session, routing, widgets."""
