@@ -3,18 +3,18 @@
 The entry file is the router and the shared frame: page config, the five
 pages, the sidebar's connection panel and live connection badge, and the
 demo banner when no server is configured. Pages get their data from
-``opta_stream.binding.source()``; nothing here talks to the server.
+``opta_stream.resources.source()``; nothing here talks to the server.
 """
 
 from __future__ import annotations
 
 import streamlit as st
 
-from opta_stream.ui import binding
 from opta_stream.errors import ConfigError
 from opta_stream.present.formatting import duration
 from opta_stream.snapshot import ConnState
 from opta_stream.store.core import Store
+from opta_stream.ui import resources, routing, session
 
 DEMO_BANNER = (
     "No server configured — showing the embedded demo server with simulated load. "
@@ -62,7 +62,7 @@ def connection_badge(store: Store) -> None:
 def _on_connect() -> None:
     """Form callback: runs before the rerun, so it may clear the key field."""
     try:
-        binding.connect(st.session_state.get(URL_INPUT, ""), st.session_state.get(KEY_INPUT, ""))
+        session.connect(st.session_state.get(URL_INPUT, ""), st.session_state.get(KEY_INPUT, ""))
         st.session_state[CONNECT_ERROR] = None
     except ConfigError as exc:
         st.session_state[CONNECT_ERROR] = str(exc)
@@ -70,18 +70,18 @@ def _on_connect() -> None:
 
 
 def _on_disconnect() -> None:
-    st.session_state.pop(binding.PANEL_KEY, None)
+    st.session_state.pop(session.PANEL_KEY, None)
     st.session_state[CONNECT_ERROR] = None
 
 
-def pinned(src: binding.Source) -> bool:
+def pinned(src: resources.Source) -> bool:
     """A read-only share with a configured server: viewers cannot point it elsewhere."""
     return src.settings.read_only and src.settings.source in ("secrets", "environment")
 
 
-def connection_panel(src: binding.Source) -> None:
+def connection_panel(src: resources.Source) -> None:
     """Server URL, admin key and Connect; the key stays in this session only."""
-    panel = st.session_state.get(binding.PANEL_KEY)
+    panel = st.session_state.get(session.PANEL_KEY)
     with st.expander("Connection", expanded=src.is_demo or panel is not None,
                      icon=":material/settings_ethernet:"):
         if pinned(src):
@@ -100,7 +100,7 @@ def connection_panel(src: binding.Source) -> None:
             st.error(st.session_state[CONNECT_ERROR])
 
 
-def sidebar(src: binding.Source) -> None:
+def sidebar(src: resources.Source) -> None:
     with st.sidebar:
         connection_badge(src.store)
         connection_panel(src)
@@ -112,18 +112,18 @@ def main() -> None:
     st.set_page_config(page_title="Opta Stream", page_icon=":material/monitoring:",
                        layout="wide")
     nav = st.navigation(PAGES)
-    deep_link = binding.take_deep_link()
+    deep_link = routing.take_deep_link()
     if deep_link:
         st.switch_page(deep_link)
     try:
-        src = binding.source()
+        src = resources.source()
     except ConfigError as exc:
         st.error(f"The configured server cannot be used: {exc}")
         st.stop()
     sidebar(src)
     if src.is_demo:
         st.info(DEMO_BANNER, icon=":material/science:")
-    with binding.frame():
+    with routing.frame():
         nav.run()
 
 

@@ -6,7 +6,7 @@ downsample + DataFrame, chart plan and spec (``chart_specs.to_spec``: cached
 structure, this tick's data), then what ``st.vega_lite_chart`` does with it
 (Arrow datasets and the spec JSON, with Streamlit's own functions). The CSV
 of the window is added when the page builds it in every tick
-(``binding.csv_button`` does for small windows). The store
+(``widgets.csv_button`` does for small windows). The store
 holds 180,000 raw samples (three models, two gaps) on an injected clock that
 advances 0.5 s and gains 25 samples between ticks, like the live page.
 
@@ -97,9 +97,9 @@ def fill_store(n: int = 180_000, t0: float = 1_795_000_000.0) -> FilledStore:
 
 
 def page_builds_csv_each_tick(rows: int, page: Path = ROOT / "pages" / "throughput.py") -> bool:
-    """Whether a tick builds the window's CSV (mirrors ``binding.csv_button``).
+    """Whether a tick builds the window's CSV (mirrors ``widgets.csv_button``).
 
-    The page defers exports above ``binding.STATIC_CSV_ROWS`` rows to the click.
+    The page defers exports above ``widgets.STATIC_CSV_ROWS`` rows to the click.
     Without that helper, an ``st.download_button`` handed a finished call
     (not a callable) in the page source means the CSV is built every tick.
     """
@@ -109,10 +109,10 @@ def page_builds_csv_each_tick(rows: int, page: Path = ROOT / "pages" / "throughp
         quiet = logging.getLogger(cache_api.__name__)
         level = quiet.level
         quiet.setLevel(logging.ERROR)  # "no runtime found" is expected outside `streamlit run`
-        from opta_stream.ui import binding
+        from opta_stream.ui import widgets
 
         quiet.setLevel(level)
-        return rows <= int(binding.STATIC_CSV_ROWS)
+        return rows <= int(widgets.STATIC_CSV_ROWS)
     except (ImportError, AttributeError):
         pass
     try:

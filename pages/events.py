@@ -12,10 +12,10 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from opta_stream.ui import binding
 from opta_stream.present import export
 from opta_stream.present.formatting import clock_time
 from opta_stream.snapshot import LogEntry, Snapshot
+from opta_stream.ui import routing, widgets
 
 CATEGORIES = ("model", "download", "quantize", "config", "memory", "request",
               "metrics", "system", "feed", "other")
@@ -31,7 +31,7 @@ COLUMNS = {  # widths, so the summary gets the room; every cell stays plain text
     "data": st.column_config.TextColumn(width="medium"),
 }
 
-src = binding.page_source(__file__)
+src = routing.page_source(__file__)
 store = src.store
 
 
@@ -48,7 +48,7 @@ def matches(entry: LogEntry, categories: Sequence[str], severities: Sequence[str
 
 def log_frame(entries: Sequence[LogEntry]) -> pd.DataFrame:
     """Newest first; every cell is text or a number, shown as such."""
-    tz = binding.viewer_tz()
+    tz = widgets.viewer_tz()
     rows = [(clock_time(e.ts, tz), e.type, e.category, e.severity, e.summary, e.data)
             for e in reversed(entries)]
     cols = ["time", "event", "category", "severity", "summary", "data"]
@@ -74,7 +74,7 @@ def table(entries: Sequence[LogEntry], total: int) -> None:
 def download(snap: Snapshot, entries: Sequence[LogEntry]) -> None:
     start = entries[0].ts if entries else snap.taken_at
     end = entries[-1].ts if entries else snap.taken_at
-    binding.csv_button(
+    widgets.csv_button(
         lambda: export.events_csv(entries), len(entries),
         file_name=export.export_filename(snap.server, "events", start, end),
         key="events_csv",

@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from opta_stream.ui import binding
 from opta_stream.present import charts, export
 from opta_stream.present.formatting import number
 from opta_stream.present.frames import memory_frame, snapshot_window
 from opta_stream.snapshot import Snapshot
+from opta_stream.ui import routing, widgets
 
-src = binding.page_source(__file__)
+src = routing.page_source(__file__)
 store = src.store
 
 
@@ -32,7 +32,7 @@ def numbers_row(snap: Snapshot) -> None:
 
 def history(snap: Snapshot) -> None:
     frame = memory_frame(snap.memory_used, snap.memory_total)
-    binding.chart(charts.memory_plan(frame, threshold_pct=snap.gauges.threshold_pct,
+    widgets.chart(charts.memory_plan(frame, threshold_pct=snap.gauges.threshold_pct,
                                      gaps=snap.gaps, window=snapshot_window(snap)),
                   key="memory_chart")
     if not len(snap.memory_used):
@@ -46,12 +46,12 @@ def per_model(snap: Snapshot) -> None:
         st.caption("No loaded model reports its memory yet." if snap.models
                    else "No models loaded.")
         return
-    binding.chart(charts.per_model_memory_plan(snap.models), key="memory_models")
+    widgets.chart(charts.per_model_memory_plan(snap.models), key="memory_models")
 
 
 def download(snap: Snapshot) -> None:
     start, end = snapshot_window(snap)
-    binding.csv_button(
+    widgets.csv_button(
         lambda: export.memory_csv(snap.memory_used, snap.memory_total, start, end),
         len(snap.memory_used),
         file_name=export.export_filename(snap.server, "memory", start, end),
@@ -68,4 +68,4 @@ def live(window_s: float) -> None:
 
 
 st.header("Memory")
-live(binding.window_selector("memory_window"))
+live(widgets.window_selector("memory_window"))

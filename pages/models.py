@@ -15,16 +15,16 @@ from typing import Any
 
 import streamlit as st
 
-from opta_stream.ui import binding
-from opta_stream.wire.client import ActionResult, Unreachable
 from opta_stream.config import MODEL_ID_MAX, validate_model_id
 from opta_stream.errors import AuthRejected, ConfigError, ServerRefused
 from opta_stream.present.formatting import duration, number, plain
 from opta_stream.snapshot import ModelInfo, Progress, Snapshot
+from opta_stream.ui import actions, routing, session, widgets
+from opta_stream.wire.client import ActionResult, Unreachable
 
 MAX_JOBS_SHOWN = 8
 
-src = binding.page_source(__file__)
+src = routing.page_source(__file__)
 store, client = src.store, src.client
 locked = src.read_only or client is None
 WHY_LOCKED = ("Read-only mode: this dashboard is shared for viewing, so load and unload "
@@ -37,14 +37,14 @@ def show_error(exc: Exception) -> None:
         code = f", {exc.code}" if exc.code else ""
         policy = " This is the server's policy, not an admin key problem." \
             if exc.status == 403 else ""
-        binding.show_verbatim(f"The server refused (HTTP {exc.status}{code}).{policy}",
+        widgets.show_verbatim(f"The server refused (HTTP {exc.status}{code}).{policy}",
                               exc.message)
     elif isinstance(exc, AuthRejected):
-        binding.show_verbatim("Admin key rejected: check the key in the sidebar.", str(exc))
+        widgets.show_verbatim("Admin key rejected: check the key in the sidebar.", str(exc))
     elif isinstance(exc, Unreachable | ConfigError):
-        binding.show_verbatim("The request was not completed.", str(exc))
+        widgets.show_verbatim("The request was not completed.", str(exc))
     else:
-        binding.show_verbatim("Unexpected error.", f"{type(exc).__name__}: {exc}")
+        widgets.show_verbatim("Unexpected error.", f"{type(exc).__name__}: {exc}")
 
 
 def confirm_download(result: ActionResult) -> None:
@@ -57,13 +57,13 @@ def confirm_download(result: ActionResult) -> None:
     # on_click runs before the rerun the click causes, so that rerun shows the action.
     st.button("Confirm download", key="confirm_download", type="primary", disabled=locked,
               help=WHY_LOCKED if locked else "Download, then load, this model.",
-              on_click=binding.start_action,
+              on_click=actions.start_action,
               args=(f"Downloading {model_id}",
                     lambda: client.load_model(model_id, {"auto_download": True})))
 
 
 def action_status(now: float) -> None:
-    action = binding.current_action()
+    action = actions.current_action()
     if action is None:
         return
     if not action.done:
@@ -76,7 +76,7 @@ def action_status(now: float) -> None:
         confirm_download(action.result)
     else:
         st.success(plain(action.result.message), icon=":material/check_circle:")
-    st.button("Dismiss", key="dismiss_action", on_click=binding.clear_action)
+    st.button("Dismiss", key="dismiss_action", on_click=actions.clear_action)
 
 
 def model_row(model: ModelInfo, now: float) -> None:
@@ -90,7 +90,7 @@ def model_row(model: ModelInfo, now: float) -> None:
         left.caption(" · ".join(b for b in bits if b and b != "—") or "no details reported")
         right.button("Unload", key=f"unload::{model.model_id}", disabled=locked,
                      help=WHY_LOCKED if locked else f"Unload {model.model_id}",
-                     on_click=binding.start_action,
+                     on_click=actions.start_action,
                      args=(f"Unloading {model.model_id}",
                            lambda: client.unload_model(model.model_id)))
 
@@ -153,9 +153,9 @@ def load_form() -> None:
     try:
         model_id, settings = validate_model_id(model_id), parse_settings(raw)
     except (ConfigError, ValueError) as exc:
-        binding.show_verbatim("Nothing was sent.", str(exc))
+        widgets.show_verbatim("Nothing was sent.", str(exc))
         return
-    binding.start_action(f"Loading {model_id}", lambda: client.load_model(model_id, settings))
+    actions.start_action(f"Loading {model_id}", lambda: client.load_model(model_id, settings))
 
 
 def unlock_form() -> None:
@@ -166,7 +166,7 @@ def unlock_form() -> None:
         entry = st.text_input("Admin key", type="password", key="unlock_key",
                               help="Unlocks actions for this browser session only.")
         submitted = st.form_submit_button("Unlock", key="unlock_submit")
-    if submitted and binding.unlock(entry):
+    if submitted and session.unlock(entry):
         st.rerun()
     elif submitted:
         st.error("That is not the admin key.")

@@ -10,15 +10,15 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from opta_stream.ui import binding
 from opta_stream.present import charts
 from opta_stream.present.formatting import clock_time, duration, number
 from opta_stream.snapshot import LogEntry, Series, Snapshot
+from opta_stream.ui import routing, widgets
 
 SPARK_WINDOW_S = 120.0
 LATEST_EVENTS = 8
 
-src = binding.page_source(__file__)
+src = routing.page_source(__file__)
 store = src.store
 
 
@@ -31,7 +31,7 @@ def memory_card(snap: Snapshot) -> None:
     g = snap.gauges
     with st.container(border=True):
         st.markdown("**Memory**")
-        spec = binding.gauge_spec(_round(g.memory_used_gb), _round(g.memory_total_gb),
+        spec = widgets.gauge_spec(_round(g.memory_used_gb), _round(g.memory_total_gb),
                                   g.threshold_pct)
         st.vega_lite_chart(spec=spec, key="overview_gauge", width="stretch")
         if g.memory_used_gb is None or not g.memory_total_gb:
@@ -61,7 +61,7 @@ def throughput_card(snap: Snapshot) -> None:
     with st.container(border=True):
         st.metric("Tokens / s", number(snap.gauges.tokens_per_s),
                   help="All loaded models together, over the last few seconds.")
-        binding.chart(charts.sparkline_plan(total_frame(series)), key="overview_sparkline")
+        widgets.chart(charts.sparkline_plan(total_frame(series)), key="overview_sparkline")
         if not len(series):
             st.caption("No throughput samples yet — waiting for the first one.")
 
@@ -79,7 +79,7 @@ def numbers_row(snap: Snapshot) -> None:
 
 
 def events_frame(entries: tuple[LogEntry, ...]) -> pd.DataFrame:
-    tz = binding.viewer_tz()
+    tz = widgets.viewer_tz()
     rows = [(clock_time(e.ts, tz), e.type, e.severity, e.summary)
             for e in reversed(entries)]
     return pd.DataFrame(rows, columns=["time", "event", "severity", "summary"], dtype=object)

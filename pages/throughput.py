@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import streamlit as st
 
-from opta_stream.ui import binding
 from opta_stream.present import charts, export
 from opta_stream.present.formatting import number
 from opta_stream.present.frames import snapshot_window, summary_stats, throughput_frame
 from opta_stream.snapshot import Snapshot
+from opta_stream.ui import routing, widgets
 
-src = binding.page_source(__file__)
+src = routing.page_source(__file__)
 store = src.store
 
 
@@ -31,7 +31,7 @@ def chart(snap: Snapshot, average: float | None) -> None:
     plan = charts.throughput_plan(throughput_frame(series), average=average, gaps=snap.gaps,
                                   per_model=bool(series.model_names),
                                   window=snapshot_window(snap))
-    binding.chart(plan, key="throughput_chart")
+    widgets.chart(plan, key="throughput_chart")
     if not len(series):
         st.caption("No throughput samples yet — waiting for the first tokens/s reading "
                    "from the server.")
@@ -42,7 +42,7 @@ def chart(snap: Snapshot, average: float | None) -> None:
 
 def download(snap: Snapshot) -> None:
     start, end = snapshot_window(snap)
-    binding.csv_button(
+    widgets.csv_button(
         lambda: export.throughput_csv(snap.throughput, start, end), len(snap.throughput),
         file_name=export.export_filename(snap.server, "throughput", start, end),
         key="throughput_csv", help="The samples in the window shown, with UTC timestamps.")
@@ -58,4 +58,4 @@ def live(window_s: float) -> None:
 
 
 st.header("Throughput")
-live(binding.window_selector("throughput_window"))
+live(widgets.window_selector("throughput_window"))

@@ -100,11 +100,11 @@ def opta_threads() -> list[threading.Thread]:
 @pytest.fixture
 def app_shutdown() -> Iterator[None]:
     """Stop whatever the app's cached resources started; check its threads are gone."""
-    from opta_stream.ui import binding
+    from opta_stream.ui import resources
 
     before = set(opta_threads())
     yield
-    binding.shutdown()
+    resources.shutdown()
     pause = threading.Event()
     for _ in range(100):  # bounded: at most ~5 s
         left = [t.name for t in opta_threads() if t not in before]

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures" / "lmx"  # captured from a real Opta LMX 0.1.0
 
 # Debian's Chromium, headless as root on a closed network: without the
 # background-networking flags it keeps trying (and failing) to reach Google.

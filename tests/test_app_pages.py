@@ -1,6 +1,6 @@
 """AppTest: every page of app.py rendered from a Store filled deterministically.
 
-The store goes in through the binding's test seam (``TEST_STORE_KEY``), on a
+The store goes in through the resources' test seam (``TEST_STORE_KEY``), on a
 frozen clock, so metrics and CSV bytes are exact. Model actions go to a fake
 admin client that answers like the real server (verbatim error envelopes,
 202 download confirmation). One test lets the app start its embedded demo
@@ -19,13 +19,13 @@ import pytest
 from conftest import MODEL_A, MODEL_B, SERVER
 from streamlit.testing.v1 import AppTest
 
-from opta_stream.ui import binding
-from opta_stream.present import export, formatting, frames
-from opta_stream.wire.client import ActionResult
 from opta_stream.demo.model import DOWNLOADS_DISABLED, UNSUPPORTED_ARCH
 from opta_stream.errors import ServerRefused
+from opta_stream.present import export, formatting, frames
 from opta_stream.snapshot import ConnState
 from opta_stream.store.core import Store
+from opta_stream.ui import actions, resources, routing, session, widgets
+from opta_stream.wire.client import ActionResult
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
@@ -100,8 +100,8 @@ def make_app(store: Store | None, *, client: Any = None, **secrets: Any) -> AppT
     at = AppTest.from_file(APP, default_timeout=15)
     at.secrets.update({"read_only": False, **secrets})
     if store is not None:
-        at.session_state[binding.TEST_STORE_KEY] = store
-        at.session_state[binding.TEST_CLIENT_KEY] = client
+        at.session_state[resources.TEST_STORE_KEY] = store
+        at.session_state[resources.TEST_CLIENT_KEY] = client
     return at
 
 
@@ -130,7 +130,7 @@ def download_bytes(at: AppTest, media: dict, key: str) -> bytes:
 
 
 def finish_action(at: AppTest) -> AppTest:
-    action = at.session_state[binding.ACTION_KEY]
+    action = at.session_state[actions.ACTION_KEY]
     assert action.wait(ACTION_WAIT_S), "the admin action did not finish"
     return at.run()
 
@@ -193,7 +193,7 @@ def test_window_selector_changes_the_exported_window(
 
 def test_a_large_window_is_exported_on_click_only(
         filled_store, fixed_now, clean_env, media_files, monkeypatch):
-    monkeypatch.setattr(binding, "STATIC_CSV_ROWS", 100)  # the 5 min window has 270 rows
+    monkeypatch.setattr(widgets, "STATIC_CSV_ROWS", 100)  # the 5 min window has 270 rows
     at = open_page(make_app(filled_store), "throughput")
     proto = next(b.proto for b in at.get("download_button"))
     assert proto.url == "" and proto.deferred_file_id
@@ -340,21 +340,21 @@ def connect(at: AppTest, url: str, key: str = "") -> AppTest:
 def test_a_bad_panel_url_is_refused_with_a_reason(filled_store, clean_env):
     at = connect(open_page(make_app(filled_store), "overview"), "ftp://example.test", "k")
     assert "http:// or https://" in at.sidebar.error[0].value
-    assert binding.PANEL_KEY not in at.session_state
+    assert session.PANEL_KEY not in at.session_state
     assert at.sidebar.text_input(key="opta_key_input").value == ""  # key not kept in widget
 
 
 def test_the_panel_key_is_not_carried_to_another_host(filled_store, clean_env):
     at = connect(open_page(make_app(filled_store), "overview"), "http://a.test:1234/", "k1")
-    assert dict(at.session_state[binding.PANEL_KEY]) == {
+    assert dict(at.session_state[session.PANEL_KEY]) == {
         "url": "http://a.test:1234", "admin_key": "k1", "key_origin": "http://a.test:1234"}
     assert "http://a.test:1234 (from panel)" in " ".join(t.value for t in at.sidebar.text)
     connect(at, "http://a.test:1234/lmx")  # same origin, key left blank: kept
-    assert at.session_state[binding.PANEL_KEY]["admin_key"] == "k1"
+    assert at.session_state[session.PANEL_KEY]["admin_key"] == "k1"
     connect(at, "http://b.test:1234")  # another host: the key must be entered again
-    assert at.session_state[binding.PANEL_KEY]["admin_key"] is None
+    assert at.session_state[session.PANEL_KEY]["admin_key"] is None
     at.sidebar.button(key="disconnect").click().run()
-    assert binding.PANEL_KEY not in at.session_state
+    assert session.PANEL_KEY not in at.session_state
 
 
 def test_a_bare_page_run_restarts_through_app_py(filled_store, clean_env):
@@ -364,7 +364,7 @@ def test_a_bare_page_run_restarts_through_app_py(filled_store, clean_env):
     assert not at.exception
     assert at.header[0].value == "Memory"
     assert "events/s" in at.sidebar.caption[0].value  # app.py's sidebar is there
-    assert binding.DEEP_LINK_KEY not in at.session_state
+    assert routing.DEEP_LINK_KEY not in at.session_state
 
 
 @pytest.mark.parametrize(("state", "retry_in", "label"), [

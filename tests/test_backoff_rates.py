@@ -6,8 +6,8 @@ import itertools
 
 import pytest
 
-from opta_stream.wire.backoff import Backoff
 from opta_stream.feed.rates import CounterRate
+from opta_stream.wire.backoff import Backoff
 
 
 def seq(*values: float):

@@ -173,8 +173,8 @@ def _same_as_parse_event(pairs) -> None:
     """The feed's ingest leaves the store exactly as plain ``parse_event`` would."""
     from opta_stream.events.records import parse_event
     from opta_stream.feed.feed import Feed
-    from opta_stream.wire.sse import SSEDecoder
     from opta_stream.store.core import Store
+    from opta_stream.wire.sse import SSEDecoder
 
     clock = lambda: 7.0  # noqa: E731
     feed = Feed("http://127.0.0.1:9", store=Store(clock=clock), clock=clock)

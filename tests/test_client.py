@@ -5,16 +5,14 @@ from __future__ import annotations
 import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
 import pytest
-from support import free_port
+from support import FIXTURES, free_port
 
-from opta_stream.wire.client import AdminClient, Unreachable
 from opta_stream.demo.server import DemoServer
 from opta_stream.errors import AuthRejected, ConfigError, ServerRefused
+from opta_stream.wire.client import AdminClient, Unreachable
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "lmx"
 KEY = "sk-client-test-key-91b2"
 
 

@@ -18,18 +18,16 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import pytest
 import requests
+from support import FIXTURES, ROOT
 
 from opta_stream.demo.__main__ import _rate
-from opta_stream.demo.server import DemoServer
 from opta_stream.demo.model import CATALOGUE
+from opta_stream.demo.server import DemoServer
 from opta_stream.demo.sim import Simulation
 
-ROOT = Path(__file__).resolve().parent.parent
-FIXTURES = ROOT.parent / "shared" / "fixtures" / "lmx"
 KEY = "sk-demo-test-5e1f0c77"
 H = {"X-Admin-Key": KEY}
 GETS = ["/admin/status", "/admin/memory", "/admin/models", "/admin/metrics/json",

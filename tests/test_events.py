@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from pathlib import Path
 from types import MappingProxyType
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import FIXTURES
 
-from opta_stream.events.text import classify, classify_event, summarize
 from opta_stream.events.records import (
     ConfigReloaded,
     DownloadFinished,
@@ -29,11 +28,10 @@ from opta_stream.events.records import (
     Unknown,
     parse_event,
 )
+from opta_stream.events.text import classify, classify_event, summarize
 from opta_stream.wire.sse import ServerSentEvent
 
 T = 1_795_269_200.0
-_HERE = Path(__file__).resolve().parent
-FIXTURE_DIRS = (_HERE / "fixtures" / "lmx", _HERE.parents[1] / "shared" / "fixtures" / "lmx")
 
 
 def ev(event: str, data: object) -> ServerSentEvent:
@@ -47,9 +45,7 @@ def parse(event: str, data: object):
 
 def fixture_events(name: str) -> list[ServerSentEvent]:
     """Decode a captured .sse file simply: blocks split on blank lines."""
-    path = next((d / name for d in FIXTURE_DIRS if (d / name).is_file()), None)
-    if path is None:
-        pytest.skip(f"fixture {name} not found in {FIXTURE_DIRS}")
+    path = FIXTURES / name
     out = []
     for block in path.read_text(encoding="utf-8").split("\n\n"):
         fields = dict(line.split(": ", 1) for line in block.splitlines() if ": " in line)

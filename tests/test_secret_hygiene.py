@@ -45,13 +45,13 @@ from support import (
     wait_for_streamlit,
 )
 
-from opta_stream.ui import binding
-from opta_stream.wire.client import AdminClient
 from opta_stream.config import key_digest
 from opta_stream.demo.server import DemoServer
 from opta_stream.errors import ServerRefused
 from opta_stream.feed.feed import Feed
 from opta_stream.snapshot import ConnState
+from opta_stream.ui import actions, resources, session
+from opta_stream.wire.client import AdminClient
 
 KEY = "sk-opta-CANARY-" + secrets.token_hex(8)  # new every run: nothing can hard-code it
 ROOT = Path(__file__).resolve().parent.parent
@@ -121,7 +121,7 @@ def app_output(at: Any, label: str) -> Hay:
     hay: Hay = [*tree(at.main, f"{label}:main"), *tree(at.sidebar, f"{label}:sidebar")]
     for i, exc in enumerate(at.exception):
         hay.append((f"{label}:exception[{i}]", f"{exc.value}\n{exc.message}\n{exc.stack_trace}"))
-    action = at.session_state.get(binding.ACTION_KEY)
+    action = at.session_state.get(actions.ACTION_KEY)
     if action is not None and action.error is not None:
         lines = "".join(traceback.format_exception(action.error))
         hay.append((f"{label}:action error", f"{action.error!r}\n{lines}"))
@@ -135,7 +135,7 @@ def session_internals(at: Any, label: str) -> Hay:
     for name in (f.name for f in dataclasses.fields(state)):
         value = getattr(state, name)
         if isinstance(value, dict):
-            value = {k: v for k, v in value.items() if k != binding.PANEL_KEY}
+            value = {k: v for k, v in value.items() if k != session.PANEL_KEY}
         hay.append((f"{label} session {name}", repr(value)))
     return hay
 
@@ -146,11 +146,11 @@ def downloads(media: dict[str, Any]) -> Hay:
 
 
 def cached_feeds() -> dict[str, Feed]:
-    """value key → Feed, from the cache behind ``binding.shared_feed`` (Streamlit internals)."""
+    """value key → Feed, from the cache behind ``resources.shared_feed`` (Streamlit internals)."""
     from streamlit.runtime.caching import cache_resource_api
 
     caches = cache_resource_api._resource_caches._function_caches.get(None, {})
-    cache = caches.get(binding.shared_feed._function_key)
+    cache = caches.get(resources.shared_feed._function_key)
     if cache is None:
         return {}
     with cache._mem_cache_lock:
@@ -168,17 +168,17 @@ def cache_keys() -> Hay:
     from streamlit.runtime.caching.cache_type import CacheType
     from streamlit.runtime.caching.cache_utils import _make_value_key
 
-    func = binding.shared_feed._info.func
+    func = resources.shared_feed._info.func
     feeds = cached_feeds()
     assert any(f._key == KEY for f in feeds.values()), "no feed was built with the key"
     for value_key, feed in feeds.items():
-        digest = key_digest(feed._key, binding._SALT)
+        digest = key_digest(feed._key, session.SALT)
         assert digest != hashlib.sha256(KEY.encode()).hexdigest()
         for stand_in in (None, "something-else"):  # any _admin_key gives the same key
             args = (feed.url, digest, stand_in)
             assert _make_value_key(CacheType.RESOURCE, func, args, {}, None) == value_key
     return [*((f"cache value key {k}", k) for k in feeds),
-            ("cache function key", binding.shared_feed._function_key)]
+            ("cache function key", resources.shared_feed._function_key)]
 
 
 def feed_state(feed: Feed, label: str) -> Hay:
@@ -283,7 +283,7 @@ def server(app_shutdown: None, clean_env: None,
     try:
         yield srv
     finally:
-        binding.shutdown()  # the feeds first, so none reconnects to a stopped server
+        resources.shutdown()  # the feeds first, so none reconnects to a stopped server
         srv.stop()
 
 
@@ -293,7 +293,7 @@ def other_server(server: DemoServer) -> Iterator[DemoServer]:
     try:
         yield srv
     finally:
-        binding.shutdown()
+        resources.shutdown()
         srv.stop()
 
 
@@ -318,7 +318,7 @@ def connect(at: Any, url: str, key: str = "") -> Any:
 
 
 def finish_action(at: Any) -> Any:
-    assert at.session_state[binding.ACTION_KEY].wait(10), "the admin action did not finish"
+    assert at.session_state[actions.ACTION_KEY].wait(10), "the admin action did not finish"
     return at.run()
 
 
@@ -401,7 +401,7 @@ def test_a_key_typed_in_the_panel_is_cleared_and_kept_for_the_session_only(
     at = new_app()
     connect(at.run(), other_server.url, KEY)
     assert at.sidebar.text_input(key="opta_key_input").value == ""  # as app.py claims
-    assert dict(at.session_state[binding.PANEL_KEY]) == {
+    assert dict(at.session_state[session.PANEL_KEY]) == {
         "url": other_server.url, "admin_key": KEY, "key_origin": other_server.url}
     live(feed_for(other_server.url))
     hay: Hay = []
@@ -423,7 +423,7 @@ def test_the_read_only_unlock_field_keeps_nothing(server, all_logs, media_files)
     at.button(key="unlock_submit").click().run()
     assert not at.button(key="load_submit").disabled
     assert not [t for t in at.text_input if t.key == "unlock_key"]  # unlocked: form gone
-    assert binding.UNLOCK_KEY in at.session_state  # a salted digest, not the key
+    assert session.UNLOCK_KEY in at.session_state  # a salted digest, not the key
     hay = [*app_output(at, "unlocked"), *session_internals(at, "unlock")]
     for page in PAGES:
         hay += app_output(visit(at, page), f"read-only {page}")
@@ -488,9 +488,9 @@ def test_the_configured_key_is_not_sent_to_a_host_the_viewer_types(server, all_l
                      10, "the feed to reach the other host")
             hay = [*app_output(at.run(), "stranger"), *all_logs.hay()]
         finally:
-            binding.shutdown()  # the feed to the stranger first, then the stranger
+            resources.shutdown()  # the feed to the stranger first, then the stranger
     assert stranger.keyed() == [], "the configured key went to a host the viewer typed"
-    assert at.session_state[binding.PANEL_KEY]["admin_key"] is None
+    assert at.session_state[session.PANEL_KEY]["admin_key"] is None
     assert_clean(hay + [(f"stranger saw {p}", f"{p} {h}") for _, p, h in stranger.seen])
 
 

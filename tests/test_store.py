@@ -12,8 +12,8 @@ import pytest
 
 from opta_stream.events.records import parse_event
 from opta_stream.snapshot import ConnState, ModelInfo, Snapshot
-from opta_stream.wire.sse import ServerSentEvent
 from opta_stream.store.core import OTHER, Store
+from opta_stream.wire.sse import ServerSentEvent
 
 T0 = 1_800_000_000.0
 

@@ -1,7 +1,7 @@
 """Render a ``SimView`` as the real server's JSON and Prometheus bodies.
 
 Pure functions: same view in, same bytes out. Key names, nesting and rounding
-follow the captured fixtures in ``shared/fixtures/lmx``; ``offset`` shifts
+follow the captured fixtures in ``tests/fixtures/lmx``; ``offset`` shifts
 every absolute timestamp (the ``clock_offset`` fault).
 """
 

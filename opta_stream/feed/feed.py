@@ -22,16 +22,16 @@ from collections.abc import Callable
 import numpy as np
 import requests
 
-from opta_stream.wire.backoff import Backoff
-from opta_stream.wire.client import AdminClient
 from opta_stream.errors import AuthRejected, FeedError, redact
 from opta_stream.events.batch import ThroughputBatch, parse_frames
 from opta_stream.events.records import StatusEvent
-from opta_stream.wire.plumbing import describe_request_error, host_label
 from opta_stream.feed.sampler import Sampler
 from opta_stream.snapshot import ConnState
-from opta_stream.wire.sse import SSEDecoder
 from opta_stream.store.core import Store
+from opta_stream.wire.backoff import Backoff
+from opta_stream.wire.client import AdminClient
+from opta_stream.wire.plumbing import describe_request_error, host_label
+from opta_stream.wire.sse import SSEDecoder
 from opta_stream.wire.transport import SSETransport
 
 __all__ = ["Feed"]

@@ -12,11 +12,11 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from opta_stream.wire.client import AdminClient
 from opta_stream.errors import OptaStreamError
 from opta_stream.feed.rates import CounterRate
 from opta_stream.snapshot import ModelInfo
 from opta_stream.store.core import Store
+from opta_stream.wire.client import AdminClient
 
 __all__ = ["Sampler", "models_from_admin"]
 

@@ -1,8 +1,8 @@
 """How pages write numbers, durations, times and outside text.
 
 Pure string helpers shared by every page and the sidebar, kept apart from
-``binding`` so they can be used (and tested) without Streamlit. The viewer's
-time zone comes from Streamlit, so ``binding.viewer_tz()`` supplies it.
+``ui`` so they can be used (and tested) without Streamlit. The viewer's
+time zone comes from Streamlit, so ``ui.widgets.viewer_tz()`` supplies it.
 """
 
 from __future__ import annotations

@@ -19,7 +19,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from opta_stream.events.batch import ThroughputBatch
-from opta_stream.events.text import classify_event, summarize
 from opta_stream.events.records import (
     DownloadFinished,
     DownloadProgress,
@@ -34,6 +33,7 @@ from opta_stream.events.records import (
     ThroughputEvent,
     Unknown,
 )
+from opta_stream.events.text import classify_event, summarize
 from opta_stream.snapshot import Gauges, ModelInfo, Progress
 
 if TYPE_CHECKING:

@@ -28,9 +28,8 @@ from types import MappingProxyType
 import numpy as np
 
 from opta_stream.events.batch import ThroughputBatch
-from opta_stream.events.text import classify
 from opta_stream.events.records import LmxEvent, ThroughputEvent
-from opta_stream.store.rings import EventRate, TieredSeries, Window, assign_segments
+from opta_stream.events.text import classify
 from opta_stream.snapshot import (
     Connection,
     ConnState,
@@ -43,6 +42,7 @@ from opta_stream.snapshot import (
     Snapshot,
 )
 from opta_stream.store.apply import EventHandlers, clip, clip_bytes
+from opta_stream.store.rings import EventRate, TieredSeries, Window, assign_segments
 
 __all__ = ["OTHER", "Store"]
 

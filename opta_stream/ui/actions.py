@@ -2,8 +2,8 @@
 
 Loading a model can take minutes and a Streamlit rerun must never block on
 it, so each call runs in its own named daemon thread and leaves its result
-or error behind for a later rerun to pick up. Nothing here knows about
-Streamlit: ``binding`` keeps the session's current action.
+or error behind for a later rerun to pick up. ``Action`` itself needs no
+Streamlit; the functions below keep the session's current one.
 """
 
 from __future__ import annotations
@@ -13,7 +13,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-__all__ = ["Action"]
+import streamlit as st
+
+__all__ = ["ACTION_KEY", "Action", "clear_action", "current_action", "start_action"]
+
+ACTION_KEY = "opta_action"
 
 
 class Action:
@@ -52,3 +56,20 @@ class Action:
     def wait(self, timeout: float) -> bool:
         """True once finished; waits at most ``timeout`` seconds."""
         return self._done.wait(timeout)
+
+
+def start_action(label: str, call: Callable[[], Any]) -> Action:
+    """Run one admin call in its own thread; the page shows it until the next one."""
+    action = Action(label, call).start()
+    st.session_state[ACTION_KEY] = action
+    return action
+
+
+def current_action() -> Action | None:
+    """The last admin action of this session (running or finished), if any."""
+    action = st.session_state.get(ACTION_KEY)
+    return action if isinstance(action, Action) else None
+
+
+def clear_action() -> None:
+    st.session_state.pop(ACTION_KEY, None)

@@ -1,0 +1,84 @@
+"""What every viewer shares: one Feed per server and the embedded demo server.
+
+``shared_feed`` is an ``st.cache_resource``: one Feed per server for the whole
+process, keyed by the URL and a salted digest of the admin key (the key itself
+is passed as ``_admin_key`` so Streamlit never hashes it into a cache key).
+Releasing an entry (cache clear, eviction, code edit) stops the feed, so no
+thread is orphaned. ``source()`` hands a page its ``Source``.
+
+Test seam: a Store put in ``st.session_state[TEST_STORE_KEY]`` is used instead
+of any feed, and ``st.session_state[TEST_CLIENT_KEY]`` stands in for the admin
+client. AppTest fills a Store deterministically this way.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import streamlit as st
+
+from opta_stream.config import Settings
+from opta_stream.demo import DemoServer
+from opta_stream.feed import Feed
+from opta_stream.store import Store
+from opta_stream.ui import session
+
+__all__ = [
+    "MAX_FEEDS", "TEST_CLIENT_KEY", "TEST_STORE_KEY", "Source", "demo_server", "shared_feed",
+    "shutdown", "source",
+]
+
+TEST_STORE_KEY = "opta_test_store"
+TEST_CLIENT_KEY = "opta_test_client"
+MAX_FEEDS = 8
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """What a page renders from. ``client`` is None when actions are impossible."""
+
+    store: Store
+    client: Any
+    settings: Settings
+    is_demo: bool
+    read_only: bool
+    feed: Feed | None = None
+
+
+def _stop(resource: Feed | DemoServer) -> None:
+    resource.stop()
+
+
+@st.cache_resource(on_release=_stop, max_entries=MAX_FEEDS, show_spinner=False,
+                   validate=lambda feed: not feed.stopped)
+def shared_feed(url: str, key_digest_hex: str, _admin_key: str | None) -> Feed:
+    """The one Feed for this server and key, shared by every viewer."""
+    return Feed(url, _admin_key).start()
+
+
+@st.cache_resource(on_release=_stop, max_entries=1, show_spinner=False)
+def demo_server() -> DemoServer:
+    """The embedded demo server (simulated load), started on first use."""
+    return DemoServer(mode="rich").start()
+
+
+def shutdown() -> None:
+    """Stop every shared feed and the demo server (tests, and a clean exit)."""
+    shared_feed.clear()
+    demo_server.clear()
+
+
+def source() -> Source:
+    """The Store and client for this session: test store, configured server or demo."""
+    conf = session.settings()
+    injected = st.session_state.get(TEST_STORE_KEY)
+    if isinstance(injected, Store):
+        client = st.session_state.get(TEST_CLIENT_KEY)
+        return Source(injected, client, conf, False, session.read_only(conf))
+    if not conf.url:
+        server = demo_server()
+        feed = shared_feed(server.url, session.digest(None), None)
+        return Source(feed.store, feed.client, conf, True, session.read_only(conf), feed)
+    feed = shared_feed(conf.url, session.digest(conf.admin_key), conf.admin_key)
+    return Source(feed.store, feed.client, conf, False, session.read_only(conf), feed)

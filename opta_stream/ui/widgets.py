@@ -1,0 +1,76 @@
+"""The controls several pages share: window selector, charts, CSV button, error boxes, times."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import streamlit as st
+
+from opta_stream.present import charts
+from opta_stream.present.chart_specs import ChartPlan, to_spec
+
+__all__ = [
+    "STATIC_CSV_ROWS", "WINDOWS", "chart", "csv_button", "gauge_spec", "show_verbatim",
+    "viewer_tz", "window_selector",
+]
+
+WINDOWS: dict[str, float] = {"1 min": 60.0, "5 min": 300.0, "15 min": 900.0,
+                             "1 h": 3600.0, "24 h": 86400.0}
+WINDOW_KEY = "opta_window"
+STATIC_CSV_ROWS = 10_000
+
+
+def window_selector(key: str) -> float:
+    """The window control (outside any fragment); the choice follows the viewer across pages."""
+    remembered = st.session_state.get(WINDOW_KEY, "5 min")
+    label = st.segmented_control("Window", list(WINDOWS), default=remembered, key=key,
+                                 required=True) or remembered
+    st.session_state[WINDOW_KEY] = label
+    return WINDOWS[label]
+
+
+def viewer_tz() -> tzinfo:
+    """The viewer's time zone as the browser reports it; UTC when unknown."""
+    name = getattr(st.context, "timezone", None)
+    try:
+        return ZoneInfo(name) if name else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def show_verbatim(heading: str, message: str) -> None:
+    """An error in our words, then the server's own message as plain text (never markdown)."""
+    st.error(heading, icon=":material/error:")
+    st.code(message, language=None, wrap_lines=True)
+
+
+@st.cache_data(max_entries=256, show_spinner=False)
+def gauge_spec(used_gb: float | None, total_gb: float | None,
+               threshold_pct: float | None) -> dict[str, Any]:
+    """The memory gauge as a Vega-Lite spec, built once per reading for every viewer.
+
+    Building and validating it costs ~25 ms; the reading changes about once a
+    second while each viewer redraws twice a second. Round the inputs first.
+    """
+    return charts.gauge_chart(used_gb, total_gb, threshold_pct).to_dict()
+
+
+def chart(plan: ChartPlan, key: str) -> None:
+    """Draw a chart from its cached structure and this tick's data (see chart_specs)."""
+    st.vega_lite_chart(spec=to_spec(plan), key=key, width="stretch")
+
+
+def csv_button(build: Callable[[], bytes], rows: int, *, file_name: str, key: str,
+               help: str) -> None:
+    """The CSV download of what a fragment shows, built from the snapshot it holds.
+
+    Small exports are built on every rerun: Streamlit keeps the previous file
+    for one more run, so a click that races a rerun still gets a file. Large
+    ones (an hour of 10 Hz samples is ~50 ms and 2 MB) are built only on click.
+    """
+    data: bytes | Callable[[], bytes] = build() if rows <= STATIC_CSV_ROWS else build
+    st.download_button("Download CSV", data, file_name=file_name, mime="text/csv",
+                       on_click="ignore", icon=":material/download:", key=key, help=help)
