@@ -30,17 +30,21 @@ import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import SplitResult, urlsplit
 
 from opta_stream.errors import ConfigError
 
 __all__ = [
     "MODEL_ID_MAX",
+    "Origin",
     "Settings",
+    "host_label",
     "key_digest",
     "parse_bool",
     "resolve_settings",
     "same_origin",
+    "split_origin",
     "validate_model_id",
     "validate_url",
 ]
@@ -224,12 +228,38 @@ def same_origin(a: str, b: str) -> bool:
 
 
 def _origin(url: str) -> tuple[str, str, int] | None:
-    try:
-        parts = urlsplit(url.strip())
-        port = parts.port
-    except (AttributeError, ValueError):
-        return None
-    scheme, host = parts.scheme.lower(), parts.hostname
-    if scheme not in _DEFAULT_PORTS or not host:
+    scheme, host, port, port_ok = split_origin(url)
+    if scheme not in _DEFAULT_PORTS or not host or not port_ok:
         return None
     return scheme, host, port if port is not None else _DEFAULT_PORTS[scheme]
+
+
+class Origin(NamedTuple):
+    """A URL's scheme, host and explicit port; ``port_ok`` is False for an unreadable port."""
+
+    scheme: str
+    host: str
+    port: int | None
+    port_ok: bool = True
+
+
+def split_origin(url: str) -> Origin:
+    """Scheme, host and port of a URL or a bare ``host:port``; lenient, never raises.
+
+    The one place a URL is taken apart for its host and port: thread names,
+    log lines, file names and the same-origin check all go through it, so
+    none of them can show a user name, password, path or query.
+    """
+    text = url.strip() if isinstance(url, str) else ""
+    parts = urlsplit(text if "://" in text else "//" + text)
+    try:
+        port, port_ok = parts.port, True
+    except ValueError:
+        port, port_ok = None, False
+    return Origin(parts.scheme.lower(), parts.hostname or "", port, port_ok)
+
+
+def host_label(url: str) -> str:
+    """``host:port`` of a URL (the scheme's default port when none is given)."""
+    scheme, host, port, _ = split_origin(url)
+    return f"{host or '?'}:{port if port is not None else _DEFAULT_PORTS.get(scheme, 80)}"

@@ -22,6 +22,7 @@ from collections.abc import Callable
 import numpy as np
 import requests
 
+from opta_stream.config import host_label
 from opta_stream.errors import AuthRejected, FeedError, redact
 from opta_stream.events.batch import ThroughputBatch, parse_frames
 from opta_stream.events.records import StatusEvent
@@ -30,7 +31,7 @@ from opta_stream.snapshot import ConnState
 from opta_stream.store.core import Store
 from opta_stream.wire.backoff import Backoff
 from opta_stream.wire.client import AdminClient
-from opta_stream.wire.plumbing import describe_request_error, host_label
+from opta_stream.wire.failures import describe_request_error
 from opta_stream.wire.sse import SSEDecoder
 from opta_stream.wire.transport import SSETransport
 

@@ -25,10 +25,10 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterable, Sequence
-from urllib.parse import urlsplit
 
 import numpy as np
 
+from opta_stream.config import split_origin
 from opta_stream.snapshot import LogEntry, Series
 
 __all__ = [
@@ -143,13 +143,7 @@ def export_filename(server: str, kind: str, start: float, end: float) -> str:
 
 
 def _server_label(server: str) -> str:
-    text = server.strip()
-    parts = urlsplit(text if "://" in text else "//" + text)
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    host = parts.hostname or ""
+    _, host, port, _ = split_origin(server)
     return _safe(f"{host}-{port}" if port is not None else host) or "server"
 
 

@@ -14,13 +14,8 @@ import requests
 import urllib3
 
 from opta_stream.errors import BadContentType, FeedStalled, HTTPStatusError, redact
-from opta_stream.wire.plumbing import (
-    admin_headers,
-    error_message,
-    new_session,
-    raise_for_auth,
-    shutdown_response,
-)
+from opta_stream.wire.plumbing import admin_headers, new_session, shutdown_response
+from opta_stream.wire.replies import error_message, raise_for_auth
 
 __all__ = ["SSETransport"]
 

@@ -1,0 +1,51 @@
+"""A network failure in a sentence a person can act on ("Connection refused by ...")."""
+
+from __future__ import annotations
+
+import socket
+
+import requests
+
+from opta_stream.config import host_label
+from opta_stream.errors import redact
+
+__all__ = ["describe_request_error"]
+
+
+def describe_request_error(exc: BaseException, url: str, admin_key: str | None = None) -> str:
+    """A sentence a person can act on for a requests/socket failure."""
+    return redact(_classify(exc, host_label(url)), admin_key)
+
+
+def _classify(exc: BaseException, where: str) -> str:
+    chain = _exception_chain(exc)
+    if any(isinstance(e, socket.gaierror) for e in chain) or "NameResolution" in repr(exc):
+        return f"Cannot resolve the host of {where}: check the server URL."
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return f"Timed out connecting to {where}: is the host reachable?"
+    if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in repr(exc):
+        return f"Connection refused by {where}: is Opta LMX running on that port?"
+    if isinstance(exc, requests.exceptions.ReadTimeout):
+        return f"{where} stopped answering (read timeout)."
+    if isinstance(exc, requests.exceptions.TooManyRedirects):
+        return f"{where} redirected; the admin key is never sent across a redirect."
+    if isinstance(exc, requests.exceptions.ChunkedEncodingError
+                  | requests.exceptions.ConnectionError):
+        return f"The connection to {where} was cut: the server stopped or the network dropped."
+    return f"Request to {where} failed ({type(exc).__name__})."
+
+
+def _exception_chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    stack: list[BaseException | None] = [exc]
+    while stack and len(seen) < 20:
+        cur = stack.pop()
+        if cur is None or cur in seen:
+            continue
+        seen.append(cur)
+        causes = [a for a in cur.args if isinstance(a, BaseException)]
+        stack.extend([cur.__cause__, cur.__context__, *causes])
+        reason = getattr(cur, "reason", None)
+        if isinstance(reason, BaseException):
+            stack.append(reason)
+    return seen
