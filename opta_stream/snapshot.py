@@ -60,8 +60,17 @@ class Series:
 
     def model_ids(self) -> list[str | None]:
         """Model id per row (None where the sample had none)."""
-        names = self.model_names
-        return [names[c] if 0 <= c < len(names) else None for c in self.model.tolist()]
+        return self.model_ids_at(np.arange(len(self))).tolist()
+
+    def model_ids_at(self, idx: np.ndarray, missing: object = None) -> np.ndarray:
+        """Model id of the rows ``idx`` as an object array; ``missing`` where a row has none.
+
+        The one place codes turn back into names (charts, CSV and tests use it).
+        """
+        names = np.array([*self.model_names, missing], dtype=object)  # last: "no id"
+        codes = self.model[idx].astype(np.intp)
+        codes[(codes < 0) | (codes >= len(self.model_names))] = len(self.model_names)
+        return names[codes]
 
 
 def empty_series(resolution_s: float = 0.0) -> Series:

@@ -20,7 +20,6 @@ __all__ = [
     "SimView",
     "envelope",
     "guess_model",
-    "human_size",
 ]
 
 VERSION = "0.1.0"
@@ -72,16 +71,6 @@ DOWNLOADS_DISABLED = envelope(
     "`security.downloads_enabled=true` in config to allow downloads.",
     code="downloads_disabled",
 )
-
-
-def human_size(size_bytes: int) -> str:
-    """'4.4 GB', like the real server's estimate strings."""
-    value = float(size_bytes)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if abs(value) < 1024:
-            return f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} PB"
 
 
 @dataclass(frozen=True, slots=True)

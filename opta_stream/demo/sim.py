@@ -29,9 +29,9 @@ from opta_stream.demo.model import (
     SimView,
     envelope,
     guess_model,
-    human_size,
 )
 from opta_stream.demo.world import World
+from opta_stream.units import byte_size
 
 __all__ = ["CATALOGUE", "CatalogueModel", "Reply", "SimView", "Simulation"]
 
@@ -247,7 +247,7 @@ def _auto_download_body(status: str, model_id: str, *, size: int | None = None,
                         **fields: str | None) -> dict:
     """The real server's AutoDownloadResponse, every field present (None when unset)."""
     body = {"status": status, "model_id": model_id, "estimated_size_bytes": size,
-            "estimated_size_human": human_size(size) if size else None,
+            "estimated_size_human": byte_size(size) if size else None,
             "confirmation_token": None, "download_id": None, "message": None,
             "confirm_url": None, "progress_url": None}
     body.update(fields)

@@ -30,6 +30,7 @@ from opta_stream.events.records import (
     ThroughputEvent,
     Unknown,
 )
+from opta_stream.units import byte_size
 
 __all__ = ["classify", "classify_event", "summarize"]
 
@@ -106,7 +107,7 @@ def _sum_loaded(e: ModelLoaded) -> str:
 
 
 def _sum_download(e: DownloadProgress) -> str:
-    size = _n(e.total_bytes / 1e9, " GB", 2) if e.total_bytes else None
+    size = byte_size(e.total_bytes) if e.total_bytes else None
     return f"Downloading {e.repo_id or e.download_id}" + _paren(_n(e.percent, "%"), size)
 
 

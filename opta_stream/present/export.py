@@ -22,6 +22,7 @@ format ourselves are exempt: ``-3.5`` must stay a number.
 
 from __future__ import annotations
 
+import csv
 import re
 import time
 from collections.abc import Iterable, Sequence
@@ -40,7 +41,6 @@ __all__ = [
 ]
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_NEEDS_QUOTES = re.compile(r'[,"\r\n]')
 _UNSAFE_NAME = re.compile(r"[^A-Za-z0-9._-]")
 
 
@@ -50,11 +50,20 @@ def neutralize(text: str) -> str:
 
 
 def _text(value: object) -> str:
-    """One text cell: neutralized, then quoted when RFC 4180 requires it."""
-    cell = neutralize("" if value is None else str(value))
-    if _NEEDS_QUOTES.search(cell):
-        return '"' + cell.replace('"', '""') + '"'
-    return cell
+    """One text cell, neutralized; the csv writer adds RFC 4180 quoting."""
+    return neutralize("" if value is None else str(value))
+
+
+class _Rows(list[str]):
+    """A file-like sink for ``csv.writer`` that ends every row in ``\\n``.
+
+    The writer runs with ``\\r\\n`` as its terminator because that is what
+    makes it quote a cell holding a lone CR (RFC 4180); each row arrives in
+    one ``write`` call, so swapping the terminator here cannot touch a cell.
+    """
+
+    def write(self, line: str) -> None:
+        self.append(line[:-2] + "\n")
 
 
 def _numbers(values: np.ndarray) -> list[str]:
@@ -72,9 +81,12 @@ def _iso(ts: np.ndarray) -> list[str]:
 
 
 def _csv(header: Sequence[str], columns: Sequence[list[str]]) -> bytes:
-    """Join pre-formatted cells; every line, the last included, ends in ``\\n``."""
-    lines = [",".join(header), *map(",".join, zip(*columns, strict=True))]
-    return ("\n".join(lines) + "\n").encode("utf-8", "replace")
+    """A header row and the columns' cells, written by the standard ``csv`` module."""
+    rows = _Rows()
+    writer = csv.writer(rows, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(header)
+    writer.writerows(zip(*columns, strict=True))
+    return "".join(rows).encode("utf-8", "replace")
 
 
 def _in_range(ts: np.ndarray, start: float, end: float) -> np.ndarray:
@@ -84,11 +96,9 @@ def _in_range(ts: np.ndarray, start: float, end: float) -> np.ndarray:
 def throughput_csv(series: Series, start: float, end: float) -> bytes:
     """``timestamp_utc,unix_s,tokens_per_second,model_id``: every row in [start, end]."""
     idx = _in_range(series.ts, start, end)
-    names = [_text(n) for n in series.model_names] + [""]  # last: no model id
-    codes = series.model[idx].astype(np.intp)
-    codes[(codes < 0) | (codes >= len(series.model_names))] = len(series.model_names)
     ts = series.ts[idx]
-    cols = [_iso(ts), _numbers(ts), _numbers(series.value[idx]), [names[c] for c in codes.tolist()]]
+    ids = [_text(m) for m in series.model_ids_at(idx, "").tolist()]
+    cols = [_iso(ts), _numbers(ts), _numbers(series.value[idx]), ids]
     return _csv(("timestamp_utc", "unix_s", "tokens_per_second", "model_id"), cols)
 
 

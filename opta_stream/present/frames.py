@@ -68,10 +68,7 @@ def throughput_frame(series: Series, max_points: int = 1000) -> pd.DataFrame:
         "segment": series.seg[idx],
     }
     if series.model_names and len(series):
-        names = np.array([*series.model_names, None], dtype=object)  # last: "no id"
-        codes = series.model[idx].astype(np.intp)
-        codes[(codes < 0) | (codes >= len(series.model_names))] = len(series.model_names)
-        cols["model_id"] = names[codes]
+        cols["model_id"] = series.model_ids_at(idx)
     return pd.DataFrame(cols)
 
 

@@ -1,13 +1,12 @@
 """What ``Store.apply`` does for each event record: one handler per record type.
 
-Split out of ``store.py`` so the store itself reads as locking, bounds and
+Split out of ``core.py`` so the store itself reads as locking, bounds and
 snapshots, while the per-event rules live here: a status event sets gauges and
 the models table, a download or quantize event updates its job row, a bad event
 bumps a counter, and most events also become a log entry. The handlers are
 methods of the ``EventHandlers`` mixin that ``Store`` inherits; they run with
-the store's lock already held and never take it. The clipping helpers live here
-too, because both modules bound server text with them and this one is imported
-by ``store`` (never the other way round).
+the store's lock already held and never take it; they reach the state they
+change through ``self`` and never import the Store class.
 """
 
 from __future__ import annotations
@@ -35,37 +34,12 @@ from opta_stream.events.records import (
 )
 from opta_stream.events.text import classify_event, summarize
 from opta_stream.snapshot import Gauges, ModelInfo, Progress
+from opta_stream.store.bounds import Interner, clip
+from opta_stream.units import byte_size
 
-if TYPE_CHECKING:
-    from opta_stream.store.core import _Interner
+__all__ = ["MAX_JOBS", "MAX_MODELS", "EventHandlers"]
 
-__all__ = ["LOG_DATA_BYTES", "MAX_JOBS", "MAX_MODELS", "EventHandlers", "clip", "clip_bytes"]
-
-LOG_DATA_BYTES = 4096
 MAX_MODELS, MAX_JOBS = 256, 100
-
-
-def clip(text: str, limit: int) -> str:
-    """At most ``limit`` characters, ending in "…" when cut."""
-    return text if len(text) <= limit else text[:limit - 1] + "…"
-
-
-def clip_bytes(text: str, limit: int = LOG_DATA_BYTES) -> str:
-    """At most ``limit`` UTF-8 bytes, ending in "…" when cut."""
-    if len(text) * 4 <= limit:
-        return text
-    encoded = text.encode("utf-8", "replace")  # "replace": a lone surrogate must not raise
-    if len(encoded) <= limit:
-        return text
-    return encoded[:limit - 3].decode("utf-8", "ignore") + "…"
-
-
-def _size(n: float) -> str:
-    """Bytes for a person: 420 B, 12.5 MB, 4.50 GB."""
-    for unit, scale in (("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
-        if n >= scale:
-            return f"{n / scale:.2f} {unit}" if unit == "GB" else f"{n / scale:.1f} {unit}"
-    return f"{n:.0f} B"
 
 
 def _merge_model(old: ModelInfo | None, new: ModelInfo) -> ModelInfo:
@@ -93,7 +67,7 @@ class EventHandlers:
     _models: dict[str, ModelInfo]
     _jobs: dict[str, Progress]
     _counters: dict[str, int]
-    _names: _Interner
+    _names: Interner
 
     if TYPE_CHECKING:  # defined by Store
         def _add_tp(self, t: np.ndarray, v: np.ndarray, codes: np.ndarray) -> None: ...
@@ -155,7 +129,7 @@ class EventHandlers:
         key = "download:" + clip(e.download_id, 256)
         old = self._jobs.get(key)
         if isinstance(e, DownloadProgress):
-            size = f"{_size(e.downloaded_bytes)} of {_size(e.total_bytes)}" \
+            size = f"{byte_size(e.downloaded_bytes)} of {byte_size(e.total_bytes)}" \
                 if e.downloaded_bytes is not None and e.total_bytes else ""
             status, pct, msg = "running", e.percent, size
         else:

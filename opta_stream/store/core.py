@@ -38,11 +38,11 @@ from opta_stream.snapshot import (
     LogEntry,
     ModelInfo,
     Progress,
-    Series,
     Snapshot,
 )
-from opta_stream.store.apply import EventHandlers, clip, clip_bytes
-from opta_stream.store.rings import EventRate, TieredSeries, Window, assign_segments
+from opta_stream.store.apply import EventHandlers
+from opta_stream.store.bounds import OTHER, Interner, clip, clip_bytes
+from opta_stream.store.rings import EventRate, TieredSeries, assign_segments
 
 __all__ = ["OTHER", "Store"]
 
@@ -51,50 +51,7 @@ MEMORY_TIERS = ((60.0, 1_440),)
 SNAPSHOT_EVENTS = 500
 MAX_EVENT_TYPES, MAX_MODEL_IDS, MAX_GAPS = 200, 256, 1000
 CLOCK_SKEW_S = 5.0  # samples up to this far "in the future" (server clock ahead) still show
-OTHER = "(other)"
 _COUNTER_NAMES = frozenset(f.name for f in fields(Counters))
-
-
-def _frozen(arr: np.ndarray) -> np.ndarray:
-    arr.flags.writeable = False
-    return arr
-
-
-def _series(w: Window, names: tuple[str, ...]) -> Series:
-    """Mark the copies read-only (they are ours alone) and wrap them."""
-    return Series(ts=_frozen(w.ts), value=_frozen(w.value), lo=_frozen(w.lo), hi=_frozen(w.hi),
-                  seg=_frozen(w.seg), model=_frozen(w.model), model_names=names,
-                  resolution_s=w.resolution_s)
-
-
-class _Interner:
-    """Model id → small int code, for at most ``limit`` ids; the rest share OTHER."""
-
-    def __init__(self, limit: int) -> None:
-        self._limit = limit
-        self._codes: dict[str, int] = {}
-        self.names: tuple[str, ...] = ()
-
-    def code(self, model_id: str | None) -> int:
-        if model_id is None:
-            return -1
-        code = self._codes.get(model_id)
-        if code is None:
-            real = len(self._codes) - (OTHER in self._codes)
-            key = clip(model_id, 256) if real < self._limit else OTHER
-            code = self._codes.get(key)
-            if code is None:
-                code = self._codes[key] = len(self.names)
-                self.names += (key,)
-        return code
-
-    def codes(self, model_ids: Iterable[str | None] | None, n: int) -> np.ndarray:
-        """Codes for a batch: each distinct id is looked up once, in first-seen order."""
-        if model_ids is None:
-            return np.full(n, -1, dtype=np.int32)
-        ids = list(model_ids)
-        lookup = {m: self.code(m) for m in dict.fromkeys(ids)}
-        return np.fromiter(map(lookup.__getitem__, ids), dtype=np.int32, count=n)
 
 
 TP_FRESH_S = 3.0  # a model silent for longer no longer counts toward the server rate
@@ -113,7 +70,7 @@ class Store(EventHandlers):
         self._mem_used = TieredSeries(memory_capacity, MEMORY_TIERS)
         self._mem_total = TieredSeries(memory_capacity, MEMORY_TIERS)
         self._seg = 0
-        self._names = _Interner(MAX_MODEL_IDS)
+        self._names = Interner(MAX_MODEL_IDS)
         self._type_counts: dict[str, int] = {}
         self._counters = dict.fromkeys(_COUNTER_NAMES, 0)
         self._gauges = Gauges()
@@ -298,8 +255,8 @@ class Store(EventHandlers):
             conn = replace(self._conn, last_event_at=self._last_event_at)
             gauges, eps = self._gauges, self._rate.rate(now)
         return Snapshot(server=self.server, taken_at=now, window_s=float(window_s),
-                        throughput=_series(tp, names), memory_used=_series(used, ()),
-                        memory_total=_series(total, ()), gaps=gaps, models=models, jobs=jobs,
+                        throughput=replace(tp, model_names=names), memory_used=used,
+                        memory_total=total, gaps=gaps, models=models, jobs=jobs,
                         events=tuple(log), event_counts=MappingProxyType(counts),
                         connection=conn, counters=counters, gauges=gauges, events_per_s=eps)
 

@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import NamedTuple
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
-__all__ = ["ColumnRing", "EventRate", "TierRing", "TieredSeries", "Window", "assign_segments"]
+from opta_stream.snapshot import Series
+
+__all__ = ["ColumnRing", "EventRate", "TierRing", "TieredSeries", "assign_segments", "to_series"]
 
 _RAW_COLUMNS: Mapping[str, DTypeLike] = {
     "ts": np.float64, "value": np.float64, "seg": np.int64, "model": np.int32,
@@ -31,16 +32,13 @@ _TIER_COLUMNS: Mapping[str, DTypeLike] = {
 }
 
 
-class Window(NamedTuple):
-    """Copied-out rows of one series; ``resolution_s`` is 0 for raw samples."""
-
-    ts: np.ndarray
-    value: np.ndarray
-    lo: np.ndarray
-    hi: np.ndarray
-    seg: np.ndarray
-    model: np.ndarray
-    resolution_s: float
+def to_series(ts: np.ndarray, value: np.ndarray, lo: np.ndarray, hi: np.ndarray,
+              seg: np.ndarray, model: np.ndarray, resolution_s: float) -> Series:
+    """Wrap copied-out columns as a Series, marked read-only (the copies are ours alone)."""
+    for arr in (ts, value, lo, hi, seg, model):
+        arr.flags.writeable = False
+    return Series(ts=ts, value=value, lo=lo, hi=hi, seg=seg, model=model,
+                  resolution_s=resolution_s)
 
 
 def assign_segments(ts: np.ndarray, last_ts: float | None, seg0: int) -> np.ndarray:
@@ -140,9 +138,6 @@ class ColumnRing:
         self.size = min(self.capacity, self.size + n)
         self.total += n
 
-    def set_newest(self, name: str, value: float) -> None:
-        self.cols[name][(self.head - 1) % self.capacity] = value
-
     def window(self, t0: float, t1: float) -> dict[str, np.ndarray]:
         """Copies of the rows with ``t0 <= ts <= t1``, oldest first."""
         spans = self._spans()
@@ -226,12 +221,12 @@ class TierRing:
         c["count"][i] += row["count"]
         c["seg"][i] = row["seg"]
 
-    def window(self, t0: float, t1: float) -> Window:
+    def window(self, t0: float, t1: float) -> Series:
         """Buckets overlapping [t0, t1]; value is the bucket mean."""
         rows = self.ring.window(t0 - self.width, t1)
         mean = rows["sum"] / np.maximum(rows["count"], 1)
         model = np.full(mean.shape[0], -1, dtype=np.int32)
-        return Window(rows["ts"], mean, rows["lo"], rows["hi"], rows["seg"], model, self.width)
+        return to_series(rows["ts"], mean, rows["lo"], rows["hi"], rows["seg"], model, self.width)
 
 
 class TieredSeries:
@@ -259,12 +254,12 @@ class TieredSeries:
         for tier in self.tiers:
             tier.add_many(ts, value, seg)
 
-    def window(self, t0: float, t1: float) -> Window:
+    def window(self, t0: float, t1: float) -> Series:
         """Rows in [t0, t1] from the finest store that still holds ``t0`` (else the coarsest)."""
         if self.raw.covers(t0) or not self.tiers:
             rows = self.raw.window(t0, t1)
             v = rows["value"]
-            return Window(rows["ts"], v, v, v, rows["seg"], rows["model"], 0.0)
+            return to_series(rows["ts"], v, v, v, rows["seg"], rows["model"], 0.0)
         tier = next((t for t in self.tiers if t.ring.covers(t0)), self.tiers[-1])
         return tier.window(t0, t1)
 
