@@ -180,7 +180,7 @@ def _same_as_parse_event(pairs) -> None:
     feed = Feed("http://127.0.0.1:9", store=Store(clock=clock), clock=clock)
     # Parsing is the property here; re-timing a far-off server clock is the
     # fault matrix's business, and plain parse_event does not do it.
-    with mock.patch("opta_stream.feed.feed.CLOCK_JUMP_S", math.inf):
+    with mock.patch("opta_stream.feed.clock.CLOCK_JUMP_S", math.inf):
         feed._ingest(_stream(pairs))
     reference = Store(clock=clock)
     reference.apply_many([parse_event(f, 7.0) for f in SSEDecoder().feed(_stream(pairs))])

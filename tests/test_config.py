@@ -8,16 +8,15 @@ from collections.abc import Iterator, Mapping
 
 import pytest
 
-from opta_stream.config import (
-    Settings,
-    key_digest,
-    parse_bool,
-    resolve_settings,
+from opta_stream.config import Settings, key_digest, parse_bool, resolve_settings
+from opta_stream.errors import ConfigError
+from opta_stream.inputs import (
+    host_label,
     same_origin,
+    split_origin,
     validate_model_id,
     validate_url,
 )
-from opta_stream.errors import ConfigError
 
 KEY = "s3cr3t-admin-key"
 
@@ -270,3 +269,17 @@ def test_key_digest():
 def test_same_origin(a, b, expected):
     assert same_origin(a, b) is expected
     assert same_origin(b, a) is expected
+
+
+@pytest.mark.parametrize("url, label", [
+    ("http://127.0.0.1:8000", "127.0.0.1:8000"), ("https://lmx.local", "lmx.local:443"),
+    ("http://h", "h:80"), ("https://user:pw@h:9/p?admin_key=k", "h:9"),
+    ("http://h:bad", "h:?"), ("", "?:80"), ("h:1234", "h:1234"),
+])
+def test_host_label_shows_host_and_port_only(url, label):
+    assert host_label(url) == label
+
+
+def test_split_origin_flags_an_unreadable_port():
+    assert split_origin("http://h:bad") == ("http", "h", None, False)
+    assert split_origin("HTTPS://H:1") == ("https", "h", 1, True)

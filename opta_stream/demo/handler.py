@@ -16,7 +16,7 @@ import threading
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
-from typing import Protocol
+from typing import Protocol, cast
 from urllib.parse import urlsplit
 
 from opta_stream.demo import views
@@ -214,7 +214,7 @@ class Handler(BaseHTTPRequestHandler):
         if not error:
             model_id, error = _string_field(body, "model_id")
         if not error:
-            auto, error = _bool_field(body, "auto_download")  # body is a dict here
+            auto, error = _bool_field(cast(dict, body), "auto_download")  # a dict by now
         if error:
             return self._json(422, error)
         self._reply(self.app.sim.load(model_id, auto_download=auto))

@@ -73,7 +73,9 @@ class _HTTPServer(ThreadingHTTPServer):
         self._conn_lock = threading.Lock()
         self._conns: dict[threading.Thread, socket.socket] = {}
 
-    def process_request(self, request: socket.socket, client_address: object) -> None:
+    def process_request(self, request: socket.socket | tuple[bytes, socket.socket],
+                        client_address: object) -> None:
+        assert isinstance(request, socket.socket)  # a TCP server: never a datagram pair
         name = f"opta-demo-conn {self.server_address[1]}"
         thread = threading.Thread(target=self._serve_one, args=(request, client_address),
                                   name=name, daemon=True)
@@ -146,10 +148,10 @@ class DemoServer:
             if self._state != "new":
                 raise RuntimeError("a DemoServer starts once")
             self._state = "running"
-            self._httpd = _HTTPServer((self.host, self.port), self)
-            self.port = self._httpd.server_address[1]
+            httpd = self._httpd = _HTTPServer((self.host, self.port), self)
+            self.port = httpd.server_address[1]
             self.url = f"http://{self.host}:{self.port}"
-            self._spawn("serve", lambda: self._httpd.serve_forever(poll_interval=0.05))
+            self._spawn("serve", lambda: httpd.serve_forever(poll_interval=0.05))
             self._spawn("sim", self._tick_loop)
         return self
 

@@ -14,6 +14,7 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass
 from operator import itemgetter
+from typing import Any, cast
 
 import numpy as np
 
@@ -68,7 +69,10 @@ def parse_frames(frames: Sequence[SSELike], now: float) -> list[LmxEvent | Throu
             out.append(parse_event(f, now))
         elif batch is None:
             event = parse_event(f, now)
-            (singles if isinstance(event, ThroughputEvent) else out).append(event)
+            if isinstance(event, ThroughputEvent):
+                singles.append(event)
+            else:
+                out.append(event)
     if batch is None and singles:
         batch = ThroughputBatch.of(singles, now)
     return [*out, batch] if batch is not None else out
@@ -98,15 +102,16 @@ def _load_objects(texts: list[str]) -> list[object] | None:
 
 def _fast_batch(texts: list[str], now: float) -> ThroughputBatch | None:
     """The batch ``parse_event`` would give, for the common shape only; else None."""
-    objs = _load_objects(texts)
-    if objs is None or {type(o) for o in objs} != {dict}:
+    loaded = _load_objects(texts)
+    if loaded is None or {type(o) for o in loaded} != {dict}:
         return None
+    objs = cast(list[dict[str, Any]], loaded)
     try:
         ts = list(map(_TIMESTAMP, objs))
         tps = list(map(_RATE, objs))
     except KeyError:
         return None
-    models = tuple([o.get("model_id") for o in objs])  # type: ignore[attr-defined]
+    models = tuple([o.get("model_id") for o in objs])
     if {type(x) for x in ts} | {type(x) for x in tps} != {float}:
         return None
     if not {type(m) for m in models} <= {str, type(None)} or "" in models:

@@ -6,9 +6,8 @@ It never touches Streamlit. ``stop()`` is idempotent, closes the stream from
 outside (waking a blocked read) and joins both threads with a timeout.
 
 A rejected key ends both threads (polling with it would only loop on 403s).
-Streamed samples whose server clock is more than ``CLOCK_JUMP_S`` off this
-computer's are re-timed onto it, with a log line and a new line segment, so a
-skewed or jumping server clock never blanks the live chart.
+Streamed samples go through ``clock.ServerClock``, so a skewed or jumping
+server clock never blanks the live chart.
 """
 
 from __future__ import annotations
@@ -19,14 +18,14 @@ import threading
 import time
 from collections.abc import Callable
 
-import numpy as np
 import requests
 
-from opta_stream.config import host_label
 from opta_stream.errors import AuthRejected, FeedError, redact
 from opta_stream.events.batch import ThroughputBatch, parse_frames
 from opta_stream.events.records import StatusEvent
+from opta_stream.feed.clock import ServerClock
 from opta_stream.feed.sampler import Sampler
+from opta_stream.inputs import host_label
 from opta_stream.snapshot import ConnState
 from opta_stream.store.core import Store
 from opta_stream.wire.backoff import Backoff
@@ -40,7 +39,6 @@ __all__ = ["Feed"]
 log = logging.getLogger(__name__)
 
 STREAMED_FRESH_S = 5.0
-CLOCK_JUMP_S = 60.0  # server timestamps this far off this computer's clock are re-timed
 
 
 class Feed:
@@ -70,10 +68,9 @@ class Feed:
         self._poll_interval = poll_interval
         self.backoff = Backoff(backoff_base, backoff_cap, rng)
         self._decoder = SSEDecoder()
+        self._server_clock = ServerClock(self.store)
         self._stop = threading.Event()
         self._rejected = threading.Event()  # the key was refused: polling stops too
-        self._skew = 0.0  # server clock minus ours, applied to streamed samples
-        self._skew_known = False  # a streamed sample has shown the server's clock
         self._lock = threading.Lock()
         self._transport: SSETransport | None = None
         self._threads: list[threading.Thread] = []
@@ -189,7 +186,7 @@ class Feed:
         for i, event in enumerate(events):
             if isinstance(event, ThroughputBatch):
                 self._streamed_at["throughput"] = now
-                events[i] = self._on_server_clock(event)
+                events[i] = self._server_clock.retime(event)
             elif isinstance(event, StatusEvent):
                 self._streamed_at["status"] = now
         dropped = self._decoder.oversized_lines - oversized
@@ -200,40 +197,6 @@ class Feed:
                            severity="warning")
         if events:
             self.store.apply_many(events)
-
-    def _on_server_clock(self, batch: ThroughputBatch) -> ThroughputBatch:
-        """Place samples on this computer's clock when the server's is far off.
-
-        A server clock an hour off would put every new sample outside the
-        chart's window (or in its future), so the live view would go blank.
-        Each jump inside the batch is found and reported where it happens.
-        """
-        skew = batch.timestamps - batch.received_at
-        shift = np.empty_like(skew)
-        start = 0
-        while start < skew.shape[0]:
-            jumped = np.abs(skew[start:] - self._skew) > CLOCK_JUMP_S
-            end = start + int(jumped.argmax()) if jumped.any() else skew.shape[0]
-            shift[start:end] = self._skew
-            if end < skew.shape[0]:
-                self._clock_jumped(float(skew[end]) - self._skew, float(skew[end]))
-                shift[end] = self._skew
-                end += 1
-            self._skew_known = True
-            start = end
-        return batch.with_timestamps(batch.timestamps - shift) if shift.any() else batch
-
-    def _clock_jumped(self, jump: float, skew: float) -> None:
-        self._skew = skew if abs(skew) > CLOCK_JUMP_S else 0.0
-        self.store.new_segment()
-        where = f"{abs(skew):.0f} s {'ahead of' if skew > 0 else 'behind'} this computer" \
-            if self._skew else "in step with this computer again"
-        what = f"jumped {'forward' if jump > 0 else 'back'} by {abs(jump):.0f} s (now {where})" \
-            if self._skew_known else f"is {where}"
-        tail = "its samples are placed on this computer's clock" if self._skew \
-            else "its own timestamps are used again"
-        self.store.log("feed_clock_jump", f"The server's clock {what}; {tail}.",
-                       severity="warning")
 
     def _wait_before_retry(self, message: str) -> None:
         delay = self.backoff.next_delay(self._decoder.retry)

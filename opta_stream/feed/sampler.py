@@ -95,7 +95,8 @@ class Sampler:
     def _poll_status(self) -> None:
         body = self._client.get_json("/admin/status")
         now = self._clock()
-        mem = body.get("memory") if isinstance(body.get("memory"), dict) else {}
+        mem = body.get("memory")
+        mem = mem if isinstance(mem, dict) else {}
         used, total = _num(mem.get("used_gb")), _num(mem.get("total_gb"))
         threshold = _num(mem.get("threshold_percent"))
         # The threshold is only ever polled: streamed status events do not carry it.

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import partial
+from typing import Any
 
 import altair as alt
 import numpy as np
@@ -126,7 +127,7 @@ def throughput_layers(*, per_model: bool, height: int = 260) -> alt.LayerChart:
     """The throughput chart's structure, without data (see ``throughput_data``)."""
     enc = {"x": _x("time"), "detail": _seg(),
            "y": alt.Y(field="tokens_per_second", type="quantitative", title="tokens/s")}
-    mark: dict[str, object] = {"strokeWidth": 1.5}
+    mark: dict[str, Any] = {"strokeWidth": 1.5}
     if per_model:
         enc["color"] = alt.Color(field="model_id", type="nominal", title=None,
                                  scale=alt.Scale(range=list(MODEL_COLORS)))
@@ -140,7 +141,7 @@ def throughput_layers(*, per_model: bool, height: int = 260) -> alt.LayerChart:
 def throughput_chart(
     frame: pd.DataFrame, *, average: float | None, gaps: Gaps, per_model: bool,
     window: Window | None = None, height: int = 260,
-) -> alt.LayerChart:
+) -> alt.TopLevelMixin:
     """Tokens/s lines (one path per segment), dashed average, shaded gaps.
 
     ``window`` (unix seconds) pins the x axis and ends open gaps; pages pass
@@ -178,7 +179,7 @@ def memory_layers(*, height: int = 220) -> alt.LayerChart:
 def memory_chart(
     frame: pd.DataFrame, *, threshold_pct: float | None, gaps: Gaps,
     window: Window | None = None, height: int = 220,
-) -> alt.LayerChart:
+) -> alt.TopLevelMixin:
     """Used against total memory over the window, threshold marked, gaps shaded."""
     return memory_plan(frame, threshold_pct=threshold_pct, gaps=gaps, window=window,
                        height=height).chart()
@@ -234,7 +235,7 @@ def _model_bars(frame: pd.DataFrame) -> alt.Chart:
 def gauge_chart(
     used_gb: float | None, total_gb: float | None, threshold_pct: float | None,
     *, height: int = 72,
-) -> alt.LayerChart:
+) -> alt.TopLevelMixin:
     """Bullet gauge: green/amber/red bands (60/80 % of capacity), used bar,
     threshold tick; a note instead when the server reported no figures.
 

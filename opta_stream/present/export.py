@@ -29,7 +29,7 @@ from collections.abc import Iterable, Sequence
 
 import numpy as np
 
-from opta_stream.config import split_origin
+from opta_stream.inputs import split_origin
 from opta_stream.snapshot import LogEntry, Series
 
 __all__ = [

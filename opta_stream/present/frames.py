@@ -10,6 +10,7 @@ browser shows them in local time.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from typing import TypeGuard
 
 import numpy as np
 import pandas as pd
@@ -156,7 +157,7 @@ def one(name: str, value: float | None) -> pd.DataFrame:
     return pd.DataFrame({name: np.array([value] if finite(value) else [], dtype=np.float64)})
 
 
-def finite(v: float | None) -> bool:
+def finite(v: float | None) -> TypeGuard[float]:
     """A real number (not None, NaN or infinite)."""
     return v is not None and bool(np.isfinite(v))
 

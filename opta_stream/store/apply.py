@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import fields, replace
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -92,9 +92,10 @@ class EventHandlers:
 
     def _on_status(self, e: StatusEvent) -> None:
         """Gauges (only those reported), a memory sample, and the models list."""
-        reported = dict(memory_used_gb=e.vram_used_gb, memory_total_gb=e.vram_total_gb,
-                        active_requests=e.active_requests, tokens_per_s=e.tokens_per_second,
-                        temperature_c=e.temperature_celsius, uptime_s=e.uptime_seconds)
+        reported: dict[str, Any] = dict(
+            memory_used_gb=e.vram_used_gb, memory_total_gb=e.vram_total_gb,
+            active_requests=e.active_requests, tokens_per_s=e.tokens_per_second,
+            temperature_c=e.temperature_celsius, uptime_s=e.uptime_seconds)
         self._gauges = replace(self._gauges, updated_at=e.received_at,
                                **{k: v for k, v in reported.items() if v is not None})
         if e.vram_used_gb is not None and e.vram_total_gb is not None:
@@ -165,7 +166,8 @@ class EventHandlers:
 
 
 # Record types not listed are only logged; None means "counted, not logged".
-_HANDLERS: dict[type, Callable[[EventHandlers, LmxEvent], None] | None] = {
+# Each handler takes its own record type; the table is looked up by type(event).
+_HANDLERS: dict[type, Callable[[EventHandlers, Any], None] | None] = {
     Heartbeat: None,
     StatusEvent: EventHandlers._on_status,
     ModelLoaded: EventHandlers._on_loaded,

@@ -24,6 +24,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields, replace
 from types import MappingProxyType
+from typing import Any
 
 import numpy as np
 
@@ -206,7 +207,7 @@ class Store(EventHandlers):
         self._log.append(LogEntry(self._seq, ts, clip(type_, 64), category, severity,
                                   clip(summary, 500), clip_bytes(data)))
 
-    def set_gauges(self, **values: object) -> None:
+    def set_gauges(self, **values: Any) -> None:
         """Replace the named gauges; ``updated_at`` defaults to now."""
         with self._lock:
             values.setdefault("updated_at", self._clock())

@@ -16,7 +16,8 @@ from typing import Any
 
 import streamlit as st
 
-from opta_stream.config import Settings, key_digest, resolve_settings, same_origin, validate_url
+from opta_stream.config import Settings, key_digest, resolve_settings
+from opta_stream.inputs import same_origin, validate_url
 
 __all__ = [
     "PANEL_KEY", "SALT", "UNLOCK_KEY", "connect", "digest", "key_matches_origin", "read_only",

@@ -16,8 +16,8 @@ from typing import Any
 
 import requests
 
-from opta_stream.config import validate_model_id
 from opta_stream.errors import OptaStreamError, ServerRefused, redact
+from opta_stream.inputs import validate_model_id
 from opta_stream.wire.failures import describe_request_error
 from opta_stream.wire.plumbing import admin_headers, new_session
 from opta_stream.wire.replies import error_message, raise_for_auth

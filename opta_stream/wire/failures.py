@@ -6,8 +6,8 @@ import socket
 
 import requests
 
-from opta_stream.config import host_label
 from opta_stream.errors import redact
+from opta_stream.inputs import host_label
 
 __all__ = ["describe_request_error"]
 

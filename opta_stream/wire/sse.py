@@ -205,6 +205,6 @@ class SSEDecoder:
 # Building events through the slot descriptors skips the frozen dataclass
 # __init__ (three object.__setattr__ calls), about a third of the cost per event.
 _new = object.__new__
-_set_event = ServerSentEvent.event.__set__  # type: ignore[attr-defined]
-_set_data = ServerSentEvent.data.__set__  # type: ignore[attr-defined]
-_set_id = ServerSentEvent.id.__set__  # type: ignore[attr-defined]
+_set_event = vars(ServerSentEvent)["event"].__set__
+_set_data = vars(ServerSentEvent)["data"].__set__
+_set_id = vars(ServerSentEvent)["id"].__set__
