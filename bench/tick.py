@@ -19,7 +19,6 @@ import ast
 import cProfile
 import io
 import json
-import logging
 import pstats
 import sys
 import time
@@ -104,14 +103,12 @@ def page_builds_csv_each_tick(rows: int, page: Path = ROOT / "pages" / "throughp
     (not a callable) in the page source means the CSV is built every tick.
     """
     try:
-        import streamlit.runtime.caching.cache_data_api as cache_api
+        from opta_stream.ui import compat
 
-        quiet = logging.getLogger(cache_api.__name__)
-        level = quiet.level
-        quiet.setLevel(logging.ERROR)  # "no runtime found" is expected outside `streamlit run`
+        undo = compat.quiet_no_runtime_warning()  # expected outside `streamlit run`
         from opta_stream.ui import widgets
 
-        quiet.setLevel(level)
+        undo()
         return rows <= int(widgets.STATIC_CSV_ROWS)
     except (ImportError, AttributeError):
         pass
@@ -151,16 +148,10 @@ def chart_payload(chart: Any) -> ChartPayload:
     """
     rows = max((len(f) for f in _frames_of(chart)), default=0)
     try:
-        from streamlit.elements import vega_charts as vc
+        from opta_stream.ui import compat
 
-        spec = dict(chart) if isinstance(chart, dict) else \
-            vc._convert_altair_to_vega_lite_spec(chart)
-        proto = vc.VegaLiteChartProto()
-        spec = vc._prepare_vega_lite_spec(spec, True)
-        vc._marshall_chart_data(proto, spec, None)
-        proto.spec = vc._stabilize_vega_json_spec(json.dumps(spec))
-        arrow = sum(len(d.data.data) for d in proto.datasets) + len(proto.data.data)
-        return ChartPayload(proto.ByteSize(), arrow, len(proto.spec), rows)
+        total, arrow, spec_bytes = compat.chart_proto_sizes(chart)
+        return ChartPayload(total, arrow, spec_bytes, rows)
     except (ImportError, AttributeError, TypeError) as exc:  # Streamlit internals moved
         return _payload_fallback(chart, rows, f"fallback ({type(exc).__name__})")
 

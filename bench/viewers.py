@@ -76,9 +76,9 @@ class StreamlitApp(ChildProcess):
 
 def _client_state(msg: Any, page: str, page_hash: str, fragment: str, cached: list[str],
                   auto: bool) -> bytes:
-    from streamlit.proto.BackMsg_pb2 import BackMsg
+    from opta_stream.ui import compat
 
-    back = BackMsg()
+    back = compat.back_msg()
     rs = back.rerun_script
     rs.query_string = ""
     rs.page_script_hash = page_hash
@@ -131,10 +131,10 @@ class Viewer:
                              list(self.cache), auto)
 
     async def _read(self, ws: Any) -> None:
-        from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+        from opta_stream.ui import compat
 
         async for raw in ws:
-            msg = ForwardMsg()
+            msg = compat.forward_msg()
             msg.ParseFromString(raw)
             self._on_message(msg, ws)
 

@@ -15,8 +15,8 @@ from typing import Any
 
 import streamlit as st
 
-from opta_stream.config import MODEL_ID_MAX, validate_model_id
 from opta_stream.errors import AuthRejected, ConfigError, ServerRefused
+from opta_stream.inputs import MODEL_ID_MAX, validate_model_id
 from opta_stream.present.formatting import duration, number, plain
 from opta_stream.snapshot import ModelInfo, Progress, Snapshot
 from opta_stream.ui import actions, routing, session, widgets

@@ -71,26 +71,9 @@ def media_files(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes | Callable[[
     """file id → what Streamlit got for each download button: the bytes, or the
     callable it runs on click (a deferred download; its id is the button's
     ``deferred_file_id``)."""
-    from streamlit.runtime.media_file_manager import MediaFileManager
-    from streamlit.runtime.memory_media_file_storage import MemoryMediaFileStorage
+    from opta_stream.ui import compat
 
-    seen: dict[str, bytes | Callable[[], bytes]] = {}
-    load, defer = MemoryMediaFileStorage.load_and_get_id, MediaFileManager.add_deferred
-
-    def recording_load(self, path_or_data, mimetype, kind, filename=None):  # noqa: ANN001
-        file_id = load(self, path_or_data, mimetype, kind, filename)
-        if isinstance(path_or_data, bytes):
-            seen[file_id] = path_or_data
-        return file_id
-
-    def recording_defer(self, data_callable, *args, **kwargs):  # noqa: ANN001
-        file_id = defer(self, data_callable, *args, **kwargs)
-        seen[file_id] = data_callable
-        return file_id
-
-    monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", recording_load)
-    monkeypatch.setattr(MediaFileManager, "add_deferred", recording_defer)
-    return seen
+    return compat.record_media(monkeypatch)
 
 
 def opta_threads() -> list[threading.Thread]:

@@ -8,11 +8,17 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
+from opta_stream.store import Store
+
+T = TypeVar("T")
+POLL_S = 0.02  # how often a condition outside this process is re-checked
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = ROOT / "tests" / "fixtures" / "lmx"  # captured from a real Opta LMX 0.1.0
 
@@ -45,26 +51,29 @@ def streamlit_healthy(url: str) -> bool:
         return False
 
 
-def wait_for(predicate: Callable[[], object], timeout: float = 10.0, what: str = "condition"):
-    """Wait until ``predicate()`` is truthy, re-checking on a short event wait.
+def wait_for(predicate: Callable[[], T], timeout: float = 10.0, what: str = "condition", *,
+             store: Store | None = None) -> T:
+    """Wait until ``predicate()`` is truthy and return its value; AssertionError on timeout.
 
-    Returns the truthy value; raises AssertionError naming ``what`` on timeout.
+    With ``store``, the wait ends at the store write that makes the predicate
+    true (``Store.wait_for``): what a feed records is waited on, not polled.
+    Without it, the predicate is polled every 20 ms: it reads another process,
+    a socket or a browser, where there is no event to wait on.
     """
-    tick = threading.Event()
-    deadline = _now() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if _now() > deadline:
-            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
-        tick.wait(0.02)
+    if store is not None:
+        value = store.wait_for(predicate, timeout)
+    else:
+        value = _poll(predicate, timeout)
+    if not value:
+        raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+    return value
 
 
-def _now() -> float:
-    import time
-
-    return time.monotonic()
+def _poll(predicate: Callable[[], T], timeout: float) -> T:
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()) and time.monotonic() < deadline:
+        time.sleep(POLL_S)
+    return value
 
 
 def wait_for_streamlit(proc: subprocess.Popen, url: str, timeout: float = 30.0) -> None:

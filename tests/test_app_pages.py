@@ -9,7 +9,6 @@ server for real, and stops it afterwards.
 
 from __future__ import annotations
 
-import re
 import tomllib
 from pathlib import Path
 from types import MappingProxyType
@@ -24,7 +23,7 @@ from opta_stream.errors import ServerRefused
 from opta_stream.present import export, formatting, frames
 from opta_stream.snapshot import ConnState
 from opta_stream.store.core import Store
-from opta_stream.ui import actions, resources, routing, session, widgets
+from opta_stream.ui import actions, compat, resources, routing, session, widgets
 from opta_stream.wire.client import ActionResult
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,23 +36,10 @@ ACTION_WAIT_S = 5.0
 
 @pytest.fixture(autouse=True)
 def navigation_mode(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Run AppTest like a server that has seen st.navigation once.
-
-    AppTest re-detects the ``pages/`` folder on every run and then runs a
-    page's file bare (Streamlit's old folder mode); a real server does that
-    only until the first run of app.py. ``test_a_bare_page_run_*`` covers it.
-    """
-    if request.node.name.startswith("test_a_bare_page_run"):
-        return
-    from streamlit.runtime.pages_manager import PagesManager
-    from streamlit.testing.v1 import app_test
-
-    class SeenNavigation(PagesManager):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(app_test, "PagesManager", SeenNavigation)
+    """AppTest runs like a server that has seen st.navigation (see ``compat.use_navigation_mode``);
+    ``test_a_bare_page_run_*`` keeps the bare-page case."""
+    if not request.node.name.startswith("test_a_bare_page_run"):
+        compat.use_navigation_mode(monkeypatch)
 
 
 class FakeClient:
@@ -145,12 +131,30 @@ def test_every_page_renders_without_exception(page, filled_store, clean_env):
     assert not at.info or DEMO_BANNER not in [i.value for i in at.info]
 
 
+EMPTY = {  # what each page says about a store that has received nothing
+    "overview": "No throughput samples yet", "throughput": "No throughput samples yet",
+    "memory": "No memory samples yet", "models": "No models loaded. Load one",
+    "events": "No events yet",
+}
+
+
+def page_captions(at: AppTest) -> str:
+    """The page's own captions, without the sidebar's (whose "none yet" would match anything)."""
+    return " ".join(c.value for c in at.main.caption)
+
+
 @pytest.mark.parametrize("page", PAGES)
 def test_every_page_explains_an_empty_store(page, fixed_now, clean_env):
     store = Store(SERVER, clock=lambda: fixed_now)
     at = open_page(make_app(store, client=FakeClient()), page)
-    captions = " ".join(c.value for c in at.caption)
-    assert re.search(r"No (throughput|memory|models|events|downloads)|yet", captions), captions
+    assert EMPTY[page] in page_captions(at), page_captions(at)
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_a_filled_store_shows_no_empty_message(page, filled_store, clean_env):
+    """The counterpart that shows the check above can fail."""
+    at = open_page(make_app(filled_store, client=FakeClient()), page)
+    assert EMPTY[page] not in page_captions(at)
 
 
 def test_overview_shows_the_key_numbers(filled_store, clean_env):

@@ -8,10 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import math
 import sys
 from pathlib import Path
-from unittest import mock
 
 import pytest
 
@@ -93,26 +91,29 @@ def test_soak_summary_from_samples():
 
 
 def test_viewer_follows_auto_rerun_and_counts_fragment_runs():
-    from streamlit.proto.BackMsg_pb2 import BackMsg
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    from opta_stream.ui import compat
 
     sent: list[bytes] = []
 
     class FakeSocket:
+        def __init__(self) -> None:
+            self.rerun = asyncio.Event()  # set by the viewer's timer sending a rerun
+
         async def send(self, data: bytes) -> None:
             sent.append(data)
+            self.rerun.set()
 
     async def scenario() -> viewers.Viewer:
         v = viewers.Viewer("http://127.0.0.1:1")
         ws = FakeSocket()
-        msg = ForwardMsg()
+        msg = compat.forward_msg()
         msg.new_session.page_script_hash = "page-hash"
         v._on_message(msg, ws)
-        msg = ForwardMsg()
+        msg = compat.forward_msg()
         msg.auto_rerun.interval, msg.auto_rerun.fragment_id = 0.05, "frag"
         v._on_message(msg, ws)
-        await asyncio.sleep(0.18)
-        done = ForwardMsg()
+        await asyncio.wait_for(ws.rerun.wait(), 5.0)  # the 50 ms timer fired
+        done = compat.forward_msg()
         done.script_finished = viewers.FRAGMENT_DONE
         done.metadata.run.fragment_ids.append("frag")
         v._on_message(done, ws)
@@ -122,7 +123,7 @@ def test_viewer_follows_auto_rerun_and_counts_fragment_runs():
     v = asyncio.run(scenario())
     assert v.fastest_fragment() == "frag" and len(v.finished["frag"]) == 1
     assert sent, "the timer sent no rerun"
-    back = BackMsg()
+    back = compat.back_msg()
     back.ParseFromString(sent[0])
     assert back.rerun_script.fragment_id == "frag" and back.rerun_script.is_auto_rerun
     assert back.rerun_script.page_script_hash == "page-hash"
@@ -131,82 +132,3 @@ def test_viewer_follows_auto_rerun_and_counts_fragment_runs():
 def test_store_full_measure_is_bounded():
     res = tick.measure_store_full(300)
     assert 0 < res["traced_mib"] < 50
-
-
-# -- the ingest fast path the benchmark measures: same store as parse_event -------------
-
-_OK = '"timestamp": 1.0, "tokens_per_second": 2.0'
-_ODD_DATA = [
-    '{"a":[{"b":1}', '{"c":2}]}', '{"t":1},{"t":2}', '{"a":{"b":1}', '{"c":2}}', '{', '}',
-    '{"x":"}', '{"y":1}', "{}", '{"timestamp": 1.5}', '{"tokens_per_second": 2.5}',
-    '{"timestamp": 0.0, "tokens_per_second": 1.0}', '{"timestamp": NaN, "tokens_per_second": 1}',
-    '{"timestamp": 1.0, "tokens_per_second": Infinity}', '{"timestamp": 1e400, "x": 1.0}',
-    '{"timestamp": 1, "tokens_per_second": 2}', '{"timestamp": "1.5", "tokens_per_second": "2"}',
-    '{"timestamp": true, "tokens_per_second": 2.0}', "{" + _OK + ', "model_id": ""}',
-    "{" + _OK + ', "model_id": 7}', "{" + _OK + "}\n", '{"timestamp": 1.0,\n"x": 2.0}',
-    " {" + _OK + "}", "{" + _OK + ', "model_id": "m[1]"}', "[1, 2]", "null", "",
-    "{" + _OK + ', "timestamp": 3.0}', '\ufeff{"a": 1}', "{" + _OK + ', "model_id": "a\\"b"}',
-    '{"s": "x\\\\"}', "{" + _OK + "}", "{" + _OK + ', "model_id": "m"}', "{" + _OK + "}",
-]
-
-
-def _stream(pairs) -> bytes:
-    """SSE bytes for (data, event) pairs; a data value with newlines spans data lines."""
-    out = []
-    for data, event in pairs:
-        lines = "".join(f"data: {line}\n" for line in data.split("\n"))
-        out.append(f"event: {event}\n{lines}\n")
-    return "".join(out).encode("utf-8", "surrogatepass")
-
-
-def _state(store) -> tuple:
-    snap = store.snapshot(1e9)
-    tp = snap.throughput
-    names = [tp.model_names[m] if m >= 0 else None for m in tp.model.tolist()]
-    log = [(e.type, e.summary, e.data) for e in snap.events]
-    c = snap.counters
-    return (tp.ts.tolist(), tp.value.tolist(), names, dict(snap.event_counts), log,
-            (c.events, c.malformed, c.unknown), snap.gauges.tokens_per_s)
-
-
-def _same_as_parse_event(pairs) -> None:
-    """The feed's ingest leaves the store exactly as plain ``parse_event`` would."""
-    from opta_stream.events.records import parse_event
-    from opta_stream.feed.feed import Feed
-    from opta_stream.store.core import Store
-    from opta_stream.wire.sse import SSEDecoder
-
-    clock = lambda: 7.0  # noqa: E731
-    feed = Feed("http://127.0.0.1:9", store=Store(clock=clock), clock=clock)
-    # Parsing is the property here; re-timing a far-off server clock is the
-    # fault matrix's business, and plain parse_event does not do it.
-    with mock.patch("opta_stream.feed.clock.CLOCK_JUMP_S", math.inf):
-        feed._ingest(_stream(pairs))
-    reference = Store(clock=clock)
-    reference.apply_many([parse_event(f, 7.0) for f in SSEDecoder().feed(_stream(pairs))])
-    assert _state(feed.store) == _state(reference)
-
-
-def test_batched_parse_equals_parse_event_on_odd_frames():
-    for rotate in range(len(_ODD_DATA)):
-        datas = _ODD_DATA[rotate:] + _ODD_DATA[:rotate]
-        _same_as_parse_event([(d, "throughput") for d in datas])
-
-
-def test_batched_parse_equals_parse_event_property():
-    hypothesis = pytest.importorskip("hypothesis")
-    st = hypothesis.strategies
-    number = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.integers(-3, 3),
-                       st.booleans(), st.none(), st.text(max_size=3))
-    obj = st.fixed_dictionaries({}, optional={"timestamp": number, "tokens_per_second": number,
-                                              "model_id": st.one_of(st.none(), st.text(max_size=4),
-                                                                    st.integers(0, 2))})
-    data = st.one_of(obj.map(json.dumps), st.sampled_from(_ODD_DATA))
-    event = st.sampled_from(["throughput", "throughput", "status", "heartbeat", "message"])
-
-    @hypothesis.settings(max_examples=150, deadline=None)
-    @hypothesis.given(st.lists(st.tuples(data, event), max_size=12))
-    def check(pairs):
-        _same_as_parse_event(pairs)
-
-    check()

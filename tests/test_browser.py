@@ -13,9 +13,11 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -117,17 +119,34 @@ def test_every_page_renders(page, app_url, name):
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
 
 
+def export_span(filename: str) -> tuple[float, float]:
+    """(start, end) unix seconds from ``opta-stream_<host>-<port>_<kind>_<start>_<end>.csv``."""
+    stamps = re.findall(r"_(\d{8}T\d{6}Z)", filename)
+    start, end = (datetime.strptime(s, "%Y%m%dT%H%M%SZ").replace(tzinfo=UTC).timestamp()
+                  for s in stamps[-2:])
+    return start, end
+
+
 def test_throughput_csv_downloads_the_shown_window(page, app_url):
+    """Pick "1 min" on screen; the CSV holds that minute, and only that minute."""
     open_page(page, app_url, "throughput")
+    page.get_by_text("1 min", exact=True).first.click()
     button = page.get_by_role("button", name="Download CSV")
 
-    def rows() -> list[dict[str, str]]:
+    def download() -> tuple[str, list[dict[str, str]]]:
         with page.expect_download() as info:
             button.click()
         text = Path(info.value.path()).read_text(encoding="utf-8")
         assert text.startswith("timestamp_utc,unix_s,tokens_per_second,model_id\n")
         assert info.value.suggested_filename.startswith("opta-stream_127.0.0.1-")
-        return list(csv.DictReader(io.StringIO(text)))
+        rows = list(csv.DictReader(io.StringIO(text)))
+        span = export_span(info.value.suggested_filename)
+        return (info.value.suggested_filename, rows) if span[1] - span[0] <= 61 and rows else ""
 
-    data = wait_for(rows, 15, "a CSV with rows")
-    assert all(float(r["tokens_per_second"]) >= 0 for r in data)
+    name, rows = wait_for(download, 20, "a CSV of the 1 min window with rows")
+    start, end = export_span(name)
+    assert 59 <= end - start <= 61  # the window chosen on screen, not the default 5 min
+    times = [float(r["unix_s"]) for r in rows]
+    assert all(start - 1 <= ts <= end + 1 for ts in times)  # file names round to seconds
+    assert end - max(times) < 5  # up to the moment of the click (the app may be younger)
+    assert all(float(r["tokens_per_second"]) >= 0 for r in rows)

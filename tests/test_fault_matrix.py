@@ -175,11 +175,13 @@ class Rig:
         return [t for t in self.transitions[since:until] if t.state is RECONNECTING]
 
     def wait_retries(self, n: int, since: int, timeout: float = 15.0) -> None:
-        wait_for(lambda: len(self.retries(since)) >= n, timeout, f"{n} reconnect attempts")
+        wait_for(lambda: len(self.retries(since)) >= n, timeout, f"{n} reconnect attempts",
+                 store=self.feed.store)
 
     def wait_log(self, text: str, timeout: float = 10.0) -> str:
         return wait_for(lambda: next((e.summary for e in self.snap(60).events
-                                      if text in e.summary), None), timeout, f"log '{text}'")
+                                      if text in e.summary), None), timeout, f"log '{text}'",
+                        store=self.feed.store)
 
     def events_requests(self) -> int:
         assert self.server is not None
@@ -188,15 +190,18 @@ class Rig:
     def warm_up(self) -> set[float]:
         """Wait for an open feed with samples; return the sample times held now."""
         need = 2 if self.kind == "lmx" else 10
-        wait_for(lambda: self.state() is OPEN, 20, "the feed to open")
-        wait_for(lambda: len(self.ts()) >= need, 20, f"{need} samples before the fault")
+        wait_for(lambda: self.state() is OPEN, 20, "the feed to open", store=self.feed.store)
+        wait_for(lambda: len(self.ts()) >= need, 20, f"{need} samples before the fault",
+                 store=self.feed.store)
         return self.ts()
 
     def wait_fresh(self, before: set[float]) -> None:
         """The feed is open again and new samples arrive (nothing is wedged)."""
         need = 2 if self.kind == "lmx" else 5
-        wait_for(lambda: self.state() is OPEN, 20, "the feed to be open again")
-        wait_for(lambda: len(self.ts() - before) >= need, 20, f"{need} fresh samples")
+        wait_for(lambda: self.state() is OPEN, 20, "the feed to be open again",
+                 store=self.feed.store)
+        wait_for(lambda: len(self.ts() - before) >= need, 20, f"{need} fresh samples",
+                 store=self.feed.store)
 
 
 @contextmanager
@@ -234,7 +239,7 @@ def _canned_auth(status: int, detail: str) -> Callable[[Rig], None]:
         seen = rig.events_requests()
         rig.faults.respond(status, "application/json", b'{"detail": "%s"}' % detail.encode())
         rig.faults.drop_mid_event()
-        wait_for(lambda: rig.state() is AUTH, what="auth rejected")
+        wait_for(lambda: rig.state() is AUTH, what="auth rejected", store=rig.feed.store)
         wait_for(lambda: not rig.feed.alive_threads(), what="both feed threads to end")
         assert rig.events_requests() - seen <= 1, "a rejected key must not be retried"
 
@@ -245,7 +250,7 @@ def _drop_mid_event(rig: Rig) -> None:
     mark = len(rig.transitions)
     rig.faults.drop_mid_event()
     rig.wait_retries(1, mark)
-    wait_for(lambda: rig.state() is OPEN, what="reopened")
+    wait_for(lambda: rig.state() is OPEN, what="reopened", store=rig.feed.store)
 
 
 def _sigterm(rig: Rig) -> None:
@@ -307,7 +312,8 @@ def _huge_line(rig: Rig) -> None:
 def _oversized_line(rig: Rig) -> None:
     """5 MiB in one line (over the decoder's 4 MiB cap): dropped, counted, logged."""
     rig.faults.inject(b"event: model_loaded\ndata: " + b"y" * (5 << 20) + b"\n\n")
-    wait_for(lambda: rig.snap(60).counters.oversized_lines >= 1, what="oversized line counted")
+    wait_for(lambda: rig.snap(60).counters.oversized_lines >= 1, what="oversized line counted",
+             store=rig.feed.store)
     assert not any(e.type == "model_loaded" for e in rig.snap().events)
 
 
@@ -326,7 +332,8 @@ def _close_after(rig: Rig) -> None:
 
 def _status_failing(rig: Rig) -> None:
     rig.faults.fail_status(500)
-    wait_for(lambda: rig.snap(60).counters.poll_errors >= 3, what="3 failed polls")
+    wait_for(lambda: rig.snap(60).counters.poll_errors >= 3, what="3 failed polls",
+             store=rig.feed.store)
     rig.wait_log("Polling the server failed")
     entry = next(e for e in rig.snap().events if e.type == "poll_failed")
     assert entry.severity == "warning" and rig.state() is OPEN
@@ -366,7 +373,8 @@ def _clock_jump(offset: float) -> Callable[[Rig], None]:
         before = rig.ts()
         rig.faults.clock_offset(offset)
         rig.wait_log("clock jumped")
-        wait_for(lambda: len(rig.ts() - before) >= 5, what="samples after the jump, on view")
+        wait_for(lambda: len(rig.ts() - before) >= 5, what="samples after the jump, on view",
+                 store=rig.feed.store)
 
     return fault
 

@@ -47,9 +47,10 @@ def state(feed: Feed) -> ConnState:
 def test_rich_mode_streams_throughput_and_status(rich_server) -> None:
     feed = fast_feed(rich_server.url).start()
     try:
-        wait_for(lambda: len(feed.store.snapshot(60).throughput) >= 20, what="throughput samples")
+        wait_for(lambda: len(feed.store.snapshot(60).throughput) >= 20, what="throughput samples",
+                 store=feed.store)
         snap = wait_for(lambda: (s := feed.store.snapshot(60)).gauges.memory_total_gb and s,
-                        what="status gauges")
+                        what="status gauges", store=feed.store)
         assert snap.connection.state is ConnState.OPEN
         assert snap.gauges.memory_total_gb > snap.gauges.memory_used_gb > 0
         assert snap.event_counts.get("throughput", 0) >= 20
@@ -61,9 +62,11 @@ def test_lmx_mode_polls_gauges_and_counts_heartbeats(lmx_server) -> None:
     feed = fast_feed(lmx_server.url).start()
     try:
         wait_for(lambda: feed.store.snapshot(60).event_counts.get("heartbeat", 0) >= 1,
-                 what="a heartbeat")
-        wait_for(lambda: len(feed.store.snapshot(60).memory_used) >= 2, what="polled memory")
-        wait_for(lambda: len(feed.store.snapshot(60).throughput) >= 1, what="polled tokens/s")
+                 what="a heartbeat", store=feed.store)
+        wait_for(lambda: len(feed.store.snapshot(60).memory_used) >= 2, what="polled memory",
+                 store=feed.store)
+        wait_for(lambda: len(feed.store.snapshot(60).throughput) >= 1, what="polled tokens/s",
+                 store=feed.store)
         snap = feed.store.snapshot(60)
         assert snap.gauges.threshold_pct == 90
         assert snap.gauges.version
@@ -75,7 +78,8 @@ def test_lmx_mode_polls_gauges_and_counts_heartbeats(lmx_server) -> None:
 def test_wrong_key_is_fatal_with_a_clear_message(rich_server) -> None:
     feed = fast_feed(rich_server.url, key="wrong-key").start()
     try:
-        wait_for(lambda: state(feed) is ConnState.AUTH_REJECTED, what="auth rejected")
+        wait_for(lambda: state(feed) is ConnState.AUTH_REJECTED, what="auth rejected",
+                 store=feed.store)
         conn = feed.store.snapshot(60).connection
         assert "Admin key rejected" in conn.message and "403" in conn.message
         wait_for(lambda: not feed.alive_threads()[:1] or
@@ -96,10 +100,11 @@ def test_malformed_and_unknown_events_are_counted_and_the_feed_goes_on(rich_serv
         rich_server.faults.inject(b"event: model_loaded\ndata: {not json\n\n"
                                   b"event: brand_new_thing\ndata: {\"x\": 1}\n\n")
         snap = wait_for(lambda: (s := feed.store.snapshot(60)).counters.malformed >= 1
-                        and s.counters.unknown >= 1 and s, what="malformed + unknown counted")
+                        and s.counters.unknown >= 1 and s, what="malformed + unknown counted",
+                        store=feed.store)
         before = len(snap.throughput)
         wait_for(lambda: len(feed.store.snapshot(60).throughput) > before + 5,
-                 what="samples after the bad events")
+                 what="samples after the bad events", store=feed.store)
         types = {e.type for e in feed.store.snapshot(60).events}
         assert {"model_loaded", "brand_new_thing"} <= types
         assert state(feed) is ConnState.OPEN
@@ -136,15 +141,18 @@ def test_killed_server_restart_reconnects_records_gap_and_keeps_data(caplog) -> 
                        admin_key=KEY).start()
     feed = fast_feed(demo.url).start()
     try:
-        wait_for(lambda: len(feed.store.snapshot(600).throughput) >= 30, what="first samples")
+        wait_for(lambda: len(feed.store.snapshot(600).throughput) >= 30, what="first samples",
+                 store=feed.store)
         demo.kill()
-        wait_for(lambda: state(feed) is ConnState.RECONNECTING, what="reconnecting")
+        wait_for(lambda: state(feed) is ConnState.RECONNECTING, what="reconnecting",
+                 store=feed.store)
         kept = feed.store.snapshot(600).throughput
         demo = DemoProcess(port, "--mode", "rich", "--rate", "50", "--heartbeat", "0.3",
                            admin_key=KEY).start()
-        wait_for(lambda: state(feed) is ConnState.OPEN, timeout=20, what="reconnected")
+        wait_for(lambda: state(feed) is ConnState.OPEN, timeout=20, what="reconnected",
+                 store=feed.store)
         wait_for(lambda: len(feed.store.snapshot(600).throughput) > len(kept) + 10,
-                 what="new samples")
+                 what="new samples", store=feed.store)
         snap = feed.store.snapshot(600)
         assert set(kept.ts.tolist()) <= set(snap.throughput.ts.tolist()), "earlier data lost"
         assert len(snap.gaps) >= 1 and snap.gaps[0][1] is not None, "gap not recorded"
@@ -166,10 +174,12 @@ def test_admin_key_never_in_logs_exceptions_or_urls(rich_server, caplog) -> None
     caplog.set_level(logging.DEBUG)
     feed = fast_feed(rich_server.url).start()
     try:
-        wait_for(lambda: len(feed.store.snapshot(60).throughput) >= 5, what="samples")
+        wait_for(lambda: len(feed.store.snapshot(60).throughput) >= 5, what="samples",
+                 store=feed.store)
         rich_server.faults.drop_mid_event()
-        wait_for(lambda: feed.store.snapshot(60).counters.reconnects >= 1, what="a reconnect")
-        wait_for(lambda: state(feed) is ConnState.OPEN, what="reopened")
+        wait_for(lambda: feed.store.snapshot(60).counters.reconnects >= 1, what="a reconnect",
+                 store=feed.store)
+        wait_for(lambda: state(feed) is ConnState.OPEN, what="reopened", store=feed.store)
     finally:
         feed.stop()
     snap = feed.store.snapshot(3600)

@@ -86,3 +86,26 @@ def test_captured_fixtures_travel_with_the_repository() -> None:
     names = {p.name for p in lmx.iterdir()}
     assert {"README.md", "get-admin_status.json", "get-admin_metrics.prom",
             "events-heartbeats.sse"} <= names
+
+
+def readme_commands(text: str) -> list[str]:
+    """The one-line commands in README's bash blocks."""
+    blocks = re.findall(r"```bash\n(.*?)```", text, re.S)
+    return [line for block in blocks for line in block.splitlines() if line.strip()]
+
+
+def test_ci_runs_the_readme_test_command_verbatim() -> None:
+    commands = readme_commands((ROOT / "README.md").read_text(encoding="utf-8"))
+    test = next(c for c in commands if c.endswith("python -m pytest"))
+    run = next(c for c in commands if c.endswith("streamlit run app.py")
+               and c.startswith("python3 -m venv"))
+    assert test in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
+    for command in (test, run):  # Debian's system Python needs a venv for pip
+        assert command.startswith("python3 -m venv .venv && . .venv/bin/activate && ")
+    assert all(step in test for step in ("ruff check .", "lint-imports", "mypy"))
+
+
+def test_readme_command_check_fails_on_a_mismatch() -> None:
+    text = "```bash\npython3 -m venv .venv && pytest\n```\n"
+    assert readme_commands(text) == ["python3 -m venv .venv && pytest"]
+    assert not any(c.endswith("python -m pytest") for c in readme_commands(text))

@@ -50,7 +50,7 @@ from opta_stream.demo.server import DemoServer
 from opta_stream.errors import ServerRefused
 from opta_stream.feed.feed import Feed
 from opta_stream.snapshot import ConnState
-from opta_stream.ui import actions, resources, session
+from opta_stream.ui import actions, compat, resources, session
 from opta_stream.wire.client import AdminClient
 
 KEY = "sk-opta-CANARY-" + secrets.token_hex(8)  # new every run: nothing can hard-code it
@@ -146,15 +146,8 @@ def downloads(media: dict[str, Any]) -> Hay:
 
 
 def cached_feeds() -> dict[str, Feed]:
-    """value key → Feed, from the cache behind ``resources.shared_feed`` (Streamlit internals)."""
-    from streamlit.runtime.caching import cache_resource_api
-
-    caches = cache_resource_api._resource_caches._function_caches.get(None, {})
-    cache = caches.get(resources.shared_feed._function_key)
-    if cache is None:
-        return {}
-    with cache._mem_cache_lock:
-        return {k: r.value for k, r in cache._mem_cache.items()}
+    """value key → Feed, from the cache behind ``resources.shared_feed``."""
+    return compat.cached_values(resources.shared_feed)
 
 
 def feed_for(url: str) -> Feed:
@@ -165,10 +158,6 @@ def feed_for(url: str) -> Feed:
 
 def cache_keys() -> Hay:
     """Only the URL and a salted digest are hashed: ``_admin_key`` is left out entirely."""
-    from streamlit.runtime.caching.cache_type import CacheType
-    from streamlit.runtime.caching.cache_utils import _make_value_key
-
-    func = resources.shared_feed._info.func
     feeds = cached_feeds()
     assert any(f._key == KEY for f in feeds.values()), "no feed was built with the key"
     for value_key, feed in feeds.items():
@@ -176,7 +165,7 @@ def cache_keys() -> Hay:
         assert digest != hashlib.sha256(KEY.encode()).hexdigest()
         for stand_in in (None, "something-else"):  # any _admin_key gives the same key
             args = (feed.url, digest, stand_in)
-            assert _make_value_key(CacheType.RESOURCE, func, args, {}, None) == value_key
+            assert compat.resource_value_key(resources.shared_feed, args) == value_key
     return [*((f"cache value key {k}", k) for k in feeds),
             ("cache function key", resources.shared_feed._function_key)]
 
@@ -258,15 +247,7 @@ def all_logs(monkeypatch: pytest.MonkeyPatch) -> Iterator[LogRecorder]:
 @pytest.fixture(autouse=True)
 def navigation_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     """As in test_app_pages: AppTest acts like a server that has run st.navigation."""
-    from streamlit.runtime.pages_manager import PagesManager
-    from streamlit.testing.v1 import app_test
-
-    class SeenNavigation(PagesManager):
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            super().__init__(*args, **kwargs)
-            PagesManager.uses_pages_directory = False
-
-    monkeypatch.setattr(app_test, "PagesManager", SeenNavigation)
+    compat.use_navigation_mode(monkeypatch)
 
 
 def demo(seed: int) -> DemoServer:
@@ -325,20 +306,21 @@ def finish_action(at: Any) -> Any:
 def live(feed: Feed) -> None:
     """Wait until the feed has streamed samples and both loaded models."""
     wait_for(lambda: (s := feed.store.snapshot(60)).connection.state is ConnState.OPEN
-             and len(s.throughput) >= 10 and len(s.models) >= 2, 15, "a live feed")
+             and len(s.throughput) >= 10 and len(s.models) >= 2, 15, "a live feed",
+             store=feed.store)
 
 
-def quiet(feed: Feed) -> None:
-    """Wait until a stalled stream has delivered its last byte: nothing for 0.4 s,
-    longer than both the heartbeat and the sample interval."""
-    pause, last = threading.Event(), -1
-    for _ in range(50):  # bounded: at most ~20 s
-        now = feed.store.snapshot(1.0).counters.bytes
-        if now == last:
-            return
-        last = now
-        pause.wait(0.4)
-    raise AssertionError("the stalled stream kept sending")
+def quiet(server: DemoServer, feed: Feed) -> None:
+    """Stall the stream and wait until the feed holds every byte the server wrote.
+
+    The server says when its stream has entered the stall (it writes nothing
+    after that); the feed's byte count then reaching the server's is the end.
+    """
+    server.faults.stall(None)
+    assert server.faults.wait_stalled(10), "the stream never entered the stall"
+    sent = server.faults.stream_bytes()
+    wait_for(lambda: feed.store.snapshot(1.0).counters.bytes >= sent, 10,
+             "the last streamed bytes", store=feed.store)
 
 
 def failing_load(at: Any) -> Hay:
@@ -356,8 +338,7 @@ def failing_unload(at: Any, server: DemoServer, feed: Feed) -> Hay:
     page that the server unloaded the model behind its back.
     """
     server.faults.fail_status(503)
-    server.faults.stall(None)
-    quiet(feed)
+    quiet(server, feed)
     AdminClient(server.url, KEY).unload_model(MODEL)
     assert MODEL in {m.model_id for m in feed.store.snapshot(60).models}
     finish_action(at.button(key=f"unload::{MODEL}").click().run())
@@ -387,7 +368,7 @@ def test_pages_errors_and_exports_never_show_the_key(server, all_logs, media_fil
     visit(at, "models")
     hay = [*failing_load(at), *failing_unload(at, server, feed)]
     wait_for(lambda: any(e.type == "model_unloaded" for e in feed.store.snapshot(60).events),
-             10, "the unload in the event log")
+             10, "the unload in the event log", store=feed.store)
     for page in PAGES:
         hay += app_output(visit(at, page), page)
     csvs = downloads(media_files)

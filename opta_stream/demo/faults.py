@@ -44,6 +44,8 @@ class Faults:
         self._mono = monotonic
         self._lock = threading.Lock()
         self._generation = 0
+        self._stalled = threading.Event()  # a stream has stopped writing for a stall
+        self._stream_bytes = 0  # event-stream body bytes written, every stream
         self._set_defaults()
 
     def _set_defaults(self) -> None:
@@ -75,7 +77,17 @@ class Faults:
         """Streams write nothing at all (no heartbeats) for ``seconds``; None = until resume()."""
         with self._lock:
             self._stall_until = math.inf if seconds is None else self._mono() + seconds
+            self._stalled.clear()
         self._changed()
+
+    def wait_stalled(self, timeout: float) -> bool:
+        """True once a stream has entered the stall: it writes nothing after that."""
+        return self._stalled.wait(timeout)
+
+    def stream_bytes(self) -> int:
+        """Event-stream body bytes written so far, over every stream."""
+        with self._lock:
+            return self._stream_bytes
 
     def resume(self) -> None:
         """End a stall now."""
@@ -141,6 +153,15 @@ class Faults:
         """Seconds of stall left (inf until resume, 0 when not stalled)."""
         with self._lock:
             return max(self._stall_until - self._mono(), 0.0)
+
+    def note_stalled(self) -> None:
+        """A stream calls this when it stops writing for a stall."""
+        self._stalled.set()
+
+    def note_sent(self, n: int) -> None:
+        """A stream calls this after writing ``n`` body bytes."""
+        with self._lock:
+            self._stream_bytes += n
 
     def connect_bytes(self) -> bytes:
         with self._lock:

@@ -8,7 +8,6 @@ from the ``X-Admin-Key`` header; ``?admin_key=`` is deliberately ignored.
 
 from __future__ import annotations
 
-import json
 import re
 import select
 import socket
@@ -21,11 +20,13 @@ from urllib.parse import urlsplit
 
 from opta_stream.demo import views
 from opta_stream.demo.faults import Faults
+from opta_stream.demo.hub import Hub
 from opta_stream.demo.model import Reply, envelope
 from opta_stream.demo.sim import Simulation
-from opta_stream.demo.stream import Hub, StreamConfig, StreamWriter
+from opta_stream.demo.stream import StreamConfig, StreamWriter
+from opta_stream.demo.validation import bool_field, parse_body, string_field
 
-__all__ = ["AUTH_FAILED", "Handler", "validation_error"]
+__all__ = ["AUTH_FAILED", "Handler"]
 
 AUTH_FAILED = {"detail": "Invalid or missing admin key"}
 TOO_MANY_STREAMS = envelope(
@@ -35,8 +36,6 @@ TOO_MANY_STREAMS = envelope(
 _PROGRESS = re.compile(r"^/admin/models/download/([^/]+)/progress$")
 _MAX_BODY = 1 << 20
 _FAILABLE = {"/admin/status", "/admin/metrics/json", "/admin/models"}
-_TRUE = {True, "true", "True", "1", "yes", "on"}  # True == 1, so 1 is in here too
-_FALSE = {False, "false", "False", "0", "no", "off"}  # and 0 here
 
 
 class App(Protocol):
@@ -52,61 +51,6 @@ class App(Protocol):
     def record(self, method: str, path: str, headers: dict[str, str]) -> None: ...
     def publish_all(self, events: tuple[tuple[str, dict], ...]) -> None: ...
     def offset(self) -> float: ...
-
-
-def validation_error(kind: str, loc: list, msg: str, value: object, **ctx: object) -> dict:
-    """FastAPI's 422 body for one failed field."""
-    item = {"type": kind, "loc": loc, "msg": msg, "input": value}
-    if ctx:
-        item["ctx"] = ctx
-    return {"detail": [item]}
-
-
-def _parse(raw: bytes) -> tuple[object, dict | None]:
-    if not raw.strip():
-        return {}, None
-    try:
-        return json.loads(raw), None
-    except json.JSONDecodeError as exc:
-        return None, validation_error("json_invalid", ["body", exc.pos], "JSON decode error",
-                                      {}, error=exc.msg)
-    except ValueError as exc:
-        return None, validation_error("json_invalid", ["body", 0], "JSON decode error", {},
-                                      error=str(exc))
-
-
-def _string_field(body: object, name: str) -> tuple[str, dict | None]:
-    """A required, non-empty string field of a JSON object body."""
-    if not isinstance(body, dict):
-        return "", validation_error(
-            "model_attributes_type", ["body"],
-            "Input should be a valid dictionary or object to extract fields from", body)
-    value = body.get(name)
-    if name not in body:
-        return "", validation_error("missing", ["body", name], "Field required", body)
-    if not isinstance(value, str):
-        return "", validation_error("string_type", ["body", name],
-                                    "Input should be a valid string", value)
-    if not value:
-        return "", validation_error("string_too_short", ["body", name],
-                                    "String should have at least 1 character", value,
-                                    min_length=1)
-    return value, None
-
-
-def _bool_field(body: dict, name: str) -> tuple[bool, dict | None]:
-    """An optional boolean, as leniently as pydantic parses one."""
-    value = body.get(name)
-    if value is None:
-        return False, None
-    if isinstance(value, (bool, int, str)):
-        if value in _TRUE:
-            return True, None
-        if value in _FALSE:
-            return False, None
-    return False, validation_error("bool_parsing", ["body", name],
-                                   "Input should be a valid boolean, unable to interpret input",
-                                   value)
 
 
 def _failure(status: int) -> dict:
@@ -209,12 +153,12 @@ class Handler(BaseHTTPRequestHandler):
     # --- actions --------------------------------------------------------
 
     def _load(self, _path: str, raw: bytes) -> None:
-        body, error = _parse(raw)
+        body, error = parse_body(raw)
         model_id, auto = "", False
         if not error:
-            model_id, error = _string_field(body, "model_id")
+            model_id, error = string_field(body, "model_id")
         if not error:
-            auto, error = _bool_field(cast(dict, body), "auto_download")  # a dict by now
+            auto, error = bool_field(cast(dict, body), "auto_download")  # a dict by now
         if error:
             return self._json(422, error)
         self._reply(self.app.sim.load(model_id, auto_download=auto))
@@ -226,8 +170,8 @@ class Handler(BaseHTTPRequestHandler):
         self._with_field(raw, "confirmation_token", self.app.sim.confirm)
 
     def _with_field(self, raw: bytes, name: str, action: Callable[[str], Reply]) -> None:
-        body, error = _parse(raw)
-        value, error = _string_field(body, name) if not error else ("", error)
+        body, error = parse_body(raw)
+        value, error = string_field(body, name) if not error else ("", error)
         if error:
             return self._json(422, error)
         self._reply(action(value))

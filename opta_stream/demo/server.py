@@ -44,8 +44,9 @@ from typing import NamedTuple
 
 from opta_stream.demo.faults import Faults
 from opta_stream.demo.handler import Handler
+from opta_stream.demo.hub import Hub
 from opta_stream.demo.sim import Simulation
-from opta_stream.demo.stream import Hub, StreamConfig
+from opta_stream.demo.stream import StreamConfig
 
 __all__ = ["DemoServer", "RequestRecord"]
 

@@ -1,8 +1,6 @@
-"""The demo server's event bus and the loop that writes one ``/admin/events`` stream.
+"""The loop that writes one ``/admin/events`` stream of the demo server.
 
-``Hub`` mirrors the real server's event bus: a bounded queue (100 events) per
-subscriber, at most 50 subscribers, and a subscriber whose queue is full is
-dropped. ``StreamWriter`` runs in the connection's own thread: it drains the
+``StreamWriter`` runs in the connection's own thread: it drains the
 queue, adds ``status``/``throughput`` frames in rich mode, sends a heartbeat
 after ``heartbeat_s`` of silence, and obeys the fault hooks.
 
@@ -15,107 +13,20 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 from opta_stream.demo import views
 from opta_stream.demo.faults import Faults
+from opta_stream.demo.hub import Hub, Subscriber, frame
 from opta_stream.demo.sim import Simulation
 
-__all__ = ["MAX_SUBSCRIBERS", "QUEUE_LIMIT", "Hub", "StreamConfig", "StreamWriter", "frame"]
+__all__ = ["StreamConfig", "StreamWriter"]
 
-QUEUE_LIMIT = 100
-MAX_SUBSCRIBERS = 50
 _BATCH_MAX = 512  # throughput frames per write when rate is None
 _MIN_WAIT_S = 0.02  # a fixed-rate stream batches frames at least this far apart
 _PEER_CHECK_S = 0.25  # an idle stream looks for a client hang-up this often
 _JITTER = tuple(1.0 + 0.02 * ((i * 37) % 64 - 32) / 32 for i in range(64))
-
-
-def frame(event_type: str, data: dict) -> bytes:
-    """One SSE frame, byte-for-byte like the real server (``json.dumps`` defaults)."""
-    return f"event: {event_type}\ndata: {json.dumps(data)}\n\n".encode()
-
-
-class Subscriber:
-    """One stream's queue: ``(is_event, bytes)`` items in arrival order."""
-
-    __slots__ = ("dropped", "events", "items", "wake")
-
-    def __init__(self) -> None:
-        self.items: deque[tuple[bool, bytes]] = deque()
-        self.events = 0
-        self.dropped = False
-        self.wake = threading.Event()
-
-
-class Hub:
-    """Fan-out of lifecycle events to every open stream; one lock."""
-
-    def __init__(self, limit: int = MAX_SUBSCRIBERS, queue_limit: int = QUEUE_LIMIT) -> None:
-        self._cond = threading.Condition()
-        self._subs: list[Subscriber] = []
-        self.limit = limit
-        self.queue_limit = queue_limit
-
-    def subscribe(self) -> Subscriber | None:
-        """A new subscriber, or None when the cap is reached (the caller answers 503)."""
-        with self._cond:
-            if len(self._subs) >= self.limit:
-                return None
-            sub = Subscriber()
-            self._subs.append(sub)
-            return sub
-
-    def unsubscribe(self, sub: Subscriber) -> None:
-        with self._cond:
-            if sub in self._subs:
-                self._subs.remove(sub)
-            self._cond.notify_all()
-
-    def publish(self, event_type: str, data: dict) -> int:
-        """Queue one event for everyone; a full queue drops that subscriber."""
-        payload = frame(event_type, data)
-        with self._cond:
-            for sub in list(self._subs):
-                if sub.events >= self.queue_limit:
-                    sub.dropped = True
-                    self._subs.remove(sub)
-                    self._cond.notify_all()
-                else:
-                    sub.items.append((True, payload))
-                    sub.events += 1
-                sub.wake.set()
-            return len(self._subs)
-
-    def inject(self, raw: bytes) -> None:
-        """Raw bytes for every open stream (fault hook; bypasses the event cap)."""
-        with self._cond:
-            for sub in self._subs:
-                sub.items.append((False, raw))
-                sub.wake.set()
-
-    def drain(self, sub: Subscriber) -> list[tuple[bool, bytes]]:
-        with self._cond:
-            items = list(sub.items)
-            sub.items.clear()
-            sub.events = 0
-            return items
-
-    def wake_all(self) -> None:
-        with self._cond:
-            for sub in self._subs:
-                sub.wake.set()
-
-    def count(self) -> int:
-        with self._cond:
-            return len(self._subs)
-
-    def wait_empty(self, timeout: float) -> bool:
-        """Wait until no stream is open; True if that happened in time."""
-        with self._cond:
-            return self._cond.wait_for(lambda: not self._subs, timeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +118,7 @@ class StreamWriter:
         pause = self._faults.stall_remaining()
         if pause <= 0:
             return False
+        self._faults.note_stalled()
         self._sub.wake.wait(min(pause, _PEER_CHECK_S))
         self._last = time.monotonic()
         self._ticker.next = self._next_status = self._last
@@ -294,9 +206,11 @@ class StreamWriter:
         delay = self._faults.trickle_delay()
         if not delay:
             self._send_chunk(data)
+            self._faults.note_sent(len(data))
             return
         for i in range(len(data)):
             if self._stop.is_set():
                 return
             self._send_chunk(data[i : i + 1])
+            self._faults.note_sent(1)
             self._stop.wait(delay)

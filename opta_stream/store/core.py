@@ -21,10 +21,11 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import fields, replace
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -47,6 +48,8 @@ from opta_stream.store.rings import EventRate, TieredSeries, assign_segments
 
 __all__ = ["OTHER", "Store"]
 
+T = TypeVar("T")
+
 THROUGHPUT_TIERS = ((1.0, 7_200), (10.0, 8_640), (60.0, 1_440))
 MEMORY_TIERS = ((60.0, 1_440),)
 SNAPSHOT_EVENTS = 500
@@ -66,7 +69,8 @@ class Store(EventHandlers):
                  log_capacity: int = 2_000) -> None:
         self.server = server
         self._clock = clock
-        self._lock = threading.Lock()
+        self._lock = threading.Condition()  # writers notify it: see wait_for
+        self._version = 0  # bumped by every write
         self._tp = TieredSeries(raw_capacity, THROUGHPUT_TIERS)
         self._mem_used = TieredSeries(memory_capacity, MEMORY_TIERS)
         self._mem_total = TieredSeries(memory_capacity, MEMORY_TIERS)
@@ -90,7 +94,7 @@ class Store(EventHandlers):
         """One sample (the sampler's 1 Hz rate), in plain Python: no numpy overhead."""
         if not (math.isfinite(ts) and math.isfinite(tps)):
             return
-        with self._lock:
+        with self._write():
             last = self._tp.last_ts()
             if last is not None and ts < last:
                 self._seg += 1
@@ -105,7 +109,7 @@ class Store(EventHandlers):
         t, v = np.asarray(ts, dtype=np.float64), np.asarray(tps, dtype=np.float64)
         if t.shape != v.shape or (model_ids is not None and len(model_ids) != t.shape[0]):
             raise ValueError("ts, tps and model_ids must have the same length")
-        with self._lock:
+        with self._write():
             self._add_tp(t, v, self._names.codes(model_ids, t.shape[0]))
 
     def _add_tp(self, t: np.ndarray, v: np.ndarray, codes: np.ndarray) -> None:
@@ -134,7 +138,7 @@ class Store(EventHandlers):
     def add_memory(self, ts: float, used_gb: float, total_gb: float,
                    threshold_pct: float | None = None) -> None:
         """One memory sample; it also becomes the current memory gauges."""
-        with self._lock:
+        with self._write():
             self._add_memory(ts, used_gb, total_gb)
             self._gauges = replace(self._gauges, memory_used_gb=used_gb, memory_total_gb=total_gb,
                                    threshold_pct=self._gauges.threshold_pct
@@ -151,7 +155,7 @@ class Store(EventHandlers):
 
     def new_segment(self) -> None:
         """Break every series' line here (counter reset, poll failure)."""
-        with self._lock:
+        with self._write():
             self._seg += 1
 
     # -- events --------------------------------------------------------------
@@ -163,7 +167,7 @@ class Store(EventHandlers):
         now = self._clock()
         throughput: list[ThroughputEvent | ThroughputBatch] = []
         n = 0
-        with self._lock:
+        with self._write():
             try:
                 for event in events:
                     many = len(event) if isinstance(event, ThroughputBatch) else 1
@@ -196,7 +200,7 @@ class Store(EventHandlers):
             data: str = "") -> None:
         """An entry the dashboard writes itself (feed down, poll failed, ...)."""
         category, default = classify(type)
-        with self._lock:
+        with self._write():
             self._append_log(type, summary, category, severity or default, data, self._clock())
 
     def _append_log(self, type_: str, summary: str, category: str, severity: str,
@@ -209,19 +213,19 @@ class Store(EventHandlers):
 
     def set_gauges(self, **values: Any) -> None:
         """Replace the named gauges; ``updated_at`` defaults to now."""
-        with self._lock:
+        with self._write():
             values.setdefault("updated_at", self._clock())
             self._gauges = replace(self._gauges, **values)
 
     def set_models(self, models: Iterable[ModelInfo]) -> None:
         """The loaded models now (from polling); fields it lacks keep older values."""
-        with self._lock:
+        with self._write():
             self._set_models(models)
 
     def set_connection(self, state: ConnState, message: str = "", *,
                        next_retry_at: float | None = None, attempt: int = 0) -> None:
         """Move the feed's state; leaving OPEN opens a gap, entering OPEN closes it."""
-        with self._lock:
+        with self._write():
             now, old = self._clock(), self._conn
             if old.state is ConnState.OPEN and state is not ConnState.OPEN:
                 self._gaps.append((now, None))
@@ -238,9 +242,38 @@ class Store(EventHandlers):
         unknown = set(deltas) - _COUNTER_NAMES
         if unknown:
             raise TypeError(f"unknown counter(s): {', '.join(sorted(unknown))}")
-        with self._lock:
+        with self._write():
             for name, delta in deltas.items():
                 self._counters[name] += int(delta)
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """Hold the lock for one write, then wake whoever waits in ``wait_for``."""
+        with self._lock:
+            try:
+                yield
+            finally:
+                self._version += 1
+                self._lock.notify_all()
+
+    def wait_for(self, predicate: Callable[[], T], timeout: float) -> T:
+        """Block until ``predicate()`` is truthy, re-checking after each write; its last value.
+
+        For tests and tools that wait on what the feed records: no polling, the
+        wait ends with the write that makes the predicate true (or at ``timeout``,
+        returning the falsy value). Call it without holding the store's lock.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                seen = self._version
+            value = predicate()
+            remaining = deadline - time.monotonic()
+            if value or remaining <= 0:
+                return value
+            with self._lock:
+                if self._version == seen:  # else a write came in meanwhile: check again
+                    self._lock.wait(remaining)
 
     # -- readers -------------------------------------------------------------
     def snapshot(self, window_s: float = 300.0) -> Snapshot:
