@@ -44,15 +44,11 @@ class ConfigError(OptaStreamError):
 
 
 class FeedError(OptaStreamError):
-    """The live feed could not be read; the feed retries unless it is fatal."""
-
-    fatal = False
+    """The live feed could not be read; the feed retries (AuthRejected ends it)."""
 
 
 class AuthRejected(FeedError):
     """The server refused the admin key. Retrying cannot help."""
-
-    fatal = True
 
     def __init__(self, status: int, detail: str = "") -> None:
         self.status = status

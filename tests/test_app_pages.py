@@ -371,6 +371,28 @@ def test_a_bare_page_run_restarts_through_app_py(filled_store, clean_env):
     assert routing.DEEP_LINK_KEY not in at.session_state
 
 
+def sidebar_captions(at: AppTest) -> list[str]:
+    return [c.value for c in at.sidebar.caption]
+
+
+def test_the_sidebar_survives_many_reruns(filled_store, clean_env):
+    """With ``compat.use_navigation_mode`` the frame stays from run to run."""
+    at = open_page(make_app(filled_store), "memory")
+    for _ in range(4):
+        at.run()
+        assert any("events/s" in c for c in sidebar_captions(at)), sidebar_captions(at)
+        assert at.header[0].value == "Memory"
+
+
+def test_a_bare_page_run_loses_the_sidebar_without_the_workaround(filled_store, clean_env):
+    """The AppTest behaviour the workaround exists for: from the third run on, the
+    page file runs bare and the sidebar is empty. If Streamlit fixes AppTest, this
+    test fails and ``compat.use_navigation_mode`` can go."""
+    at = open_page(make_app(filled_store), "memory")
+    at.run().run()
+    assert sidebar_captions(at) == []
+
+
 @pytest.mark.parametrize(("state", "retry_in", "label"), [
     (ConnState.CONNECTING, None, "Connecting…"),
     (ConnState.OPEN, None, "Live"),

@@ -1,4 +1,4 @@
-"""events.py: every event type from realistic data, and bad input that never raises."""
+"""events.records: every event type from realistic data, and bad input that never raises."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""store.py: the Store contract, bounds, tiers, gaps, immutability and thread safety."""
+"""store.core: the Store contract, bounds, tiers, gaps, immutability and thread safety."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 The app starts one when no server is configured, so the first run shows live
 data; the tests use it as a real peer, with fault hooks (``server.faults``,
-see ``demo_faults``). Standard library only.
+see ``faults``). Standard library only.
 
     server = DemoServer(admin_key="k", mode="rich", heartbeat_s=0.2).start()
     try:

@@ -1,6 +1,6 @@
 """The moving parts of the simulated server: requests, tokens/s, memory, ambient events.
 
-Not thread-safe on its own: ``demo_sim.Simulation`` owns one ``World`` and calls
+Not thread-safe on its own: ``sim.Simulation`` owns one ``World`` and calls
 it under its lock. Everything random comes from the injected ``random.Random``.
 
 The load follows a slow wave (about 75 s per period) so tokens/s visibly rises

@@ -1,6 +1,6 @@
 """Lenient value coercion for parsed event JSON: wrong types become None, never raise.
 
-Split out of ``events.py`` so the record definitions and the parser table read
+Split out of ``records`` so the record definitions and the parser table read
 on their own, and so the coercion rules (finite floats only, integral ints,
 ISO 8601 or Unix times, deep freezing) can be read and changed in one place.
 A required field that is missing raises ``FieldError``, which ``parse_event``

@@ -3,8 +3,8 @@
 ``parse_event`` turns one decoded SSE event into a small frozen record. Bad input is
 data (DESIGN rule 5): unparsable or non-object JSON, or a missing required field,
 becomes ``Malformed``; an unknown type becomes ``Unknown``; wrong-typed values are
-coerced or dropped by ``_coerce``'s rules. The log's words (``classify``,
-``classify_event``, ``summarize``) live in ``event_text``.
+coerced or dropped by ``coerce``'s rules. The log's words (``classify``,
+``classify_event``, ``summarize``) live in ``text``.
 """
 
 from __future__ import annotations

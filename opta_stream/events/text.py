@@ -1,6 +1,6 @@
 """The event log's words for a feed event: category, severity and a one-line summary.
 
-Split out of ``events.py`` so parsing (what the server sent) and presentation
+Kept apart from ``records`` so parsing (what the server sent) and presentation
 (how the log names it) change separately. Everything here is pure and total:
 ``classify`` works from the event name alone, so the dashboard's own entries
 (feed, poll, auth) get a category too, and ``summarize`` never raises and never

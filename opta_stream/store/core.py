@@ -10,7 +10,7 @@ Segments: one id shared by every series. It increments when the feed leaves
 OPEN (a gap), on ``new_segment()`` (a counter reset, a poll failure) and when
 a series' clock steps backwards, so charts never draw a line across a break.
 
-What ``apply`` does for each record type lives in ``store_apply`` (the
+What ``apply`` does for each record type lives in ``apply`` (the
 ``EventHandlers`` mixin this class inherits); this module keeps the lock, the
 bounds, the direct writers and ``snapshot()``.
 """

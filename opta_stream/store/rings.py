@@ -202,7 +202,8 @@ class TierRing:
         n = ts.shape[0]
         if n == 0:
             return
-        starts = np.floor(ts / self.width) * self.width
+        with np.errstate(over="ignore"):  # a timestamp near the float limit is data too
+            starts = np.floor(ts / self.width) * self.width
         runs = np.flatnonzero(np.r_[True, starts[1:] != starts[:-1]])
         ends = np.r_[runs[1:], n]
         agg = {"ts": starts[runs], "sum": np.add.reduceat(values, runs),
