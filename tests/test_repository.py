@@ -109,3 +109,14 @@ def test_readme_command_check_fails_on_a_mismatch() -> None:
     text = "```bash\npython3 -m venv .venv && pytest\n```\n"
     assert readme_commands(text) == ["python3 -m venv .venv && pytest"]
     assert not any(c.endswith("python -m pytest") for c in readme_commands(text))
+
+
+def test_the_package_layout_shows_the_flow() -> None:
+    """Small modules in layered subpackages (see docs/ARCHITECTURE.md)."""
+    pkg = ROOT / "opta_stream"
+    long = {str(p.relative_to(pkg)): n for p in pkg.rglob("*.py")
+            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 300}
+    assert long == {}
+    assert len(list(pkg.glob("*.py"))) <= 6
+    subpackages = {p.parent.name for p in pkg.glob("*/__init__.py")}
+    assert {"wire", "events", "feed", "store", "present", "ui", "demo"} <= subpackages

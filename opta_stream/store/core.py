@@ -1,18 +1,11 @@
-"""All shared state of one server's feed, behind one lock, handed out as snapshots.
+"""All state of one server's feed, behind one lock, handed out as snapshots.
 
 Feed threads write; pages read ``snapshot()``, an immutable copy, and never
-hold the lock while they render. Everything is bounded (DESIGN: "a day of
-history still costs a fixed few MB"): rings for series, a deque for the log,
-capped tables for models, jobs, gaps, event types and model ids. Text from
-the server is clipped before it is kept, so a hostile feed cannot grow it.
-
-Segments: one id shared by every series. It increments when the feed leaves
-OPEN (a gap), on ``new_segment()`` (a counter reset, a poll failure) and when
-a series' clock steps backwards, so charts never draw a line across a break.
-
-What ``apply`` does for each record type lives in ``apply`` (the
-``EventHandlers`` mixin this class inherits); this module keeps the lock, the
-bounds, the direct writers and ``snapshot()``.
+hold the lock while they render. Everything is bounded (rings, a log deque,
+capped tables; server text clipped by ``bounds``), so a day costs a fixed few MB.
+Segments: one id shared by every series, bumped when the feed leaves OPEN,
+on ``new_segment()`` and when a clock steps back, so no line crosses a break.
+Per-record rules live in ``apply`` (the ``EventHandlers`` mixin inherited here).
 """
 
 from __future__ import annotations
