@@ -11,10 +11,10 @@ from __future__ import annotations
 import streamlit as st
 
 from opta_stream.errors import ConfigError
-from opta_stream.present.formatting import duration
-from opta_stream.snapshot import ConnState
+from opta_stream.snapshot import ConnState, Health, Snapshot
 from opta_stream.store.core import Store
 from opta_stream.ui import resources, routing, session
+from opta_stream.units import duration
 
 DEMO_BANNER = (
     "No server configured — showing the embedded demo server with simulated load. "
@@ -22,12 +22,14 @@ DEMO_BANNER = (
 )
 URL_INPUT, KEY_INPUT, CONNECT_ERROR = "opta_url_input", "opta_key_input", "opta_connect_error"
 
-BADGES = {  # state → (label, colour); "reconnecting" gets its countdown added
-    ConnState.CONNECTING: ("Connecting…", "orange"),
-    ConnState.OPEN: ("Live", "green"),
-    ConnState.RECONNECTING: ("Reconnecting", "orange"),
-    ConnState.AUTH_REJECTED: ("Admin key rejected", "red"),
-    ConnState.STOPPED: ("Stopped", "gray"),
+BADGES = {  # health → (label, colour); "Live" is the live state's alone
+    Health.CONNECTING: ("Connecting…", "orange"),
+    Health.LIVE: ("Live", "green"),
+    Health.DEGRADED: ("Degraded", "orange"),
+    Health.DOWN: ("Down", "red"),
+    Health.KEY_REJECTED: ("Admin key rejected", "red"),
+    Health.INTERNAL_ERROR: ("Internal error", "red"),
+    Health.STOPPED: ("Stopped", "gray"),
 }
 
 PAGES = [
@@ -39,24 +41,54 @@ PAGES = [
 ]
 
 
-@st.fragment(run_every=1.0)
-def connection_badge(store: Store) -> None:
-    """Live state of the shared feed; reads a one-second snapshot and nothing else."""
-    snap = store.snapshot(1.0)
-    conn, now = snap.connection, snap.taken_at
-    label, color = BADGES.get(conn.state, (conn.state.value, "gray"))
+def badge_label(snap: Snapshot) -> tuple[str, str]:
+    """The badge's words and colour; a stream waiting to reconnect says when."""
+    label, color = BADGES[snap.health.state]
+    conn = snap.connection
     if conn.state is ConnState.RECONNECTING and conn.next_retry_at is not None:
-        label = f"Reconnecting in {max(0.0, conn.next_retry_at - now):.0f} s"
+        label += f" · reconnecting in {max(0.0, conn.next_retry_at - snap.taken_at):.0f} s"
+    return label, color
+
+
+@st.fragment(run_every=1.0)
+def connection_badge(src: resources.Source) -> None:
+    """The server's health; reads a one-second snapshot and nothing else."""
+    snap = src.store.snapshot(1.0)
+    health, now = snap.health, snap.taken_at
+    label, color = badge_label(snap)
     st.badge(label, color=color, icon=":material/circle:")
-    age = f"{duration(now - conn.last_event_at)} ago" if conn.last_event_at else "none yet"
-    st.caption(f"{snap.events_per_s:.1f} events/s · {snap.counters.reconnects} reconnects · "
-               f"last event {age}")
-    if conn.state in (ConnState.RECONNECTING, ConnState.AUTH_REJECTED) and conn.message:
-        st.text(conn.message)
-    if conn.state is ConnState.STOPPED:
+    seen = f"{duration(now - health.last_seen_at)} ago" if health.last_seen_at else "never"
+    c = snap.counters
+    st.caption(f"{snap.events_per_s:.1f} events/s · {c.reconnects} reconnects "
+               f"({c.reconnect_attempts} attempts) · server last heard {seen}")
+    if health.state is not Health.LIVE and health.message:
+        st.text(health.message)
+    if health.state is Health.KEY_REJECTED:
+        st.text(f"The key came from {src.settings.key_origin()}. It is checked again "
+                "every minute.")
+        if src.feed is not None and st.button("Retry now", key="retry_key"):
+            src.feed.retry_now()
+    if health.state is Health.STOPPED:
         if st.button("Reconnect", key="reconnect",
                      help="This feed was stopped (settings changed or the cache was cleared)."):
             st.rerun(scope="app")
+
+
+@st.fragment(run_every=1.0)
+def health_banner(store: Store) -> None:
+    """On every page: what is wrong, when the server was last heard, while not live."""
+    snap = store.snapshot(1.0)
+    health = snap.health
+    if health.state in (Health.LIVE, Health.CONNECTING):
+        return
+    label, _ = BADGES[health.state]
+    seen = (f" Last heard from the server {duration(snap.taken_at - health.last_seen_at)} ago;"
+            " the figures below are from then." if health.last_seen_at else "")
+    text = f"{label}: {health.message}{seen}"
+    if health.state is Health.DEGRADED:
+        st.warning(text, icon=":material/warning:")
+    else:
+        st.error(text, icon=":material/error:")
 
 
 def _on_connect() -> None:
@@ -102,7 +134,7 @@ def connection_panel(src: resources.Source) -> None:
 
 def sidebar(src: resources.Source) -> None:
     with st.sidebar:
-        connection_badge(src.store)
+        connection_badge(src)
         connection_panel(src)
         if src.read_only:
             st.caption(":material/lock: Read-only: model actions are disabled.")
@@ -123,6 +155,7 @@ def main() -> None:
     sidebar(src)
     if src.is_demo:
         st.info(DEMO_BANNER, icon=":material/science:")
+    health_banner(src.store)
     with routing.frame():
         nav.run()
 

@@ -31,10 +31,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from opta_stream.errors import ConfigError
-from opta_stream.inputs import preview, same_origin, validate_url
+from opta_stream.inputs import preview, same_origin, validate_admin_key, validate_url
 
-__all__ = ["Settings", "key_digest", "parse_bool", "resolve_settings"]
+__all__ = ["KEY_ORIGINS", "Settings", "key_digest", "parse_bool", "resolve_settings"]
 
+KEY_ORIGINS = {"secrets": "the app's secrets (admin_key)",
+               "environment": "the environment (OPTA_LMX_ADMIN_KEY)",
+               "sidebar": "the sidebar's Admin key field"}
 _TRUE = frozenset({"1", "true", "yes", "on"})
 _FALSE = frozenset({"0", "false", "no", "off", ""})
 
@@ -42,12 +45,19 @@ _FALSE = frozenset({"0", "false", "no", "off", ""})
 @dataclass(frozen=True, repr=False)
 class Settings:
     """Resolved connection settings; ``source`` says where the URL came from:
-    "secrets", "environment", "panel" or "none" (no server: run the demo)."""
+    "secrets", "environment", "panel" or "none" (no server: run the demo);
+    ``key_source`` where the key came from: "secrets", "environment", "sidebar"
+    or "none"."""
 
     url: str | None
     admin_key: str | None
     read_only: bool
     source: str
+    key_source: str = "none"
+
+    def key_origin(self) -> str:
+        """Where the key came from, in words a message can name."""
+        return KEY_ORIGINS.get(self.key_source, "nowhere: no admin key is set")
 
     def __repr__(self) -> str:
         key = "***" if self.admin_key else "None"
@@ -69,19 +79,25 @@ def resolve_settings(
     """
     source, url = _first(("secrets", _get(secrets, "lmx_url")),
                          ("environment", _get(environ, "OPTA_LMX_URL")))
-    _, key = _first(("secrets", _get(secrets, "admin_key")),
-                    ("environment", _get(environ, "OPTA_LMX_ADMIN_KEY")))
+    key_source, key = _first(("secrets", _get(secrets, "admin_key")),
+                             ("environment", _get(environ, "OPTA_LMX_ADMIN_KEY")))
+    validate_admin_key(key, KEY_ORIGINS.get(key_source, ""))
     read_only = _read_only(secrets, environ)
     url = validate_url(url) if url else None
     panel_url = _clean(_get(panel or {}, "url"))
     if not panel_url:
-        return Settings(url, key, read_only, source if url else "none")
+        return Settings(url, key, read_only, source if url else "none", key_source)
     panel_url = validate_url(panel_url)
     panel_key = _clean(_get(panel or {}, "admin_key"))
-    if panel_key is None and url is not None and same_origin(panel_url, url):
+    if panel_key is not None:
+        key_source = "sidebar"
+        validate_admin_key(panel_key, KEY_ORIGINS[key_source])
+    elif url is not None and same_origin(panel_url, url):
         panel_key = key
+    else:
+        key_source = "none"
     read_only = read_only or parse_bool(_get(panel or {}, "read_only"), "read_only")
-    return Settings(panel_url, panel_key, read_only, "panel")
+    return Settings(panel_url, panel_key, read_only, "panel", key_source)
 
 
 def _get(mapping: Mapping, name: str) -> object:

@@ -54,10 +54,7 @@ class AuthRejected(FeedError):
         self.status = status
         self.detail = detail
         why = f" (server said: {detail})" if detail else ""
-        super().__init__(
-            f"Admin key rejected: the server answered {status}{why}. "
-            "Check the admin key in the sidebar or in secrets."
-        )
+        super().__init__(f"Admin key rejected: the server answered {status}{why}.")
 
 
 class BadContentType(FeedError):

@@ -23,6 +23,7 @@ __all__ = [
     "preview",
     "same_origin",
     "split_origin",
+    "validate_admin_key",
     "validate_model_id",
     "validate_url",
 ]
@@ -72,6 +73,21 @@ def _check_parts(parts: SplitResult, text: str) -> None:
     if "?" in text or "#" in text:
         raise ConfigError("The server URL must not contain a query string (?...) or a "
                           "fragment (#...): the admin key goes in the admin key field.")
+
+
+def validate_admin_key(admin_key: str | None, where: str = "") -> str | None:
+    """The key as given, or ConfigError when an HTTP header cannot carry it.
+
+    Headers carry printable ASCII only; anything else would fail deep inside
+    the HTTP library with a message quoting the character and its position.
+    The message here says neither, so no part of the key is ever echoed.
+    """
+    if admin_key is None or all(" " <= c <= "~" for c in admin_key):
+        return admin_key
+    source = f" (from {where})" if where else ""
+    raise ConfigError(f"The admin key{source} contains a character an HTTP header cannot "
+                      "carry: use printable ASCII only (letters, digits, punctuation). "
+                      "It was not sent.")
 
 
 def validate_model_id(model_id: str) -> str:

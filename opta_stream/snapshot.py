@@ -18,10 +18,13 @@ __all__ = [
     "Connection",
     "Counters",
     "Gauges",
+    "Health",
     "LogEntry",
     "ModelInfo",
+    "PollStatus",
     "Progress",
     "Series",
+    "ServerHealth",
     "Snapshot",
     "empty_series",
     "frozen_array",
@@ -105,14 +108,53 @@ class Connection:
     attempt: int = 0
 
 
+class Health(enum.StrEnum):
+    """One server's state, from both sources: the event stream and the polls."""
+
+    CONNECTING = "connecting"  # nothing heard yet
+    LIVE = "live"  # the stream is open and every poll answers
+    DEGRADED = "degraded"  # one half works; the message says which
+    DOWN = "down"  # neither the stream nor any poll gets through
+    KEY_REJECTED = "key_rejected"
+    INTERNAL_ERROR = "internal_error"  # a bug in Opta Stream, not the server
+    STOPPED = "stopped"
+
+
+@dataclass(frozen=True, slots=True)
+class PollStatus:
+    """The latest poll of one endpoint; ``last_ok_at`` is when it last answered."""
+
+    endpoint: str
+    ok: bool
+    message: str = ""
+    at: float = 0.0
+    last_ok_at: float | None = None
+    auth_rejected: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class ServerHealth:
+    """The health model's verdict; ``message`` is written for a person."""
+
+    state: Health = Health.CONNECTING
+    message: str = ""
+    since: float = 0.0
+    last_seen_at: float | None = None  # the last sign of life from either source
+
+
 @dataclass(frozen=True, slots=True)
 class Counters:
-    """Cumulative counts since the store was created."""
+    """Cumulative counts since the store was created.
+
+    ``reconnects`` counts streams that came back; ``reconnect_attempts`` every try.
+    """
 
     events: int = 0
     malformed: int = 0
     unknown: int = 0
     reconnects: int = 0
+    reconnect_attempts: int = 0
+    internal_errors: int = 0
     bytes: int = 0
     oversized_lines: int = 0
     poll_errors: int = 0
@@ -193,3 +235,5 @@ class Snapshot:
     counters: Counters = field(default_factory=Counters)
     gauges: Gauges = field(default_factory=Gauges)
     events_per_s: float = 0.0
+    health: ServerHealth = field(default_factory=ServerHealth)
+    polls: tuple[PollStatus, ...] = ()

@@ -1,4 +1,6 @@
-"""Byte sizes in words: the one formatter every layer uses (SI units: 1 GB = 10⁹ bytes).
+"""Byte sizes and durations in words: the one formatter of each that every layer uses.
+
+Byte sizes are SI (1 GB = 10⁹ bytes).
 
 Memory figures from the server are already in GB; this is for byte counts
 (downloads, file sizes), so that "4.40 GB" means the same thing in the
@@ -7,7 +9,7 @@ event log, on the Models page and in the demo's estimates.
 
 from __future__ import annotations
 
-__all__ = ["byte_size"]
+__all__ = ["byte_size", "duration"]
 
 _UNITS = (("TB", 1e12, 2), ("GB", 1e9, 2), ("MB", 1e6, 1), ("kB", 1e3, 1))
 
@@ -18,3 +20,15 @@ def byte_size(n: float) -> str:
         if abs(n) >= scale:
             return f"{n / scale:.{digits}f} {unit}"
     return f"{n:.0f} B"
+
+
+def duration(seconds: float | None) -> str:
+    """'42 s', '3 min 05 s', '2 h 03 min', '3 d 04 h': short and unambiguous."""
+    if seconds is None or seconds != seconds:
+        return "—"
+    s = max(0, int(seconds))
+    for unit, size, sub, sub_size in (("d", 86400, "h", 3600), ("h", 3600, "min", 60),
+                                      ("min", 60, "s", 1)):
+        if s >= size:
+            return f"{s // size} {unit} {(s % size) // sub_size:02d} {sub}"
+    return f"{s} s"

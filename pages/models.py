@@ -17,9 +17,10 @@ import streamlit as st
 
 from opta_stream.errors import AuthRejected, ConfigError, ServerRefused
 from opta_stream.inputs import MODEL_ID_MAX, validate_model_id
-from opta_stream.present.formatting import duration, number, plain
+from opta_stream.present.formatting import number, plain
 from opta_stream.snapshot import ModelInfo, Progress, Snapshot
 from opta_stream.ui import actions, routing, session, widgets
+from opta_stream.units import duration
 from opta_stream.wire.client import ActionResult, Unreachable
 
 MAX_JOBS_SHOWN = 8

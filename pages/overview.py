@@ -11,9 +11,10 @@ import pandas as pd
 import streamlit as st
 
 from opta_stream.present import charts
-from opta_stream.present.formatting import clock_time, duration, number
+from opta_stream.present.formatting import clock_time, number
 from opta_stream.snapshot import LogEntry, Series, Snapshot
 from opta_stream.ui import routing, widgets
+from opta_stream.units import duration
 
 SPARK_WINDOW_S = 120.0
 LATEST_EVENTS = 8

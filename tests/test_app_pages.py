@@ -393,22 +393,47 @@ def test_a_bare_page_run_loses_the_sidebar_without_the_workaround(filled_store, 
     assert sidebar_captions(at) == []
 
 
-@pytest.mark.parametrize(("state", "retry_in", "label"), [
-    (ConnState.CONNECTING, None, "Connecting…"),
-    (ConnState.OPEN, None, "Live"),
-    (ConnState.RECONNECTING, 7.2, "Reconnecting in 7 s"),
-    (ConnState.AUTH_REJECTED, None, "Admin key rejected"),
-    (ConnState.STOPPED, None, "Stopped"),
+@pytest.mark.parametrize(("state", "retry_in", "poll_ok", "label", "banner"), [
+    (ConnState.CONNECTING, None, None, "Connecting…", None),
+    (ConnState.OPEN, None, True, "Live", None),
+    (ConnState.OPEN, None, False, "Degraded", "shutting down"),
+    (ConnState.RECONNECTING, 7.2, False, "Down · reconnecting in 7 s", "cannot be reached"),
+    (ConnState.RECONNECTING, 7.2, True, "Degraded · reconnecting in 7 s", "Polling works"),
+    (ConnState.AUTH_REJECTED, None, None, "Admin key rejected", "Admin key rejected"),
+    (ConnState.STOPPED, None, None, "Stopped", "stopped"),
 ])
-def test_connection_badge_states(state, retry_in, label, fixed_now, clean_env):
+def test_the_badge_and_banner_follow_the_health_model(state, retry_in, poll_ok, label, banner,
+                                                      fixed_now, clean_env):
     store = Store(SERVER, clock=lambda: fixed_now)
     retry_at = None if retry_in is None else fixed_now + retry_in
+    if poll_ok is not None:
+        store.set_poll("/admin/status", poll_ok, "" if poll_ok else "Connection refused by x")
     store.set_connection(state, "why it is so", next_retry_at=retry_at)
     at = open_page(make_app(store), "overview")
     badge = at.sidebar.markdown[0].value
     assert badge.endswith(f"{label}]") and "-badge[" in badge
     assert "events/s" in at.sidebar.caption[0].value
     assert ("Reconnect" in [b.label for b in at.sidebar.button]) == (state is ConnState.STOPPED)
+    shown = " ".join(a.value for a in [*at.main.warning, *at.main.error])
+    assert (banner in shown) if banner else shown == ""
+
+
+def test_a_rejected_key_says_where_it_came_from_and_offers_retry(fixed_now, clean_env,
+                                                                monkeypatch):
+    monkeypatch.setenv("OPTA_LMX_ADMIN_KEY", "k")
+    store = Store(SERVER, clock=lambda: fixed_now)
+    store.set_connection(ConnState.AUTH_REJECTED, "Admin key rejected: the server answered 403.")
+    at = open_page(make_app(store), "overview")
+    assert "the environment (OPTA_LMX_ADMIN_KEY)" in " ".join(x.value for x in at.sidebar.text)
+
+
+def test_an_internal_error_is_not_called_a_network_problem(fixed_now, clean_env):
+    store = Store(SERVER, clock=lambda: fixed_now)
+    store.set_connection(ConnState.OPEN)
+    store.set_internal_error("sampler", "KeyError: 'x'. Restarting it in 1.0 s.")
+    at = open_page(make_app(store), "overview")
+    assert at.sidebar.markdown[0].value.endswith("Internal error]")
+    assert "Internal error in Opta Stream's sampler: KeyError" in at.main.error[0].value
 
 
 def test_a_read_only_share_is_pinned_to_its_server(filled_store, clean_env):

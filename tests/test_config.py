@@ -51,7 +51,7 @@ def test_secrets_win_over_environment_field_by_field():
     environ = {"OPTA_LMX_URL": "http://env-host:1", "OPTA_LMX_ADMIN_KEY": KEY,
                "OPTA_READ_ONLY": "0"}
     assert resolve_settings(secrets, environ, None) == Settings(
-        "http://secret-host:8000", KEY, True, "secrets")
+        "http://secret-host:8000", KEY, True, "secrets", "environment")
 
 
 def test_environment_used_when_secrets_are_blank():
@@ -59,7 +59,7 @@ def test_environment_used_when_secrets_are_blank():
     environ = {"OPTA_LMX_URL": "http://env-host:8000", "OPTA_LMX_ADMIN_KEY": f" {KEY} ",
                "OPTA_READ_ONLY": "yes"}
     assert resolve_settings(secrets, environ, None) == Settings(
-        "http://env-host:8000", KEY, True, "environment")
+        "http://env-host:8000", KEY, True, "environment", "environment")
 
 
 class _MissingSecrets(Mapping):
@@ -87,13 +87,13 @@ def test_panel_overrides_url_and_key_for_the_session():
     secrets = {"lmx_url": "http://a:8000", "admin_key": KEY}
     panel = {"url": "http://b:9000", "admin_key": "panel-key"}
     assert resolve_settings(secrets, {}, panel) == Settings(
-        "http://b:9000", "panel-key", False, "panel")
+        "http://b:9000", "panel-key", False, "panel", "sidebar")
 
 
 def test_panel_without_key_reuses_configured_key_only_on_the_same_origin():
     secrets = {"lmx_url": "http://a:80/", "admin_key": KEY}
     same = resolve_settings(secrets, {}, {"url": "http://A/lmx", "admin_key": ""})
-    assert same == Settings("http://a/lmx", KEY, False, "panel")
+    assert same == Settings("http://a/lmx", KEY, False, "panel", "secrets")
     other = resolve_settings(secrets, {}, {"url": "http://evil.example:80"})
     assert other == Settings("http://evil.example:80", None, False, "panel")
 
@@ -101,7 +101,7 @@ def test_panel_without_key_reuses_configured_key_only_on_the_same_origin():
 def test_empty_panel_url_falls_back_to_defaults():
     secrets = {"lmx_url": "http://a:8000", "admin_key": KEY}
     assert resolve_settings(secrets, {}, {"url": " ", "admin_key": "x"}) == Settings(
-        "http://a:8000", KEY, False, "secrets")
+        "http://a:8000", KEY, False, "secrets", "secrets")
 
 
 def test_panel_can_turn_read_only_on_but_never_off():
@@ -283,3 +283,22 @@ def test_host_label_shows_host_and_port_only(url, label):
 def test_split_origin_flags_an_unreadable_port():
     assert split_origin("http://h:bad") == ("http", "h", None, False)
     assert split_origin("HTTPS://H:1") == ("https", "h", 1, True)
+
+
+@pytest.mark.parametrize("where, secrets, environ, panel", [
+    ("the app's secrets (admin_key)", {"admin_key": "k\u00e9y"}, {}, None),
+    ("the environment (OPTA_LMX_ADMIN_KEY)", {}, {"OPTA_LMX_ADMIN_KEY": "k\u2603y"}, None),
+    ("the sidebar's Admin key field", {}, {}, {"url": "http://h", "admin_key": "k\ny"}),
+])
+def test_a_key_a_header_cannot_carry_is_refused_without_echo(where, secrets, environ, panel):
+    with pytest.raises(ConfigError) as info:
+        resolve_settings(secrets, environ, panel)
+    text = str(info.value)
+    assert where in text and "HTTP header" in text and "not sent" in text
+    assert not any(c in text for c in "\u00e9\u2603\n")
+
+
+def test_key_origin_names_where_the_key_came_from():
+    assert resolve_settings({}, {"OPTA_LMX_ADMIN_KEY": "k"}).key_origin() == (
+        "the environment (OPTA_LMX_ADMIN_KEY)")
+    assert resolve_settings({}, {}).key_origin() == "nowhere: no admin key is set"

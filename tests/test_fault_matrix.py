@@ -33,7 +33,7 @@ from support import DemoProcess, free_port, wait_for
 from opta_stream.demo.server import DemoServer
 from opta_stream.errors import ServerRefused
 from opta_stream.feed.feed import Feed
-from opta_stream.snapshot import ConnState, Snapshot
+from opta_stream.snapshot import ConnState, Health, Snapshot
 from opta_stream.store.core import Store
 
 KEY = "sk-opta-FAULTS-4d1c9b7e20aa"
@@ -233,15 +233,21 @@ def _after_reconnect(setup: Callable[[Rig], None], retries: int = 4) -> Callable
 
 
 def _canned_auth(status: int, detail: str) -> Callable[[Rig], None]:
-    """The next stream request is refused with FastAPI's {"detail": ...}: fatal."""
+    """The next stream request is refused with FastAPI's {"detail": ...}: the feed waits.
+
+    Nothing more is sent until the minute's re-check (or Retry): both threads
+    stay alive, waiting, and the polls stop too.
+    """
 
     def fault(rig: Rig) -> None:
         seen = rig.events_requests()
         rig.faults.respond(status, "application/json", b'{"detail": "%s"}' % detail.encode())
         rig.faults.drop_mid_event()
         wait_for(lambda: rig.state() is AUTH, what="auth rejected", store=rig.feed.store)
-        wait_for(lambda: not rig.feed.alive_threads(), what="both feed threads to end")
+        assert rig.feed.waiting_for_key.wait(10), "the stream must wait for the re-check"
+        assert len(rig.feed.alive_threads()) == 2, "both threads wait for the re-check"
         assert rig.events_requests() - seen <= 1, "a rejected key must not be retried"
+        assert rig.snap().health.state is Health.KEY_REJECTED
 
     return fault
 
@@ -331,18 +337,22 @@ def _close_after(rig: Rig) -> None:
 
 
 def _status_failing(rig: Rig) -> None:
-    rig.faults.fail_status(500)
+    rig.faults.fail_status(500, frozenset({"/admin/status"}))
     wait_for(lambda: rig.snap(60).counters.poll_errors >= 3, what="3 failed polls",
              store=rig.feed.store)
-    rig.wait_log("Polling the server failed")
+    rig.wait_log("Polling /admin/status failed")
     entry = next(e for e in rig.snap().events if e.type == "poll_failed")
     assert entry.severity == "warning" and rig.state() is OPEN
+    polls = {p.endpoint: p for p in rig.snap().polls}
+    assert not polls["/admin/status"].ok and polls["/admin/metrics/json"].ok, \
+        "one failing endpoint must leave the others polling"
+    assert rig.snap().health.state is Health.DEGRADED
 
 
 def _status_recovers(rig: Rig) -> None:
     errors = rig.snap(60).counters.poll_errors
     rig.faults.clear()
-    rig.wait_log("Polling the server works again")
+    rig.wait_log("Polling /admin/status works again")
     assert rig.snap(60).counters.poll_errors - errors <= 2, "polls must succeed again"
 
 
@@ -460,7 +470,7 @@ ROWS = [
     Row("subscriber-dropped", _close_after, RECONNECTING, ("server closed the event stream",),
         retries="ones", gap=True, breaks=True),
     Row("status-endpoint-failing", _status_failing, OPEN,
-        ("Polling the server failed", "Internal server error"), where="log", breaks=True,
+        ("Polling /admin/status failed", "Internal server error"), where="log", breaks=True,
         recover=_status_recovers),
     Row("dns-failure", _swap_to(lambda: "http://nonexistent.invalid:8080"), RECONNECTING,
         ("Cannot resolve the host", "nonexistent.invalid"), retries="climb", gap=True,

@@ -9,7 +9,7 @@ from support import DemoProcess, feed_threads, free_port, wait_for
 
 from opta_stream.demo.server import DemoServer
 from opta_stream.feed.feed import Feed
-from opta_stream.snapshot import ConnState
+from opta_stream.snapshot import ConnState, Health
 
 KEY = "sk-opta-TEST-7f3a9c1e55d2"
 
@@ -75,19 +75,24 @@ def test_lmx_mode_polls_gauges_and_counts_heartbeats(lmx_server) -> None:
         feed.stop()
 
 
-def test_wrong_key_is_fatal_with_a_clear_message(rich_server) -> None:
+def test_a_wrong_key_waits_for_a_recheck_and_retry_tries_once_more(rich_server) -> None:
     feed = fast_feed(rich_server.url, key="wrong-key").start()
     try:
         wait_for(lambda: state(feed) is ConnState.AUTH_REJECTED, what="auth rejected",
                  store=feed.store)
         conn = feed.store.snapshot(60).connection
         assert "Admin key rejected" in conn.message and "403" in conn.message
-        wait_for(lambda: not feed.alive_threads()[:1] or
-                 all(t.name.startswith("opta-sampler") for t in feed.alive_threads()),
-                 what="the SSE thread to end")
-        seen = rich_server.requests_seen()
-        events_requests = [r for r in seen if r.path.startswith("/admin/events")]
-        assert len(events_requests) == 1, "a rejected key must not be retried"
+        assert feed.waiting_for_key.wait(10) and len(feed.alive_threads()) == 2
+
+        def events_requests() -> int:
+            return sum(r.path.startswith("/admin/events") for r in rich_server.requests_seen())
+
+        assert events_requests() == 1, "a rejected key must not be retried before the re-check"
+        feed.retry_now()  # the Retry button
+        wait_for(lambda: events_requests() == 2, what="one re-check after Retry")
+        assert feed.waiting_for_key.wait(10), "still rejected: it waits again"
+        assert events_requests() == 2
+        assert feed.store.snapshot(60).health.state is Health.KEY_REJECTED
     finally:
         feed.stop()
 

@@ -55,6 +55,7 @@ class Faults:
         self._canned_left: int | None = None
         self._close_after: int | None = None
         self._fail_status: int | None = None
+        self._fail_paths: frozenset[str] | None = None
         self._trickle: float | None = None
         self._offset = 0.0
 
@@ -119,11 +120,12 @@ class Faults:
             self._close_after = n_events
         self._changed()
 
-    def fail_status(self, status: int | None) -> None:
-        """/admin/status, /admin/metrics/json and /admin/models answer ``status`` with an
-        OpenAI error envelope while the feed keeps working (None: off)."""
+    def fail_status(self, status: int | None, paths: frozenset[str] | None = None) -> None:
+        """The polled endpoints (or only ``paths``) answer ``status`` with an OpenAI error
+        envelope while the feed keeps working (None: off)."""
         with self._lock:
             self._fail_status = status
+            self._fail_paths = paths
 
     def trickle(self, delay_s: float | None) -> None:
         """Streams write one byte per chunk, ``delay_s`` apart (None: off)."""
@@ -181,8 +183,11 @@ class Faults:
         with self._lock:
             return self._close_after
 
-    def failing_status(self) -> int | None:
+    def failing_status(self, path: str) -> int | None:
+        """The status ``path`` must answer with, if it is made to fail."""
         with self._lock:
+            if self._fail_paths is not None and path not in self._fail_paths:
+                return None
             return self._fail_status
 
     def trickle_delay(self) -> float | None:

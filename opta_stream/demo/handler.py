@@ -130,7 +130,7 @@ class Handler(BaseHTTPRequestHandler):
     # --- polled endpoints -----------------------------------------------
 
     def _get_view(self, path: str, _raw: bytes) -> None:
-        failing = self.app.faults.failing_status()
+        failing = self.app.faults.failing_status(path)
         if failing is not None and path in _FAILABLE:
             return self._json(failing, _failure(failing))
         view = self.app.sim.view()

@@ -35,7 +35,8 @@ from opta_stream.units import byte_size
 __all__ = ["classify", "classify_event", "summarize"]
 
 _CATEGORIES = ("model", "download", "quantize", "config", "memory", "request")
-_DASHBOARD_OWN = ("feed", "poll", "auth", "counter")  # entries the dashboard writes itself
+# entries the dashboard writes itself
+_DASHBOARD_OWN = ("feed", "poll", "auth", "counter", "server")
 _DEBUG_TYPES = {"heartbeat": "system", "status": "metrics", "throughput": "metrics"}
 
 

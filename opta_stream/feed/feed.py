@@ -5,9 +5,14 @@ shares it, so the server sees one connection however many tabs are open.
 It never touches Streamlit. ``stop()`` is idempotent, closes the stream from
 outside (waking a blocked read) and joins both threads with a timeout.
 
-A rejected key ends both threads (polling with it would only loop on 403s).
-Streamed samples go through ``clock.ServerClock``, so a skewed or jumping
-server clock never blanks the live chart.
+Recovery is fast and quiet: while the stream is down, the first poll that
+reaches the server makes it reconnect at once; with no sign of life the
+backoff runs as usual. A rejected key is re-checked every ``key_recheck_s``
+(or at once on ``retry_now()``) and nothing else is sent meanwhile. Each
+thread runs ``supervise.supervised``: a bug is logged, reported as an
+internal error and the thread starts again. Streamed samples go through
+``clock.ServerClock``, so a skewed or jumping server clock never blanks the
+live chart.
 """
 
 from __future__ import annotations
@@ -25,9 +30,11 @@ from opta_stream.events.batch import ThroughputBatch, parse_frames
 from opta_stream.events.records import StatusEvent
 from opta_stream.feed.clock import ServerClock
 from opta_stream.feed.sampler import Sampler
-from opta_stream.inputs import host_label
+from opta_stream.feed.supervise import crash_text, supervised
+from opta_stream.inputs import host_label, validate_admin_key
 from opta_stream.snapshot import ConnState
 from opta_stream.store.core import Store
+from opta_stream.units import duration
 from opta_stream.wire.backoff import Backoff
 from opta_stream.wire.client import AdminClient
 from opta_stream.wire.failures import describe_request_error
@@ -39,6 +46,8 @@ __all__ = ["Feed"]
 log = logging.getLogger(__name__)
 
 STREAMED_FRESH_S = 5.0
+KEY_RECHECK_S = 60.0  # a rejected key is tried again this often (or on retry_now())
+_ROLES = ("event stream", "sampler")
 
 
 class Feed:
@@ -57,7 +66,9 @@ class Feed:
         connect_timeout: float = 5.0,
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
+        key_recheck_s: float = KEY_RECHECK_S,
     ) -> None:
+        validate_admin_key(admin_key)  # a key a header cannot carry is never sent
         self.url = url.rstrip("/")
         self.label = host_label(self.url)
         self._key = admin_key
@@ -67,10 +78,18 @@ class Feed:
         self._timeouts = (connect_timeout, read_timeout)
         self._poll_interval = poll_interval
         self.backoff = Backoff(backoff_base, backoff_cap, rng)
+        self._restarts = {role: Backoff(1.0, backoff_cap, rng) for role in _ROLES}
+        self._key_recheck_s = key_recheck_s
         self._decoder = SSEDecoder()
         self._server_clock = ServerClock(self.store)
         self._stop = threading.Event()
-        self._rejected = threading.Event()  # the key was refused: polling stops too
+        self._rejected = threading.Event()  # the stream's key was refused: polling waits too
+        self._retry_now = threading.Event()  # ends the stream's wait: server seen, Retry, stop
+        self._poll_retry = threading.Event()  # ends the sampler's key wait: Retry, stop
+        self.waiting_for_key = threading.Event()  # set while the stream waits to re-check
+        self._stream_open = False
+        self._down_since: float | None = None  # when the stream last went down
+        self._woken = False  # this outage already had its early reconnect
         self._lock = threading.Lock()
         self._transport: SSETransport | None = None
         self._threads: list[threading.Thread] = []
@@ -87,11 +106,10 @@ class Feed:
                 return self
             self._started = True
             self._threads = [
-                threading.Thread(target=self._guard, args=(self._run_sse,),
-                                 name=f"opta-sse {self.label}", daemon=True),
-                threading.Thread(target=self._guard, args=(self._run_sampler,),
-                                 name=f"opta-sampler {self.label}", daemon=True),
-            ]
+                threading.Thread(target=self._supervise, args=(role, body),
+                                 name=f"opta-{name} {self.label}", daemon=True)
+                for role, name, body in (("event stream", "sse", self._run_sse),
+                                         ("sampler", "sampler", self._run_sampler))]
         for thread in self._threads:
             thread.start()
         return self
@@ -101,6 +119,8 @@ class Feed:
         with self._lock:
             self._stop.set()
             transport = self._transport
+        self._retry_now.set()
+        self._poll_retry.set()
         if transport is not None:
             transport.close()
         me = threading.current_thread()
@@ -118,13 +138,14 @@ class Feed:
         """Threads of this feed still running (for tests and diagnostics)."""
         return [t for t in self._threads if t.is_alive()]
 
-    def _guard(self, body: Callable[[], None]) -> None:
-        try:
-            body()
-        except Exception:  # noqa: BLE001 - a bug must show up in the log, not kill silently
-            log.exception("feed thread for %s crashed", self.label)
-            self.store.log("feed_crashed", "The feed thread crashed; see the server log",
-                           severity="error")
+    def retry_now(self) -> None:
+        """Try again at once: a rejected key (the Retry button) or a stream waiting to reconnect."""
+        self._retry_now.set()
+        self._poll_retry.set()
+
+    def _supervise(self, role: str, body: Callable[[], None]) -> None:
+        supervised(body, role=role, label=self.label, store=self.store, stop=self._stop,
+                   backoff=self._restarts[role], secret=self._key)
 
     # sampler ---------------------------------------------------------------
     def _streamed_recently(self, kind: str) -> bool:
@@ -132,17 +153,46 @@ class Feed:
         return seen is not None and self._clock() - seen < STREAMED_FRESH_S
 
     def _run_sampler(self) -> None:
-        while not (self._stop.is_set() or self._rejected.is_set()):
-            self.sampler.sample_once()
+        while not self._stop.is_set():
+            if self._rejected.is_set():  # the stream re-checks the key; polls would only 403
+                self._wait(self._poll_retry, self._poll_interval)
+                continue
+            answered = self.sampler.sample_once()
+            self._restarts["sampler"].reset()
+            if self.sampler.key_rejected:
+                self._wait(self._poll_retry, self._key_recheck_s)
+                continue
+            self._saw_server(answered)
             self._stop.wait(self._poll_interval)
+
+    def _saw_server(self, answered: bool) -> None:
+        """A poll reached the server: a stream that is down reconnects at once, once per outage."""
+        with self._lock:
+            if not answered:
+                self._woken = False  # no sign of life: the next answer is news again
+                return
+            if self._stream_open or self._woken:
+                return
+            self._woken = True
+        self._retry_now.set()
+
+    def _wait(self, event: threading.Event, timeout: float) -> None:
+        event.wait(timeout)
+        event.clear()
 
     # SSE -------------------------------------------------------------------
     def _run_sse(self) -> None:
         self.store.set_connection(ConnState.CONNECTING, f"Connecting to {self.label}")
         while not self._stop.is_set():
             delivered, message = self._one_connection()
-            if message is None or self._stop.is_set():
+            self._closed()
+            if self._stop.is_set():
                 return
+            if message is None:  # key rejected: re-check it later, or on retry_now()
+                self.waiting_for_key.set()
+                self._wait(self._retry_now, self._key_recheck_s)
+                self.waiting_for_key.clear()
+                continue
             if delivered:
                 self.backoff.reset()
             self._wait_before_retry(message)
@@ -159,10 +209,10 @@ class Feed:
         try:
             transport.open(self._decoder.last_event_id)
             self._decoder.reset()
-            self.store.set_connection(ConnState.OPEN, f"Connected to {self.label}")
+            self._opened()
             for chunk in transport.chunks():
                 delivered = True
-                self._ingest(chunk)
+                self._ingest_safely(chunk)
             return delivered, "The server closed the event stream."
         except AuthRejected as exc:
             self._rejected.set()
@@ -177,6 +227,37 @@ class Feed:
             return delivered, describe_request_error(exc, self.url, self._key)
         finally:
             transport.close()
+
+    def _opened(self) -> None:
+        now = self._clock()
+        with self._lock:
+            down_since, self._down_since = self._down_since, None
+            self._stream_open, self._woken = True, False
+        self._rejected.clear()
+        self._restarts["event stream"].reset()
+        self.store.set_connection(ConnState.OPEN, f"Connected to {self.label}")
+        if down_since is not None:
+            self.store.count(reconnects=1)
+            self.store.log("feed_up", f"Event stream back after {duration(now - down_since)}.",
+                           severity="info")
+
+    def _closed(self) -> None:
+        with self._lock:
+            self._stream_open = False
+            if self._down_since is None:
+                self._down_since = self._clock()
+
+    def _ingest_safely(self, chunk: bytes) -> None:
+        """A bug here is ours: count it, log it, keep reading (it is no network error)."""
+        try:
+            self._ingest(chunk)
+        except Exception as exc:  # noqa: BLE001 - one bad chunk must not cost the stream
+            text = crash_text(exc, self._key)
+            log.error("feed %s: internal error reading a chunk: %s", self.label, text,
+                      exc_info=not isinstance(exc, UnicodeError))
+            self.store.count(internal_errors=1)
+            self.store.log("feed_internal_error", f"Internal error while reading the event "
+                           f"stream ({text}); the feed goes on.", severity="error")
 
     def _ingest(self, chunk: bytes) -> None:
         oversized = self._decoder.oversized_lines
@@ -201,10 +282,10 @@ class Feed:
     def _wait_before_retry(self, message: str) -> None:
         delay = self.backoff.next_delay(self._decoder.retry)
         retry_at = self._clock() + delay
-        self.store.count(reconnects=1)
+        self.store.count(reconnect_attempts=1)
         self.store.set_connection(ConnState.RECONNECTING, message, next_retry_at=retry_at,
                                   attempt=self.backoff.attempt)
         self.store.log("feed_down", f"{message} Retrying in {delay:.1f} s.", severity="warning")
         log.info("feed %s down: %s (retry in %.1f s)", self.label, message, delay)
-        self._stop.wait(delay)
+        self._wait(self._retry_now, delay)
 

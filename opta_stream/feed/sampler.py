@@ -12,15 +12,18 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from opta_stream.errors import OptaStreamError
+from opta_stream.errors import AuthRejected, OptaStreamError
 from opta_stream.feed.rates import CounterRate
 from opta_stream.snapshot import ModelInfo
 from opta_stream.store.core import Store
+from opta_stream.units import duration
 from opta_stream.wire.client import AdminClient
 
 __all__ = ["Sampler", "models_from_admin"]
 
 log = logging.getLogger(__name__)
+
+UPTIME_SLACK_S = 1.0  # uptime may read a little lower from one poll to the next
 
 
 def _num(value: Any) -> float | None:
@@ -77,24 +80,45 @@ class Sampler:
         self._models_every = max(1, models_every)
         self._rate = CounterRate()
         self._round = 0
-        self._failing: str | None = None
+        self._failing: dict[str, str] = {}  # endpoint → why it fails
+        self._uptime: float | None = None
+        self.key_rejected = False  # an endpoint refused the key in the last round
 
-    def sample_once(self) -> None:
-        """Poll what the feed does not stream; a failure is counted, never raised."""
+    def sample_once(self) -> bool:
+        """Poll each endpoint on its own; True when any answered (a sign of life).
+
+        A failure is counted and reported per endpoint, never raised: a 404 on
+        one endpoint leaves the others updating.
+        """
         self._round += 1
-        try:
-            self._poll_status()
-            self._poll_metrics()
-            if self._round % self._models_every == 1 or self._models_every == 1:
-                self._poll_models()
-        except OptaStreamError as exc:
-            self._failed(str(exc))
-            return
-        self._recovered()
+        self.key_rejected = False
+        polls: list[tuple[str, Callable[[], bool]]] = [
+            ("/admin/status", self._poll_status), ("/admin/metrics/json", self._poll_metrics)]
+        if self._round % self._models_every == 1 or self._models_every == 1:
+            polls.append(("/admin/models", self._poll_models))
+        answered = False
+        for endpoint, poll in polls:
+            answered = self._poll(endpoint, poll) or answered
+        return answered
 
-    def _poll_status(self) -> None:
+    def _poll(self, endpoint: str, poll: Callable[[], bool]) -> bool:
+        try:
+            polled = poll()
+        except AuthRejected as exc:
+            self.key_rejected = True
+            self._failed(endpoint, str(exc), auth=True)
+            return False
+        except OptaStreamError as exc:
+            self._failed(endpoint, str(exc))
+            return False
+        if polled:
+            self._recovered(endpoint)
+        return polled
+
+    def _poll_status(self) -> bool:
         body = self._client.get_json("/admin/status")
         now = self._clock()
+        self._check_uptime(_num(body.get("uptime_seconds")))
         mem = body.get("memory")
         mem = mem if isinstance(mem, dict) else {}
         used, total = _num(mem.get("used_gb")), _num(mem.get("total_gb"))
@@ -113,14 +137,26 @@ class Sampler:
             if used is not None and total is not None:
                 self._store.add_memory(now, used, total, threshold)
         self._store.set_gauges(updated_at=now, **gauges)
+        return True
 
-    def _poll_metrics(self) -> None:
+    def _check_uptime(self, uptime: float | None) -> None:
+        """Uptime going backwards is a server restart: say so, break the lines."""
+        if uptime is None:
+            return
+        last, self._uptime = self._uptime, uptime
+        if last is not None and uptime < last - UPTIME_SLACK_S:
+            self._rate.forget()  # its counters restarted too: no second "reset" message
+            self._store.new_segment()
+            self._store.log("server_restarted", f"Server restarted: uptime {duration(last)} → "
+                            f"{duration(uptime)}", severity="warning")
+
+    def _poll_metrics(self) -> bool:
         body = self._client.get_json("/admin/metrics/json")
         now = self._clock()
         total = _num(body.get("total_completion_tokens"))
         if total is None or self._streamed("throughput"):
             self._rate.forget()
-            return
+            return True
         step = self._rate.update(now, total)
         if step.reset:
             self._store.new_segment()
@@ -128,23 +164,29 @@ class Sampler:
                             severity="warning")
         if step.rate is not None:
             self._store.add_throughput(now, step.rate)
+        return True
 
-    def _poll_models(self) -> None:
+    def _poll_models(self) -> bool:
         if self._streamed("status"):
-            return
+            return False  # the stream carries the models: nothing polled, nothing to report
         self._store.set_models(models_from_admin(self._client.get_json("/admin/models")))
+        return True
 
-    def _failed(self, message: str) -> None:
+    def _failed(self, endpoint: str, message: str, *, auth: bool = False) -> None:
         self._store.count(poll_errors=1)
-        self._rate.forget()
-        if self._failing is None:
-            self._store.new_segment()
-            self._store.log("poll_failed", f"Polling the server failed: {message}",
+        if endpoint == "/admin/metrics/json":
+            self._rate.forget()
+        if endpoint not in self._failing:
+            if not self._failing:
+                self._store.new_segment()
+            self._store.log("poll_failed", f"Polling {endpoint} failed: {message}",
                             severity="warning")
-            log.warning("polling %s failed: %s", self._client.base_url, message)
-        self._failing = message
+            log.warning("polling %s%s failed: %s", self._client.base_url, endpoint, message)
+        self._failing[endpoint] = message
+        self._store.set_poll(endpoint, False, message, auth_rejected=auth)
 
-    def _recovered(self) -> None:
-        if self._failing is not None:
-            self._store.log("poll_recovered", "Polling the server works again", severity="info")
-        self._failing = None
+    def _recovered(self, endpoint: str) -> None:
+        if self._failing.pop(endpoint, None) is not None:
+            self._store.log("poll_recovered", f"Polling {endpoint} works again",
+                            severity="info")
+        self._store.set_poll(endpoint, True)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime, tzinfo
 
-__all__ = ["clock_time", "duration", "number", "plain"]
+__all__ = ["clock_time", "number", "plain"]
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
@@ -20,18 +20,6 @@ def clock_time(ts: float | None, tz: tzinfo) -> str:
     if ts is None:
         return "—"
     return datetime.fromtimestamp(ts, tz).strftime("%H:%M:%S")
-
-
-def duration(seconds: float | None) -> str:
-    """'42 s', '3 min 05 s', '2 h 03 min', '3 d 04 h': short and unambiguous."""
-    if seconds is None or seconds != seconds:
-        return "—"
-    s = max(0, int(seconds))
-    for unit, size, sub, sub_size in (("d", 86400, "h", 3600), ("h", 3600, "min", 60),
-                                      ("min", 60, "s", 1)):
-        if s >= size:
-            return f"{s // size} {unit} {(s % size) // sub_size:02d} {sub}"
-    return f"{s} s"
 
 
 def number(value: float | None, fmt: str = ".1f", unit: str = "") -> str:

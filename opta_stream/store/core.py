@@ -11,14 +11,12 @@ Per-record rules live in ``apply`` (the ``EventHandlers`` mixin inherited here).
 from __future__ import annotations
 
 import math
-import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import fields, replace
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any
 
 import numpy as np
 
@@ -32,16 +30,17 @@ from opta_stream.snapshot import (
     Gauges,
     LogEntry,
     ModelInfo,
+    PollStatus,
     Progress,
     Snapshot,
 )
 from opta_stream.store.apply import EventHandlers
 from opta_stream.store.bounds import OTHER, Interner, clip, clip_bytes
+from opta_stream.store.health import HEALTH_WORDS, HealthTracker
+from opta_stream.store.notify import Notifier
 from opta_stream.store.rings import EventRate, TieredSeries, assign_segments
 
 __all__ = ["OTHER", "Store"]
-
-T = TypeVar("T")
 
 THROUGHPUT_TIERS = ((1.0, 7_200), (10.0, 8_640), (60.0, 1_440))
 MEMORY_TIERS = ((60.0, 1_440),)
@@ -49,12 +48,10 @@ SNAPSHOT_EVENTS = 500
 MAX_EVENT_TYPES, MAX_MODEL_IDS, MAX_GAPS = 200, 256, 1000
 CLOCK_SKEW_S = 5.0  # samples up to this far "in the future" (server clock ahead) still show
 _COUNTER_NAMES = frozenset(f.name for f in fields(Counters))
-
-
 TP_FRESH_S = 3.0  # a model silent for longer no longer counts toward the server rate
 
 
-class Store(EventHandlers):
+class Store(EventHandlers, Notifier):
     """Thread-safe, bounded state of one server's feed. See docs/ARCHITECTURE.md."""
 
     def __init__(self, server: str = "", *, clock: Callable[[], float] = time.time,
@@ -62,8 +59,7 @@ class Store(EventHandlers):
                  log_capacity: int = 2_000) -> None:
         self.server = server
         self._clock = clock
-        self._lock = threading.Condition()  # writers notify it: see wait_for
-        self._version = 0  # bumped by every write
+        Notifier.__init__(self)
         self._tp = TieredSeries(raw_capacity, THROUGHPUT_TIERS)
         self._mem_used = TieredSeries(memory_capacity, MEMORY_TIERS)
         self._mem_total = TieredSeries(memory_capacity, MEMORY_TIERS)
@@ -74,6 +70,7 @@ class Store(EventHandlers):
         self._gauges = Gauges()
         self._latest_tp: dict[int, tuple[float, float]] = {}  # model code → (ts, tps)
         self._conn = Connection(since=clock())
+        self._health = HealthTracker(clock())
         self._last_event_at: float | None = None
         self._models: dict[str, ModelInfo] = {}
         self._jobs: dict[str, Progress] = {}
@@ -229,6 +226,34 @@ class Store(EventHandlers):
             since = old.since if state is old.state else now
             self._conn = Connection(state, clip(message, 1000), since, next_retry_at,
                                     attempt=attempt)
+            if state is ConnState.OPEN:
+                self._health.internal.pop("event stream", None)
+            self._reassess(now)
+
+    def set_poll(self, endpoint: str, ok: bool, message: str = "", *,
+                 auth_rejected: bool = False) -> None:
+        """The latest answer of one polled endpoint (each is polled and reported on its own)."""
+        with self._write():
+            now = self._clock()
+            self._health.set_poll(PollStatus(clip(endpoint, 100), ok, clip(message, 500), now,
+                                             auth_rejected=auth_rejected))
+            if ok:
+                self._health.internal.pop("sampler", None)
+            self._reassess(now)
+
+    def set_internal_error(self, role: str, message: str) -> None:
+        """A bug in Opta Stream's ``role`` thread; cleared by that thread's next success."""
+        with self._write():
+            self._counters["internal_errors"] += 1
+            self._health.internal[role] = clip(message, 500)
+            self._reassess(self._clock())
+
+    def _reassess(self, now: float) -> None:
+        changed = self._health.update(self._conn, now)
+        if changed is not None:
+            label, severity = HEALTH_WORDS[changed.state]
+            self._append_log("feed_health", f"{label}: {changed.message}", "feed", severity,
+                             "", now)
 
     def count(self, **deltas: int) -> None:
         """Add to counters by name, e.g. ``count(bytes=512, oversized_lines=1)``."""
@@ -238,35 +263,6 @@ class Store(EventHandlers):
         with self._write():
             for name, delta in deltas.items():
                 self._counters[name] += int(delta)
-
-    @contextmanager
-    def _write(self) -> Iterator[None]:
-        """Hold the lock for one write, then wake whoever waits in ``wait_for``."""
-        with self._lock:
-            try:
-                yield
-            finally:
-                self._version += 1
-                self._lock.notify_all()
-
-    def wait_for(self, predicate: Callable[[], T], timeout: float) -> T:
-        """Block until ``predicate()`` is truthy, re-checking after each write; its last value.
-
-        For tests and tools that wait on what the feed records: no polling, the
-        wait ends with the write that makes the predicate true (or at ``timeout``,
-        returning the falsy value). Call it without holding the store's lock.
-        """
-        deadline = time.monotonic() + timeout
-        while True:
-            with self._lock:
-                seen = self._version
-            value = predicate()
-            remaining = deadline - time.monotonic()
-            if value or remaining <= 0:
-                return value
-            with self._lock:
-                if self._version == seen:  # else a write came in meanwhile: check again
-                    self._lock.wait(remaining)
 
     # -- readers -------------------------------------------------------------
     def snapshot(self, window_s: float = 300.0) -> Snapshot:
@@ -281,11 +277,13 @@ class Store(EventHandlers):
             counts, counters = dict(self._type_counts), Counters(**self._counters)
             conn = replace(self._conn, last_event_at=self._last_event_at)
             gauges, eps = self._gauges, self._rate.rate(now)
+            health, polls = self._health.verdict(self._last_event_at), self._health.snapshot()
         return Snapshot(server=self.server, taken_at=now, window_s=float(window_s),
                         throughput=replace(tp, model_names=names), memory_used=used,
                         memory_total=total, gaps=gaps, models=models, jobs=jobs,
                         events=tuple(log), event_counts=MappingProxyType(counts),
-                        connection=conn, counters=counters, gauges=gauges, events_per_s=eps)
+                        connection=conn, counters=counters, gauges=gauges, events_per_s=eps,
+                        health=health, polls=polls)
 
     def _series(self) -> tuple[TieredSeries, ...]:
         return self._tp, self._mem_used, self._mem_total

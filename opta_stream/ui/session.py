@@ -16,8 +16,8 @@ from typing import Any
 
 import streamlit as st
 
-from opta_stream.config import Settings, key_digest, resolve_settings
-from opta_stream.inputs import same_origin, validate_url
+from opta_stream.config import KEY_ORIGINS, Settings, key_digest, resolve_settings
+from opta_stream.inputs import same_origin, validate_admin_key, validate_url
 
 __all__ = [
     "PANEL_KEY", "SALT", "UNLOCK_KEY", "connect", "digest", "key_matches_origin", "read_only",
@@ -51,7 +51,7 @@ def connect(url: str, admin_key: str) -> Mapping[str, Any]:
     never sent to another host without being entered again.
     """
     clean = validate_url(url)
-    key = admin_key.strip() or None
+    key = validate_admin_key(admin_key.strip() or None, KEY_ORIGINS["sidebar"])
     old = st.session_state.get(PANEL_KEY) or {}
     if key is None and key_matches_origin(old, clean):
         key = old.get("admin_key")

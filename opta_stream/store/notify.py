@@ -1,0 +1,54 @@
+"""A lock whose writers wake waiters: what ``Store.wait_for`` is built on.
+
+Tests and tools wait on what the feed records; with this they wait for the
+write that makes their condition true instead of polling on a timer.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import TypeVar
+
+__all__ = ["Notifier"]
+
+T = TypeVar("T")
+
+
+class Notifier:
+    """``_lock`` for readers, ``_write()`` for writers; every write bumps a version."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._version = 0
+
+    @contextmanager
+    def _write(self) -> Iterator[None]:
+        """Hold the lock for one write, then wake whoever waits in ``wait_for``."""
+        with self._lock:
+            try:
+                yield
+            finally:
+                self._version += 1
+                self._lock.notify_all()
+
+    def wait_for(self, predicate: Callable[[], T], timeout: float) -> T:
+        """Block until ``predicate()`` is truthy, re-checking after each write; its last value.
+
+        For tests and tools that wait on what the feed records: no polling, the
+        wait ends with the write that makes the predicate true (or at ``timeout``,
+        returning the falsy value). Call it without holding the store's lock.
+        """
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._lock:
+                seen = self._version
+            value = predicate()
+            remaining = deadline - time.monotonic()
+            if value or remaining <= 0:
+                return value
+            with self._lock:
+                if self._version == seen:  # else a write came in meanwhile: check again
+                    self._lock.wait(remaining)
