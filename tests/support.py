@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -82,11 +83,11 @@ def wait_for_streamlit(proc: subprocess.Popen, url: str, timeout: float = 30.0) 
              "streamlit to answer")
 
 
-def stop_process(proc: subprocess.Popen) -> None:
-    """SIGTERM, then SIGKILL if it has not exited within 10 s."""
+def stop_process(proc: subprocess.Popen, sig: int = signal.SIGTERM) -> None:
+    """``sig`` (SIGTERM), then SIGKILL if it has not exited within 10 s."""
     if proc.poll() is not None:
         return
-    proc.terminate()
+    proc.send_signal(sig)
     try:
         proc.wait(10)
     except subprocess.TimeoutExpired:
@@ -144,9 +145,11 @@ class DemoProcess:
             self.proc.kill()
             self.proc.wait(10)
 
-    def terminate(self) -> None:
+    def terminate(self, sig: int = signal.SIGINT) -> None:
+        """A clean stop: SIGINT stops at once in every mode; SIGTERM in lmx mode first
+        drains for ``--grace`` seconds, as Opta LMX does."""
         if self.proc:
-            stop_process(self.proc)
+            stop_process(self.proc, sig)
 
 
 def feed_threads() -> list[threading.Thread]:

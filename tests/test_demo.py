@@ -755,7 +755,7 @@ def test_cli_prints_one_ready_line_and_stops_on_sigterm() -> None:
     env = {**os.environ, "OPTA_DEMO_ADMIN_KEY": KEY}
     proc = subprocess.Popen(
         [sys.executable, "-m", "opta_stream.demo", "--port", "0", "--mode", "lmx",
-         "--heartbeat", "0.2", "--rate", "max"],
+         "--heartbeat", "0.2", "--rate", "max", "--grace", "0"],
         cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     try:
         with selectors.DefaultSelector() as sel:
@@ -773,6 +773,34 @@ def test_cli_prints_one_ready_line_and_stops_on_sigterm() -> None:
         assert proc.returncode == 0
         assert out == b"" and KEY.encode() not in out + err + line.encode()
         assert KEY not in " ".join(proc.args)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+
+
+def test_cli_sigterm_in_lmx_mode_drains_like_the_real_server() -> None:
+    """New connections refused, the open stream keeps beating; a second SIGTERM ends it."""
+    env = {**os.environ, "OPTA_DEMO_ADMIN_KEY": KEY}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "opta_stream.demo", "--port", "0", "--mode", "lmx",
+         "--heartbeat", "0.2", "--grace", "30"],
+        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline().decode()
+        url = re.search(r"(http://127\.0\.0\.1:\d+)", line).group(1)  # type: ignore[union-attr]
+        stream = requests.get(url + "/admin/events", headers=H, stream=True, timeout=5)
+        chunks = stream.iter_content(chunk_size=None)
+        assert b"heartbeat" in next(chunks)
+        proc.terminate()
+        assert proc.stdout.readline().decode().startswith("opta-stream demo draining for 30 s")
+        with pytest.raises(requests.ConnectionError):
+            requests.get(url + "/admin/status", headers=H, timeout=5)
+        assert b"heartbeat" in next(chunks), "the open stream must keep beating"
+        proc.terminate()  # the second SIGTERM: forced down
+        proc.communicate(timeout=10)
+        assert proc.returncode == 0
     finally:
         if proc.poll() is None:
             proc.kill()

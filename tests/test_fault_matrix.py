@@ -21,6 +21,7 @@ Tests wait on conditions (``wait_for``), never on bare sleeps.
 from __future__ import annotations
 
 import logging
+import signal
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -35,6 +36,7 @@ from opta_stream.errors import ServerRefused
 from opta_stream.feed.feed import Feed
 from opta_stream.snapshot import ConnState, Health, Snapshot
 from opta_stream.store.core import Store
+from opta_stream.store.health import HEALTH_WORDS
 
 KEY = "sk-opta-FAULTS-4d1c9b7e20aa"
 BASE, CAP = 0.05, 0.3  # attempt 3 (0.4 s and more) is already capped
@@ -44,6 +46,7 @@ WINDOW = 3600.0
 JARGON = ("Traceback", "object at 0x", "HTTPConnectionPool", "Max retries", "urllib3",
           "[Errno", "NoneType", "b'")
 PROCESS_ARGS = ("--mode", "rich", "--rate", "50", "--heartbeat", "0.3")
+LMX_PROCESS_ARGS = ("--mode", "lmx", "--heartbeat", "0.3", "--grace", "30")
 OPEN, RECONNECTING, AUTH = ConnState.OPEN, ConnState.RECONNECTING, ConnState.AUTH_REJECTED
 
 
@@ -122,8 +125,9 @@ class Rig:
 
     # servers ---------------------------------------------------------------
     def start_server(self, port: int = 0) -> None:
-        if self.kind == "process":
-            self.proc = DemoProcess(port or free_port(), *PROCESS_ARGS, admin_key=KEY).start()
+        if self.kind in ("process", "lmx-process"):
+            args = PROCESS_ARGS if self.kind == "process" else LMX_PROCESS_ARGS
+            self.proc = DemoProcess(port or free_port(), *args, admin_key=KEY).start()
         elif self.kind == "lmx":
             self.server = DemoServer(admin_key=KEY, mode="lmx", heartbeat_s=2.0, seed=2,
                                      port=port).start()
@@ -197,7 +201,7 @@ class Rig:
 
     def wait_fresh(self, before: set[float]) -> None:
         """The feed is open again and new samples arrive (nothing is wedged)."""
-        need = 2 if self.kind == "lmx" else 5
+        need = 2 if self.kind in ("lmx", "lmx-process") else 5
         wait_for(lambda: self.state() is OPEN, 20, "the feed to be open again",
                  store=self.feed.store)
         wait_for(lambda: len(self.ts() - before) >= need, 20, f"{need} fresh samples",
@@ -262,7 +266,7 @@ def _drop_mid_event(rig: Rig) -> None:
 def _sigterm(rig: Rig) -> None:
     """A clean stop ends the stream properly; then the port refuses until restart."""
     mark = len(rig.transitions)
-    rig.proc.terminate()
+    rig.proc.terminate(signal.SIGTERM)  # rich mode: no grace, a clean stop at once
     rig.wait_retries(4, mark)
     assert rig.retries(mark)[0].message == "The server closed the event stream."
 
@@ -275,6 +279,55 @@ def _sigkill(rig: Rig) -> None:
 
 def _restart_process(rig: Rig) -> None:
     rig.start_server(rig.proc.port)
+
+
+def _kill_and_restart(rig: Rig) -> None:
+    assert rig.proc is not None
+    rig.proc.kill()
+    wait_for(lambda: rig.snap(1).health.state is Health.DOWN, 10, "down", store=rig.feed.store)
+    rig.start_server(rig.proc.port)
+
+
+def _sigterm_draining(rig: Rig) -> None:
+    """Opta LMX on SIGTERM: polls refused while the open stream keeps beating."""
+    assert rig.proc is not None and rig.proc.proc is not None
+    rig.proc.proc.send_signal(signal.SIGTERM)
+    wait_for(lambda: "shutting down" in rig.snap(1).health.message, 10, "degraded",
+             store=rig.feed.store)
+    beats = rig.snap(60).event_counts.get("heartbeat", 0)
+    wait_for(lambda: rig.snap(60).event_counts.get("heartbeat", 0) > beats, 10,
+             "a heartbeat on the open stream", store=rig.feed.store)
+    assert rig.state() is OPEN and rig.snap(1).health.state is Health.DEGRADED
+
+
+def _restart_logged(rig: Rig) -> None:
+    """A kill and a restart: back at once, the restart seen from uptime, downtime logged."""
+    wait_for(lambda: (rig.snap(1).gauges.uptime_s or 0) > 0, 10, "an uptime",
+             store=rig.feed.store)
+    _kill_and_restart(rig)
+    rig.wait_log("Event stream back after")
+    rig.wait_log("Server restarted: uptime")
+    assert rig.snap(60).counters.reconnects == 1
+
+
+def _ingest_bug(rig: Rig) -> None:
+    """A bug while reading one chunk: counted as ours, the stream stays open."""
+    from opta_stream.feed import feed as feed_module
+
+    real, calls = feed_module.parse_frames, {"n": 0}
+
+    def fails_once(frames, now):  # noqa: ANN001, ANN202
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise AttributeError("a bug while parsing")
+        return real(frames, now)
+
+    feed_module.parse_frames = fails_once  # type: ignore[assignment]
+    try:
+        rig.wait_log("Internal error while reading the event stream")
+    finally:
+        feed_module.parse_frames = real
+    assert rig.snap(60).counters.internal_errors == 1
 
 
 def _stall(rig: Rig) -> None:
@@ -409,12 +462,12 @@ class Row:
     fault: Callable[[Rig], str | None]
     state: ConnState  # the state the fault leads to
     message: tuple[str, ...]  # all in one text a person reads
-    where: str = "connection"  # "connection" | "log" | "error"
+    where: str = "connection"  # "connection" | "log" | "health" | "error"
     retries: str = "none"  # "none" | "fatal" | "climb" (1, 2, 3, ...) | "ones"
     gap: bool = False  # the feed went down: a gap must be recorded
     breaks: bool = False  # later samples must start a new line segment
     recover: Callable[[Rig], None] | None = _clear
-    server: str = "rich"  # "rich" | "lmx" (in-process) | "process" (killable child)
+    server: str = "rich"  # "rich" | "lmx" (in-process) | "process" | "lmx-process" (children)
     read_timeout: float = 3.0
     malformed: bool = False  # the row sends malformed events on purpose
 
@@ -479,6 +532,14 @@ ROWS = [
         ("Connection refused by 127.0.0.1",), retries="climb", gap=True, breaks=True,
         recover=_swap_back),
     Row("slow-trickle", _trickle, OPEN, ("Loaded trické/slow",), where="log", server="lmx"),
+    Row("sigterm-lmx-draining", _sigterm_draining, OPEN,
+        ("Degraded", "Event stream open but polling fails", "shutting down"), where="health",
+        gap=True, breaks=True, recover=_kill_and_restart, server="lmx-process"),
+    Row("restart-seen-and-logged", _restart_logged, OPEN, ("Server restarted: uptime",),
+        where="log", retries="climb", gap=True, breaks=True, recover=lambda rig: None,
+        server="lmx-process"),
+    Row("ingest-bug", _ingest_bug, OPEN, ("Internal error while reading the event stream",
+                                          "AttributeError", "the feed goes on"), where="log"),
     Row("clock-jump-back", _clock_jump(-3600), OPEN,
         ("clock jumped back by 3600 s", "3600 s behind"), where="log", breaks=True,
         recover=_clock_restored),
@@ -508,6 +569,9 @@ def check_state_and_message(row: Row, rig: Rig, mark: int, said: str | None) -> 
         texts = [t.message for t in during if t.state is row.state]
     elif row.where == "log":
         texts = [e.summary for e in rig.snap().events]
+    elif row.where == "health":  # the verdict now, as the badge and banner show it
+        health = rig.snap().health
+        texts = [f"{HEALTH_WORDS[health.state][0]}: {health.message}"]
     else:
         texts = [said or ""]
     text = next((t for t in texts if all(m in t for m in row.message)), None)

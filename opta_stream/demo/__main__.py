@@ -36,6 +36,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--heartbeat", type=float, default=30.0)
     parser.add_argument("--rate", type=_rate, default=10.0, help="Hz, or 'max'")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--grace", type=float, default=None,
+                        help="seconds open event streams keep beating after SIGTERM, as Opta "
+                             "LMX does (default: 30 in lmx mode, 0 in rich mode)")
     return parser
 
 
@@ -45,14 +48,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     key = args.admin_key or os.environ.get("OPTA_DEMO_ADMIN_KEY") or None
     server = DemoServer(args.host, args.port, admin_key=key, mode=args.mode,
                         heartbeat_s=args.heartbeat, rate_hz=args.rate, seed=args.seed)
-    done = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(sig, lambda *_: done.set())
+    grace = args.grace if args.grace is not None else (30.0 if args.mode == "lmx" else 0.0)
+    term, forced = threading.Event(), threading.Event()
+
+    def on_term(*_: object) -> None:  # a second SIGTERM forces the stop
+        (forced if term.is_set() else term).set()
+
+    def on_int(*_: object) -> None:
+        term.set()
+        forced.set()
+
+    signal.signal(signal.SIGTERM, on_term)
+    signal.signal(signal.SIGINT, on_int)
     server.start()
     print(f"opta-stream demo ready on {server.url} mode={server.mode}", flush=True)
     try:
-        while not done.wait(0.5):
+        while not term.wait(0.5):
             pass
+        if grace > 0 and not forced.is_set():
+            server.begin_shutdown()  # new connections refused; open streams keep beating
+            print(f"opta-stream demo draining for {grace:g} s", flush=True)
+            forced.wait(grace)
     finally:
         server.stop()
     return 0

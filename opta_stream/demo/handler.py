@@ -194,6 +194,8 @@ class Handler(BaseHTTPRequestHandler):
         if sub is None:
             return self._json(503, TOO_MANY_STREAMS)
         self.close_connection = True
+        me = threading.current_thread()
+        self.server.streaming.add(me)  # type: ignore[attr-defined]  # our _HTTPServer
         try:
             self.send_response(200)
             self.send_header("content-type", "text/event-stream; charset=utf-8")
@@ -206,6 +208,7 @@ class Handler(BaseHTTPRequestHandler):
                                   peer_left=self._peer_left)
             self._end_stream(writer.run())
         finally:
+            self.server.streaming.discard(me)  # type: ignore[attr-defined]
             self.app.hub.unsubscribe(sub)
 
     def _peer_left(self) -> bool:

@@ -73,6 +73,7 @@ class _HTTPServer(ThreadingHTTPServer):
         self.app = app
         self._conn_lock = threading.Lock()
         self._conns: dict[threading.Thread, socket.socket] = {}
+        self.streaming: set[threading.Thread] = set()  # connections serving /admin/events
 
     def process_request(self, request: socket.socket | tuple[bytes, socket.socket],
                         client_address: object) -> None:
@@ -96,10 +97,11 @@ class _HTTPServer(ThreadingHTTPServer):
         if not isinstance(sys.exc_info()[1], OSError):
             _log.exception("demo server: request handler failed")
 
-    def cut_connections(self) -> None:
+    def cut_connections(self, keep_streams: bool = False) -> None:
         """Shut down every open client socket (unblocks idle keep-alive reads)."""
         with self._conn_lock:
-            sockets = list(self._conns.values())
+            sockets = [s for t, s in self._conns.items()
+                       if not (keep_streams and t in self.streaming)]
         for sock in sockets:
             try:
                 sock.shutdown(socket.SHUT_RDWR)
@@ -172,22 +174,36 @@ class DemoServer:
         Never call it from a request handler thread (it waits for those).
         """
         with self._lock:
-            if self._state != "running":
+            if self._state not in ("running", "draining"):
                 self._state = "stopped"
                 return
-            self._state = "stopped"
+            draining, self._state = self._state == "draining", "stopped"
         deadline = time.monotonic() + timeout
         self.stop_event.set()
         self.hub.wake_all()
         httpd = self._httpd
         assert httpd is not None
-        httpd.shutdown()
-        httpd.server_close()
+        if not draining:
+            httpd.shutdown()
+            httpd.server_close()
         self.hub.wait_empty(min(0.5, timeout))
         httpd.cut_connections()
         httpd.join_connections(deadline)
         for thread in self._threads:
             thread.join(max(deadline - time.monotonic(), 0.0))
+
+    def begin_shutdown(self) -> None:
+        """What Opta LMX does on SIGTERM: refuse new connections and close idle ones,
+        while event streams already open keep their heartbeats until ``stop()``."""
+        with self._lock:
+            if self._state != "running":
+                return
+            self._state = "draining"
+        httpd = self._httpd
+        assert httpd is not None
+        httpd.shutdown()
+        httpd.server_close()
+        httpd.cut_connections(keep_streams=True)
 
     def __enter__(self) -> DemoServer:
         return self.start()

@@ -235,11 +235,11 @@ class Feed:
             self._stream_open, self._woken = True, False
         self._rejected.clear()
         self._restarts["event stream"].reset()
-        self.store.set_connection(ConnState.OPEN, f"Connected to {self.label}")
-        if down_since is not None:
+        if down_since is not None:  # logged first: whoever sees OPEN sees why too
             self.store.count(reconnects=1)
             self.store.log("feed_up", f"Event stream back after {duration(now - down_since)}.",
                            severity="info")
+        self.store.set_connection(ConnState.OPEN, f"Connected to {self.label}")
 
     def _closed(self) -> None:
         with self._lock:

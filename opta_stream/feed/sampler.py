@@ -81,7 +81,7 @@ class Sampler:
         self._rate = CounterRate()
         self._round = 0
         self._failing: dict[str, str] = {}  # endpoint → why it fails
-        self._uptime: float | None = None
+        self._uptime: tuple[float, float] | None = None  # (uptime, when it was read)
         self.key_rejected = False  # an endpoint refused the key in the last round
 
     def sample_once(self) -> bool:
@@ -118,7 +118,7 @@ class Sampler:
     def _poll_status(self) -> bool:
         body = self._client.get_json("/admin/status")
         now = self._clock()
-        self._check_uptime(_num(body.get("uptime_seconds")))
+        self._check_uptime(_num(body.get("uptime_seconds")), now)
         mem = body.get("memory")
         mem = mem if isinstance(mem, dict) else {}
         used, total = _num(mem.get("used_gb")), _num(mem.get("total_gb"))
@@ -139,16 +139,20 @@ class Sampler:
         self._store.set_gauges(updated_at=now, **gauges)
         return True
 
-    def _check_uptime(self, uptime: float | None) -> None:
-        """Uptime going backwards is a server restart: say so, break the lines."""
+    def _check_uptime(self, uptime: float | None, now: float) -> None:
+        """Uptime behind where it should be by now is a server restart: say so, break lines.
+
+        Expected is the last uptime plus the time since it was read, so a restart
+        during an outage shows too, however short the server had been up.
+        """
         if uptime is None:
             return
-        last, self._uptime = self._uptime, uptime
-        if last is not None and uptime < last - UPTIME_SLACK_S:
+        last, self._uptime = self._uptime, (uptime, now)
+        if last is not None and uptime + UPTIME_SLACK_S < last[0] + (now - last[1]):
             self._rate.forget()  # its counters restarted too: no second "reset" message
             self._store.new_segment()
-            self._store.log("server_restarted", f"Server restarted: uptime {duration(last)} → "
-                            f"{duration(uptime)}", severity="warning")
+            self._store.log("server_restarted", f"Server restarted: uptime {duration(last[0])} "
+                            f"→ {duration(uptime)}", severity="warning")
 
     def _poll_metrics(self) -> bool:
         body = self._client.get_json("/admin/metrics/json")

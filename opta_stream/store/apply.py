@@ -77,8 +77,15 @@ class EventHandlers:
 
     def _apply_one(self, event: LmxEvent) -> None:
         handler = _HANDLERS.get(type(event), EventHandlers._log_event)
-        if handler is not None:
+        if handler is None:
+            return
+        try:
             handler(self, event)
+        except Exception as exc:  # noqa: BLE001 - a bug in one rule must not cost the others
+            self._counters["internal_errors"] += 1
+            self._append_log("feed_internal_error", f"Internal error applying a "
+                             f"'{clip(event.type, 64)}' event ({type(exc).__name__}); the "
+                             "other events were kept.", "feed", "error", "", event.received_at)
 
     def _apply_throughput(self, events: list[ThroughputEvent | ThroughputBatch]) -> None:
         """Every sample of the batch in one ring append, in arrival order."""

@@ -45,7 +45,7 @@ def assess(conn: Connection, polls: Sequence[PollStatus],
     if stream_open and not failing:
         return Health.LIVE, "Event stream open and every poll answers."
     if stream_open:
-        return Health.DEGRADED, _stream_only(failing, len(polls))
+        return Health.DEGRADED, _stream_only(failing, polls)
     if polls and not failing:
         why = f" ({conn.message})" if conn.message else ""
         return Health.DEGRADED, (f"Polling works but the event stream is down{why}; "
@@ -56,9 +56,12 @@ def assess(conn: Connection, polls: Sequence[PollStatus],
     return Health.DOWN, f"The server cannot be reached: {why}".rstrip(": ")
 
 
-def _stream_only(failing: Sequence[PollStatus], polled: int) -> str:
+def _stream_only(failing: Sequence[PollStatus], polls: Sequence[PollStatus]) -> str:
+    """Which polls fail while the stream is open; an answer older than the failures
+    (an endpoint polled less often) does not count as answering."""
     first = failing[0].message
-    if len(failing) == polled:
+    since = min(p.at for p in failing)
+    if not any(p.ok and p.at >= since for p in polls):
         return f"Event stream open but polling fails ({first}): {_SHUTTING_DOWN}."
     names = ", ".join(p.endpoint for p in failing)
     return f"Event stream open; polling {names} fails ({first}), the rest answers."

@@ -1,0 +1,189 @@
+"""What the dashboard says during and after trouble, against real servers.
+
+- a restart after 25 s down: back before the backoff would have retried, logged
+  with its downtime, the server restart detected from uptime, one success counted;
+- SIGTERM in lmx mode: streams keep beating while polls are refused: degraded;
+- a crashing thread: internal error (not a network problem), restarted, recovered;
+- a bug while applying one event: counted, the chunk's other events kept.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+
+import pytest
+from support import DemoProcess, free_port, wait_for
+
+from opta_stream.demo.server import DemoServer
+from opta_stream.events.records import ModelLoaded, ModelUnloaded
+from opta_stream.feed import sampler as sampler_module
+from opta_stream.feed.feed import Feed
+from opta_stream.snapshot import ConnState, Health
+from opta_stream.store import Store
+from opta_stream.store import apply as apply_module
+
+KEY = "sk-opta-TRUTH-8d1e4b"
+LMX_ARGS = ("--mode", "lmx", "--heartbeat", "0.3")
+
+
+def state(feed: Feed) -> ConnState:
+    return feed.store.snapshot(1).connection.state
+
+
+def health(feed: Feed) -> Health:
+    return feed.store.snapshot(1).health.state
+
+
+def test_a_restart_after_25_s_down_reconnects_at_the_first_answered_poll(caplog) -> None:
+    """Real backoff (0.5 s base, 30 s cap): after 25 s down the stream's next try is
+    8-24 s away; the first poll that reaches the restarted server ends that wait."""
+    caplog.set_level(logging.INFO)
+    port = free_port()
+    demo = DemoProcess(port, *LMX_ARGS, admin_key=KEY).start()
+    feed = Feed(demo.url, KEY, poll_interval=0.5, rng=lambda: 0.0).start()
+    try:
+        wait_for(lambda: health(feed) is Health.LIVE, 20, "live", store=feed.store)
+        wait_for(lambda: feed.store.snapshot(60).gauges.uptime_s, 10, "an uptime",
+                 store=feed.store)
+        demo.kill()
+        wait_for(lambda: health(feed) is Health.DOWN, 10, "down", store=feed.store)
+        down_at = feed.store.snapshot(1).health.since
+        wait_for(lambda: feed.store.snapshot(1).taken_at - down_at >= 25, 40, "25 s down",
+                 store=feed.store)
+        waiting = feed.store.snapshot(1).connection
+        demo = DemoProcess(port, *LMX_ARGS, admin_key=KEY).start()
+        back_at = feed.store.snapshot(1).taken_at
+        wait_for(lambda: health(feed) is Health.LIVE, 40, "live again", store=feed.store)
+        snap = feed.store.snapshot(3600)
+        opened = snap.connection.since
+        assert waiting.next_retry_at is not None and opened < waiting.next_retry_at, \
+            "the stream waited for its backoff instead of the first answered poll"
+        print(f"\ndown {back_at - down_at:.1f} s; live {opened - back_at:.2f} s after the "
+              f"restart (the backoff would have retried {waiting.next_retry_at - back_at:.1f} "
+              "s after it)")
+        texts = [e.summary for e in snap.events]
+        assert any(t.startswith("Event stream back after") for t in texts), \
+            [(e.type, e.summary[:50]) for e in snap.events[-12:]]
+        assert any(t.startswith("Server restarted: uptime") for t in texts), \
+            "\n".join(f"{e.type}: {e.summary[:70]}" for e in snap.events[-14:])
+        assert snap.counters.reconnects == 1 and snap.counters.reconnect_attempts >= 6
+    finally:
+        feed.stop()
+        demo.kill()
+    assert all(KEY not in r.getMessage() for r in caplog.records)
+
+
+def test_sigterm_keeps_the_stream_beating_while_polls_are_refused_degraded() -> None:
+    """Opta LMX on SIGTERM: new connections refused, open streams keep their heartbeats."""
+    demo = DemoProcess(free_port(), *LMX_ARGS, "--grace", "30", admin_key=KEY).start()
+    feed = Feed(demo.url, KEY, poll_interval=0.2, rng=lambda: 0.0).start()
+    try:
+        wait_for(lambda: health(feed) is Health.LIVE, 20, "live", store=feed.store)
+        assert demo.proc is not None
+        demo.proc.send_signal(signal.SIGTERM)
+        wait_for(lambda: "shutting down" in feed.store.snapshot(1).health.message, 10,
+                 "degraded: every poll refused", store=feed.store)
+        snap = feed.store.snapshot(60)
+        assert snap.connection.state is ConnState.OPEN, "the stream must still be open"
+        assert "polling fails" in snap.health.message and "shutting down" in snap.health.message
+        beats = snap.event_counts.get("heartbeat", 0)
+        wait_for(lambda: feed.store.snapshot(60).event_counts.get("heartbeat", 0) > beats + 2,
+                 10, "heartbeats on the open stream", store=feed.store)
+        assert health(feed) is Health.DEGRADED, "a beating stream is not proof of health"
+        demo.kill()
+        wait_for(lambda: health(feed) is Health.DOWN, 10, "down", store=feed.store)
+    finally:
+        feed.stop()
+        demo.kill()
+
+
+def test_sigterm_in_process_refuses_new_connections_and_keeps_open_streams() -> None:
+    server = DemoServer(mode="lmx", heartbeat_s=0.2).start()
+    feed = Feed(server.url, poll_interval=0.2, rng=lambda: 0.0).start()
+    try:
+        wait_for(lambda: health(feed) is Health.LIVE, 10, "live", store=feed.store)
+        server.begin_shutdown()
+        wait_for(lambda: health(feed) is Health.DEGRADED, 10, "degraded", store=feed.store)
+        assert server.open_streams() == 1
+    finally:
+        feed.stop()
+        server.stop()
+
+
+def test_a_crashing_sampler_is_an_internal_error_restarted_and_recovered(
+        monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.ERROR)
+    server = DemoServer(admin_key=KEY, mode="lmx", heartbeat_s=0.2).start()
+    calls = {"n": 0}
+    real = sampler_module.Sampler.sample_once
+
+    def crash_once(self: sampler_module.Sampler) -> bool:
+        calls["n"] += 1
+        if calls["n"] == 3:
+            raise KeyError(f"bug with {KEY} inside")  # the key must not reach the log
+        return real(self)
+
+    monkeypatch.setattr(sampler_module.Sampler, "sample_once", crash_once)
+    feed = Feed(server.url, KEY, poll_interval=0.1, backoff_cap=0.5, rng=lambda: 0.0).start()
+    try:
+        wait_for(lambda: health(feed) is Health.INTERNAL_ERROR, 10, "internal error",
+                 store=feed.store)
+        snap = feed.store.snapshot(60)
+        assert "Internal error in Opta Stream's sampler: KeyError" in snap.health.message
+        assert "network" not in snap.health.message and snap.counters.internal_errors == 1
+        wait_for(lambda: health(feed) is Health.LIVE, 10, "restarted and live",
+                 store=feed.store)
+        assert len(feed.alive_threads()) == 2
+    finally:
+        feed.stop()
+        server.stop()
+    crash = [r for r in caplog.records if "crashed" in r.getMessage()]
+    assert crash and "Traceback" in crash[0].getMessage()
+    assert all(KEY not in r.getMessage() for r in caplog.records)
+
+
+def test_a_bug_applying_one_event_keeps_the_others(monkeypatch: pytest.MonkeyPatch) -> None:
+    def boom(self: object, event: object) -> None:
+        raise ValueError("a bug in the handler")
+
+    monkeypatch.setitem(apply_module._HANDLERS, ModelLoaded, boom)
+    store = Store(clock=lambda: 100.0)
+    events = [ModelLoaded("model_loaded", 100.0, "{}", "a", None, 1.0, 1.0),
+              ModelUnloaded("model_unloaded", 100.0, "{}", "b", 1.0, "ttl")]
+    store.apply_many(events)
+    snap = store.snapshot(60)
+    assert snap.counters.internal_errors == 1 and snap.counters.events == 2
+    summaries = [e.summary for e in snap.events]
+    assert any("Internal error applying a 'model_loaded' event (ValueError)" in s
+               for s in summaries)
+    assert any(s.startswith("Unloaded b") for s in summaries), "the other event was lost"
+
+
+def test_a_bug_reading_a_chunk_is_counted_and_the_stream_stays_open(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from opta_stream.feed import feed as feed_module
+
+    server = DemoServer(mode="rich", heartbeat_s=0.2, rate_hz=20.0).start()
+    real, calls = feed_module.parse_frames, {"n": 0}
+
+    def fails_once(frames, now):  # noqa: ANN001, ANN202
+        calls["n"] += 1
+        if calls["n"] == 2:
+            raise AttributeError("a bug while parsing")
+        return real(frames, now)
+
+    monkeypatch.setattr(feed_module, "parse_frames", fails_once)
+    feed = Feed(server.url, poll_interval=0.2, rng=lambda: 0.0).start()
+    try:
+        wait_for(lambda: feed.store.snapshot(60).counters.internal_errors >= 1, 10,
+                 "the counted bug", store=feed.store)
+        wait_for(lambda: len(feed.store.snapshot(60).throughput) >= 10, 10, "samples after it",
+                 store=feed.store)
+        snap = feed.store.snapshot(60)
+        assert snap.counters.reconnect_attempts == 0, "a bug is no network error"
+        assert any("Internal error while reading the event stream (AttributeError" in e.summary
+                   for e in snap.events)
+    finally:
+        feed.stop()
+        server.stop()
