@@ -33,12 +33,24 @@ BADGES = {  # health → (label, colour); "Live" is the live state's alone
 }
 
 PAGES = [
-    st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
+    # The default page lives at "/" but reserves its own name, which Streamlit then
+    # answers with "Page not found"; so it is named "home", and "/overview" is an alias.
+    st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True,
+            url_path="home"),
     st.Page("pages/throughput.py", title="Throughput", icon=":material/speed:"),
     st.Page("pages/memory.py", title="Memory", icon=":material/memory:"),
     st.Page("pages/models.py", title="Models", icon=":material/deployed_code:"),
     st.Page("pages/events.py", title="Events", icon=":material/list_alt:"),
 ]
+
+
+def overview_by_name() -> None:
+    """``/overview``: what people type for the default page; it opens it at ``/``."""
+    st.switch_page(PAGES[0])
+
+
+ALIASES = [st.Page(overview_by_name, title="Overview", url_path="overview",
+                   visibility="hidden")]
 
 
 def badge_label(snap: Snapshot) -> tuple[str, str]:
@@ -143,7 +155,7 @@ def sidebar(src: resources.Source) -> None:
 def main() -> None:
     st.set_page_config(page_title="Opta Stream", page_icon=":material/monitoring:",
                        layout="wide")
-    nav = st.navigation(PAGES)
+    nav = st.navigation(PAGES + ALIASES)
     deep_link = routing.take_deep_link()
     if deep_link:
         st.switch_page(deep_link)

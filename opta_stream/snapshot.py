@@ -237,3 +237,4 @@ class Snapshot:
     events_per_s: float = 0.0
     health: ServerHealth = field(default_factory=ServerHealth)
     polls: tuple[PollStatus, ...] = ()
+    models_at: float | None = None  # when the models table was last refreshed; None: never

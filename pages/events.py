@@ -12,6 +12,7 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
+from opta_stream.events.text import classify
 from opta_stream.present import export
 from opta_stream.present.formatting import clock_time
 from opta_stream.snapshot import LogEntry, Snapshot
@@ -55,13 +56,25 @@ def log_frame(entries: Sequence[LogEntry]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=cols, dtype=object)
 
 
-def counts_frame(snap: Snapshot) -> pd.DataFrame:
-    items = sorted(snap.event_counts.items(), key=lambda kv: (-kv[1], kv[0]))
+def type_matches(event_type: str, categories: Sequence[str], severities: Sequence[str],
+                 needle: str) -> bool:
+    """The same filters for a count: by the type's own category and usual severity."""
+    category, severity = classify(event_type)
+    return matches(LogEntry(0, 0.0, event_type, category, severity, ""), categories, severities,
+                   needle)
+
+
+def counts_frame(snap: Snapshot, categories: Sequence[str], severities: Sequence[str],
+                 needle: str) -> pd.DataFrame:
+    items = sorted(((k, v) for k, v in snap.event_counts.items()
+                    if type_matches(k, categories, severities, needle)),
+                   key=lambda kv: (-kv[1], kv[0]))
     return pd.DataFrame(items, columns=["event", "count"]).astype({"event": object})
 
 
 def table(entries: Sequence[LogEntry], total: int) -> None:
-    st.caption(f"{len(entries)} of {total} recorded events match.")
+    st.caption(f"{len(entries)} of {total} logged events match. The log keeps the newest "
+               "lines; heartbeats are counted but not logged.")
     if not entries:
         st.caption("Nothing to show: no event matches these filters yet." if total else
                    "No events yet — they appear here as the server sends them.")
@@ -91,7 +104,13 @@ def live(categories: Sequence[str], severities: Sequence[str], needle: str) -> N
         download(snap, entries)
     with side:
         st.markdown("**Counts per type**")
-        st.dataframe(counts_frame(snap), hide_index=True, width="stretch", key="events_counts")
+        counts = counts_frame(snap, categories, severities, needle)
+        st.caption("Every event the server sent since the dashboard started, heartbeats "
+                   "included (choose severity debug to see them), with the same filters.")
+        if len(counts):
+            st.dataframe(counts, hide_index=True, width="stretch", key="events_counts")
+        else:
+            st.caption("No event type matches these filters.")
 
 
 st.header("Events")

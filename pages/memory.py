@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from opta_stream.present import charts, export
+from opta_stream.present import charts, export, freshness
 from opta_stream.present.formatting import number
 from opta_stream.present.frames import memory_frame, snapshot_window
 from opta_stream.snapshot import Snapshot
@@ -28,6 +28,9 @@ def numbers_row(snap: Snapshot) -> None:
     cols[2].metric("Usage", number(pct, ".0f", " %"), border=True)
     cols[3].metric("Threshold", number(g.threshold_pct, ".0f", " %"), border=True,
                    help="The server refuses loads that would go past this share of memory.")
+    note = freshness.status_age(snap).note(widgets.viewer_tz())
+    if note and g.memory_used_gb is not None:
+        st.caption(f":material/schedule: {note}: the server has not answered since.")
 
 
 def history(snap: Snapshot) -> None:

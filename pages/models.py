@@ -17,6 +17,7 @@ import streamlit as st
 
 from opta_stream.errors import AuthRejected, ConfigError, ServerRefused
 from opta_stream.inputs import MODEL_ID_MAX, validate_model_id
+from opta_stream.present import freshness
 from opta_stream.present.formatting import number, plain
 from opta_stream.snapshot import ModelInfo, Progress, Snapshot
 from opta_stream.ui import actions, routing, session, widgets
@@ -25,12 +26,33 @@ from opta_stream.wire.client import ActionResult, Unreachable
 
 MAX_JOBS_SHOWN = 8
 
+CONFIRM_KEY = "opta_confirm_unload"
+
 src = routing.page_source(__file__)
 store, client = src.store, src.client
 locked = src.read_only or client is None
 WHY_LOCKED = ("Read-only mode: this dashboard is shared for viewing, so load and unload "
               "are disabled." if src.read_only else
               "No admin client: this view is not connected to a server.")
+
+
+def why_not(snap: Snapshot) -> str | None:
+    """Why no action can start now: read-only, one already running, or the server's state."""
+    if locked:
+        return WHY_LOCKED
+    running = actions.current_action()
+    if running is not None and not running.done:
+        return f"{running.label} is still running: one action at a time."
+    return freshness.actions_blocked(snap)
+
+
+def ask_or_unload(model_id: str, in_flight: int) -> None:
+    """Unload at once, or first ask when the server has requests in flight."""
+    if in_flight and st.session_state.get(CONFIRM_KEY) != model_id:
+        st.session_state[CONFIRM_KEY] = model_id
+        return
+    st.session_state.pop(CONFIRM_KEY, None)
+    actions.start_action(f"Unloading {model_id}", lambda: client.unload_model(model_id))
 
 
 def show_error(exc: Exception) -> None:
@@ -80,7 +102,8 @@ def action_status(now: float) -> None:
     st.button("Dismiss", key="dismiss_action", on_click=actions.clear_action)
 
 
-def model_row(model: ModelInfo, now: float) -> None:
+def model_row(model: ModelInfo, snap: Snapshot) -> None:
+    now, in_flight = snap.taken_at, snap.gauges.active_requests or 0
     bits = [number(model.memory_gb, ".2f", " GB"), model.quantization or "",
             f"{model.context_length:,} ctx" if model.context_length else "",
             f"loaded {duration(now - model.loaded_at)} ago" if model.loaded_at else "",
@@ -89,11 +112,14 @@ def model_row(model: ModelInfo, now: float) -> None:
         left, right = st.columns([5, 1], vertical_alignment="center")
         left.text(model.model_id)
         left.caption(" · ".join(b for b in bits if b and b != "—") or "no details reported")
-        right.button("Unload", key=f"unload::{model.model_id}", disabled=locked,
-                     help=WHY_LOCKED if locked else f"Unload {model.model_id}",
-                     on_click=actions.start_action,
-                     args=(f"Unloading {model.model_id}",
-                           lambda: client.unload_model(model.model_id)))
+        blocked = why_not(snap)
+        asking = st.session_state.get(CONFIRM_KEY) == model.model_id
+        right.button("Unload anyway" if asking else "Unload", key=f"unload::{model.model_id}",
+                     disabled=blocked is not None, help=blocked or f"Unload {model.model_id}",
+                     on_click=ask_or_unload, args=(model.model_id, in_flight))
+        if asking:
+            left.warning(f"The server has {in_flight} request(s) in flight; unloading may "
+                         "cut them off. Press Unload anyway to go on.", icon=":material/warning:")
 
 
 def job_row(job: Progress) -> None:
@@ -118,11 +144,20 @@ def jobs(snap: Snapshot) -> None:
 def live() -> None:
     snap: Snapshot = store.snapshot(60.0)
     action_status(snap.taken_at)
-    st.subheader(f"Loaded models ({len(snap.models)})")
-    if not snap.models:
+    age = freshness.models_age(snap)
+    st.subheader(f"Loaded models ({len(snap.models) if age.known else '—'})")
+    tz = widgets.viewer_tz()
+    if not age.known:
+        st.caption("The model list has not been received from the server yet.")
+    elif age.stale:
+        st.caption(f"{age.note(tz)}: the list may have changed since.")
+    elif not snap.models:
         st.caption("No models loaded. Load one with the form below.")
+    blocked = why_not(snap)
+    if blocked and not locked:
+        st.caption(f"Actions are disabled: {blocked}")
     for model in snap.models:
-        model_row(model, snap.taken_at)
+        model_row(model, snap)
     st.subheader("Downloads and quantize jobs")
     if not snap.jobs:
         st.caption("No downloads or quantize jobs yet.")
@@ -140,16 +175,19 @@ def parse_settings(text: str) -> dict[str, Any]:
 
 
 def load_form() -> None:
+    blocked = why_not(store.snapshot(1.0))
     with st.form("load_model"):
         st.markdown("**Load a model**")
-        model_id = st.text_input("Model id", max_chars=MODEL_ID_MAX, disabled=locked,
+        model_id = st.text_input("Model id", max_chars=MODEL_ID_MAX, disabled=blocked is not None,
                                  key="load_model_id",
                                  placeholder="mlx-community/Qwen2.5-7B-Instruct-4bit")
-        raw = st.text_area("Settings (optional JSON)", disabled=locked, height=80,
+        raw = st.text_area("Settings (optional JSON)", disabled=blocked is not None, height=80,
                            key="load_settings",
                            placeholder='{"max_context": 8192}')
-        if not st.form_submit_button("Load", type="primary", disabled=locked,
-                                     key="load_submit"):
+        if blocked is not None and not locked:
+            st.caption(f"Load is disabled: {blocked}")
+        if not st.form_submit_button("Load", type="primary", disabled=blocked is not None,
+                                     key="load_submit", help=blocked):
             return
     try:
         model_id, settings = validate_model_id(model_id), parse_settings(raw)
@@ -167,10 +205,11 @@ def unlock_form() -> None:
         entry = st.text_input("Admin key", type="password", key="unlock_key",
                               help="Unlocks actions for this browser session only.")
         submitted = st.form_submit_button("Unlock", key="unlock_submit")
-    if submitted and session.unlock(entry):
+    refusal = session.unlock(entry) if submitted else None
+    if submitted and refusal is None:
         st.rerun()
-    elif submitted:
-        st.error("That is not the admin key.")
+    elif refusal:
+        st.error(refusal)
 
 
 st.header("Models")

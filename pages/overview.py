@@ -10,7 +10,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from opta_stream.present import charts
+from opta_stream.present import charts, freshness
 from opta_stream.present.formatting import clock_time, number
 from opta_stream.snapshot import LogEntry, Series, Snapshot
 from opta_stream.ui import routing, widgets
@@ -40,8 +40,9 @@ def memory_card(snap: Snapshot) -> None:
             return
         pct = 100.0 * g.memory_used_gb / g.memory_total_gb
         limit = f" · threshold {g.threshold_pct:.0f} %" if g.threshold_pct is not None else ""
+        stale = freshness.status_age(snap).note(widgets.viewer_tz())
         st.caption(f"{g.memory_used_gb:.1f} of {g.memory_total_gb:.1f} GB used "
-                   f"({pct:.0f} %){limit}")
+                   f"({pct:.0f} %){limit}" + (f" · {stale}" if stale else ""))
 
 
 def total_frame(series: Series, bucket_s: float = 2.0) -> pd.DataFrame:
@@ -72,11 +73,16 @@ def numbers_row(snap: Snapshot) -> None:
     active = number(g.active_requests, "d")
     if g.active_requests is not None and g.max_concurrent:
         active += f" / {g.max_concurrent}"
+    models = freshness.models_age(snap)
     cols = st.columns(4)
-    cols[0].metric("Loaded models", len(snap.models), border=True)
+    cols[0].metric("Loaded models", len(snap.models) if models.known else "—", border=True,
+                   help=None if models.known else "The model list has not arrived yet.")
     cols[1].metric("Active requests", active, border=True)
     cols[2].metric("Uptime", duration(g.uptime_s), border=True)
     cols[3].metric("Server version", g.version or "—", border=True)
+    note = freshness.status_age(snap).note(widgets.viewer_tz(), "Server status")
+    if note:
+        st.caption(f":material/schedule: {note}: the server has not answered since.")
 
 
 def events_frame(entries: tuple[LogEntry, ...]) -> pd.DataFrame:

@@ -9,6 +9,7 @@ server for real, and stops it afterwards.
 
 from __future__ import annotations
 
+import logging
 import tomllib
 from pathlib import Path
 from types import MappingProxyType
@@ -133,7 +134,7 @@ def test_every_page_renders_without_exception(page, filled_store, clean_env):
 
 EMPTY = {  # what each page says about a store that has received nothing
     "overview": "No throughput samples yet", "throughput": "No throughput samples yet",
-    "memory": "No memory samples yet", "models": "No models loaded. Load one",
+    "memory": "No memory samples yet", "models": "model list has not been received",
     "events": "No events yet",
 }
 
@@ -265,9 +266,31 @@ def test_load_refusal_is_shown_verbatim(model_id, status, message, filled_store,
     assert ("policy, not an admin key problem" in heading) == (status == 403)
 
 
+def test_unload_asks_first_while_requests_are_in_flight(filled_store, clean_env):
+    client = FakeClient()
+    at = open_page(make_app(filled_store, client=client), "models")  # 2 requests in flight
+    at.button(key=f"unload::{MODEL_B}").click().run()
+    assert client.calls == [], "nothing may be sent before the confirmation"
+    assert "2 request(s) in flight" in " ".join(w.value for w in at.warning)
+    assert at.button(key=f"unload::{MODEL_B}").label == "Unload anyway"
+
+
+def test_one_action_at_a_time_and_actions_need_a_reachable_server(filled_store, clean_env):
+    at = open_page(make_app(filled_store, client=FakeClient()), "models")
+    assert not at.button(key=f"unload::{MODEL_A}").disabled
+    filled_store.set_connection(ConnState.RECONNECTING, "Connection refused by lmx.test:1234")
+    filled_store.set_poll("/admin/status", False, "Connection refused by lmx.test:1234")
+    at.run()
+    button = at.button(key=f"unload::{MODEL_A}")
+    assert button.disabled and "cannot be reached" in (button.help or "")
+    assert "Actions are disabled: The server cannot be reached" in " ".join(
+        c.value for c in at.main.caption)
+
+
 def test_unload_404_is_shown_verbatim(filled_store, clean_env):
     client = FakeClient()
     at = open_page(make_app(filled_store, client=client), "models")
+    at.button(key=f"unload::{MODEL_B}").click().run()  # asks: requests are in flight
     finish_action(at.button(key=f"unload::{MODEL_B}").click().run())
     assert client.calls == [("unload", MODEL_B, {})]
     assert f"The model '{MODEL_B}' does not exist or is not loaded" in [c.value for c in at.code]
@@ -309,7 +332,7 @@ def test_read_only_disables_every_action_and_says_why(filled_store, clean_env):
     assert "Read-only mode" in at.info[0].value
 
 
-def test_unlock_is_for_this_session_only(filled_store, clean_env):
+def test_unlock_is_for_this_session_only(filled_store, clean_env, fresh_process_throttle):
     at = open_page(make_app(filled_store, client=FakeClient(), read_only=True,
                             admin_key="s3cret-key"), "models")
     at.text_input(key="unlock_key").input("wrong")
@@ -322,6 +345,55 @@ def test_unlock_is_for_this_session_only(filled_store, clean_env):
     other = open_page(make_app(filled_store, client=FakeClient(), read_only=True,
                                admin_key="s3cret-key"), "models")
     assert other.button(key="load_submit").disabled
+
+
+@pytest.fixture
+def fresh_process_throttle(monkeypatch: pytest.MonkeyPatch) -> None:
+    from opta_stream.ui.throttle import Throttle
+
+    monkeypatch.setattr(session, "PROCESS_THROTTLE", Throttle())
+
+
+def test_unlock_guesses_are_throttled_and_logged_without_the_entry(
+        filled_store, clean_env, fresh_process_throttle, caplog):
+    caplog.set_level(logging.WARNING)
+    at = open_page(make_app(filled_store, client=FakeClient(), read_only=True,
+                            admin_key="s3cret-key"), "models")
+    for n in range(5):
+        at.text_input(key="unlock_key").input(f"guess-{n}")
+        at.button(key="unlock_submit").click().run()
+        assert "not the admin key" in at.error[0].value
+    at.text_input(key="unlock_key").input("s3cret-key")  # right, but too late: not checked
+    at.button(key="unlock_submit").click().run()
+    assert "Too many wrong entries: try again in" in at.error[0].value
+    assert at.button(key="load_submit").disabled
+    logged = " ".join(r.getMessage() for r in caplog.records)
+    assert "wrong admin key" in logged and "guess-" not in logged and "s3cret" not in logged
+    other = open_page(make_app(filled_store, client=FakeClient(), read_only=True,
+                               admin_key="s3cret-key"), "models")  # a new tab: same process
+    other.text_input(key="unlock_key").input("s3cret-key")
+    other.button(key="unlock_submit").click().run()
+    assert "Too many wrong entries" in other.error[0].value
+
+
+def test_the_throttle_doubles_its_wait_after_the_free_tries():
+    from opta_stream.ui.throttle import Throttle
+
+    now = [100.0]
+    throttle = Throttle(free=5, base=2.0, cap=10.0, clock=lambda: now[0])
+    for _ in range(5):
+        assert throttle.wait_s() == 0.0
+        throttle.failed()
+    assert throttle.wait_s() == 2.0
+    now[0] += 2.0
+    assert throttle.wait_s() == 0.0
+    throttle.failed()
+    assert throttle.wait_s() == 4.0
+    for _ in range(5):
+        throttle.failed()
+    assert throttle.wait_s() == 10.0  # capped
+    throttle.succeeded()
+    assert throttle.wait_s() == 0.0
 
 
 # -- configuration and the demo ----------------------------------------------------
@@ -450,3 +522,22 @@ def test_requirements_txt_matches_pyproject():
     lines = (ROOT / "requirements.txt").read_text().splitlines()
     required = [ln.strip() for ln in lines if ln.strip() and not ln.startswith("#")]
     assert sorted(required) == sorted(project)
+
+
+def test_events_counts_and_table_say_what_they_include(fixed_now, clean_env):
+    from opta_stream.events.records import Heartbeat
+
+    store = Store(SERVER, clock=lambda: fixed_now)
+    store.apply_many([Heartbeat("heartbeat", fixed_now, "{}", fixed_now)] * 21)
+    store.log("model_loaded", "Loaded m")
+    at = open_page(make_app(store), "events")
+    captions = " ".join(c.value for c in at.main.caption)
+    assert "1 of 1 logged events match" in captions
+    assert "heartbeats are counted but not logged" in captions
+    assert "No event type matches these filters." in captions  # debug is off by default
+    assert not [d for d in at.dataframe if "count" in d.value.columns]
+    at.button_group(key="events_severities").set_value(["debug", "info", "warning", "error"])
+    at.run()
+    assert "debug" in at.button_group(key="events_severities").value
+    counts = next(d.value for d in at.dataframe if "count" in d.value.columns)
+    assert dict(zip(counts["event"], counts["count"], strict=True))["heartbeat"] == 21

@@ -17,6 +17,7 @@ import re
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -39,8 +40,8 @@ PAGES = {"overview": "Overview", "throughput": "Throughput", "memory": "Memory",
 METRIC_VALUES = '[data-testid="stMetricValue"]'
 
 
-@pytest.fixture(scope="module")
-def app_url() -> Iterator[str]:
+@contextmanager
+def running_app(log_name: str = "streamlit.log") -> Iterator[str]:
     """The real app in a subprocess, demo mode: no secrets, no OPTA_* variables."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPTA_")}
@@ -48,15 +49,21 @@ def app_url() -> Iterator[str]:
            "--server.port", str(port), "--server.address", "127.0.0.1",
            "--secrets.files", str(ARTIFACTS / "no-secrets.toml")]
     ARTIFACTS.mkdir(exist_ok=True)
-    with open(ARTIFACTS / "streamlit.log", "w") as log:
+    with open(ARTIFACTS / log_name, "w") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
     url = f"http://127.0.0.1:{port}"
     try:
         wait_for_streamlit(proc, url)
-        assert proc.poll() is None, "streamlit exited; see test-artifacts/streamlit.log"
+        assert proc.poll() is None, f"streamlit exited; see test-artifacts/{log_name}"
         yield url
     finally:
         stop_process(proc)
+
+
+@pytest.fixture(scope="module")
+def app_url() -> Iterator[str]:
+    with running_app() as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
@@ -150,3 +157,30 @@ def test_throughput_csv_downloads_the_shown_window(page, app_url):
     assert all(start - 1 <= ts <= end + 1 for ts in times)  # file names round to seconds
     assert end - max(times) < 5  # up to the moment of the click (the app may be younger)
     assert all(float(r["tokens_per_second"]) >= 0 for r in rows)
+
+
+@pytest.mark.parametrize(("path", "heading"), [
+    ("", "Overview"), ("overview", "Overview"), ("throughput", "Throughput"),
+    ("memory", "Memory"), ("models", "Models"), ("events", "Events")])
+def test_every_url_opens_in_the_frame_on_a_fresh_server(browser, path, heading):
+    """Each page from its URL as the first request a new server sees: no "Page not found"."""
+    with running_app(f"streamlit-{path or 'root'}.log") as url:
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        tab = context.new_page()
+        tab.set_default_timeout(20_000)
+        try:
+            tab.goto(f"{url}/{path}")
+            tab.get_by_role("heading", name=heading, exact=True).wait_for()
+            sidebar = tab.locator('[data-testid="stSidebar"]')
+            wait_for(lambda: "events/s" in sidebar.inner_text(), 15, "the sidebar's badge")
+            assert tab.get_by_text("Page not found", exact=False).count() == 0
+        finally:
+            context.close()
+
+
+def test_overview_by_name_on_a_running_server(page, app_url):
+    """After other pages ran, ``/overview`` still opens the Overview, not "Page not found"."""
+    open_page(page, app_url, "events")
+    page.goto(f"{app_url}/overview")
+    page.get_by_role("heading", name="Overview", exact=True).wait_for()
+    assert page.get_by_text("Page not found", exact=False).count() == 0

@@ -510,8 +510,11 @@ ROWS = [
     Row("unknown-event-type",
         _inject(_bad("gpu_fan_changed", b'{"rpm": 2400}'), "Unknown", "unknown"), OPEN,
         ("Unknown event type 'gpu_fan_changed'",), where="log"),
-    Row("1-mib-data-line", _huge_line, OPEN, ("Loaded huge/model",), where="log"),
-    Row("5-mib-line-oversized", _oversized_line, OPEN, ("longer than 4 MiB",), where="log"),
+    # big lines take a while on a loaded machine: a longer read timeout, so no stall is seen
+    Row("1-mib-data-line", _huge_line, OPEN, ("Loaded huge/model",), where="log",
+        read_timeout=15.0),
+    Row("5-mib-line-oversized", _oversized_line, OPEN, ("longer than 4 MiB",), where="log",
+        read_timeout=15.0),
     Row("invalid-utf8", _inject(_bad("model_loaded", b'{"model_id": "bad-\xff\xfe-model", '
                                      b'"memory_gb": 1.5, "duration_sec": 2}'), "Loaded bad-"),
         OPEN, ("Loaded bad-\ufffd\ufffd-model",), where="log"),

@@ -65,6 +65,7 @@ class EventHandlers:
 
     _gauges: Gauges
     _models: dict[str, ModelInfo]
+    _models_at: float | None
     _jobs: dict[str, Progress]
     _counters: dict[str, int]
     _names: Interner
@@ -107,6 +108,7 @@ class EventHandlers:
                                **{k: v for k, v in reported.items() if v is not None})
         if e.vram_used_gb is not None and e.vram_total_gb is not None:
             self._add_memory(e.received_at, e.vram_used_gb, e.vram_total_gb)
+        self._models_at = e.received_at
         self._set_models(ModelInfo(model_id=clip(m.id, 256), memory_gb=m.vram_gb,
                                    loaded_at=m.loaded_at, context_length=m.context_length,
                                    quantization=m.quantization) for m in e.loaded_models)

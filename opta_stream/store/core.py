@@ -73,6 +73,7 @@ class Store(EventHandlers, Notifier):
         self._health = HealthTracker(clock())
         self._last_event_at: float | None = None
         self._models: dict[str, ModelInfo] = {}
+        self._models_at: float | None = None
         self._jobs: dict[str, Progress] = {}
         self._gaps: deque[tuple[float, float | None]] = deque(maxlen=MAX_GAPS)
         self._log: deque[LogEntry] = deque(maxlen=log_capacity)
@@ -113,11 +114,8 @@ class Store(EventHandlers, Notifier):
             self._gauges = replace(self._gauges, tokens_per_s=self._server_rate(t, v, codes))
 
     def _server_rate(self, t: np.ndarray, v: np.ndarray, codes: np.ndarray) -> float:
-        """Server-wide tokens/s: the latest sample of each model seen lately, summed.
-
-        A real server reports one total (no model id); the demo reports each
-        model in turn, so the newest single sample is only one model's rate.
-        """
+        """Server-wide tokens/s: the latest sample of each model seen lately, summed (a real
+        server reports one total; the demo each model in turn)."""
         latest = self._latest_tp
         latest.update(zip(codes.tolist(), zip(t.tolist(), v.tolist(), strict=True), strict=True))
         newest = float(t[-1])
@@ -211,6 +209,7 @@ class Store(EventHandlers, Notifier):
         """The loaded models now (from polling); fields it lacks keep older values."""
         with self._write():
             self._set_models(models)
+            self._models_at = self._clock()
 
     def set_connection(self, state: ConnState, message: str = "", *,
                        next_retry_at: float | None = None, attempt: int = 0) -> None:
@@ -273,17 +272,18 @@ class Store(EventHandlers, Notifier):
             tp, used, total = (s.window(t0, t1) for s in self._series())
             names, log = self._names.names, list(self._log)[-SNAPSHOT_EVENTS:]
             models, jobs = tuple(self._models.values()), tuple(self._jobs.values())
-            gaps = tuple(self._gaps)
-            counts, counters = dict(self._type_counts), Counters(**self._counters)
+            counts, counters, gaps = (dict(self._type_counts), Counters(**self._counters),
+                                      tuple(self._gaps))
             conn = replace(self._conn, last_event_at=self._last_event_at)
             gauges, eps = self._gauges, self._rate.rate(now)
             health, polls = self._health.verdict(self._last_event_at), self._health.snapshot()
+            models_at = self._models_at
         return Snapshot(server=self.server, taken_at=now, window_s=float(window_s),
                         throughput=replace(tp, model_names=names), memory_used=used,
                         memory_total=total, gaps=gaps, models=models, jobs=jobs,
                         events=tuple(log), event_counts=MappingProxyType(counts),
                         connection=conn, counters=counters, gauges=gauges, events_per_s=eps,
-                        health=health, polls=polls)
+                        health=health, polls=polls, models_at=models_at)
 
     def _series(self) -> tuple[TieredSeries, ...]:
         return self._tp, self._mem_used, self._mem_total

@@ -9,6 +9,7 @@ admin key, of which only a salted digest is kept.
 from __future__ import annotations
 
 import hmac
+import logging
 import os
 import secrets as _secrets
 from collections.abc import Mapping
@@ -18,6 +19,7 @@ import streamlit as st
 
 from opta_stream.config import KEY_ORIGINS, Settings, key_digest, resolve_settings
 from opta_stream.inputs import same_origin, validate_admin_key, validate_url
+from opta_stream.ui.throttle import Throttle
 
 __all__ = [
     "PANEL_KEY", "SALT", "UNLOCK_KEY", "connect", "digest", "key_matches_origin", "read_only",
@@ -26,6 +28,9 @@ __all__ = [
 
 PANEL_KEY = "opta_panel"
 UNLOCK_KEY = "opta_unlocked"
+THROTTLE_KEY = "opta_unlock_throttle"
+PROCESS_THROTTLE = Throttle()  # every session's wrong entries together
+log = logging.getLogger(__name__)
 
 SALT = _secrets.token_bytes(16)  # per process: digests are useless outside it
 
@@ -73,13 +78,25 @@ def read_only(conf: Settings) -> bool:
     return unlocked is None or unlocked != digest(conf.admin_key)
 
 
-def unlock(entry: str) -> bool:
+def unlock(entry: str) -> str | None:
     """Unlock actions for this session only, if ``entry`` is the configured admin key.
 
-    Compared in constant time; only a salted digest stays in the session.
+    Returns None when unlocked, else why not. Compared in constant time; only a
+    salted digest stays in the session. Wrong entries are throttled per session
+    and per process (``throttle.Throttle``) and logged without the entry.
     """
+    mine = st.session_state.setdefault(THROTTLE_KEY, Throttle())
+    wait = max(mine.wait_s(), PROCESS_THROTTLE.wait_s())
+    if wait > 0:
+        log.warning("unlock refused without checking: too many wrong entries (wait %.0f s)",
+                    wait)
+        return f"Too many wrong entries: try again in {wait:.0f} s."
     key = settings().admin_key
     if not key or not hmac.compare_digest(entry.encode(), key.encode()):
-        return False
+        mine.failed()
+        PROCESS_THROTTLE.failed()
+        log.warning("unlock attempt with a wrong admin key (%d in this session)", mine.wrong)
+        return "That is not the admin key."
+    mine.succeeded()
     st.session_state[UNLOCK_KEY] = digest(key)
-    return True
+    return None
