@@ -541,3 +541,19 @@ def test_events_counts_and_table_say_what_they_include(fixed_now, clean_env):
     assert "debug" in at.button_group(key="events_severities").value
     counts = next(d.value for d in at.dataframe if "count" in d.value.columns)
     assert dict(zip(counts["event"], counts["count"], strict=True))["heartbeat"] == 21
+
+
+def test_a_stopped_feed_is_replaced_in_the_cache(clean_env, app_shutdown):
+    from opta_stream.demo.server import DemoServer
+
+    server = DemoServer(mode="lmx", heartbeat_s=0.2).start()
+    try:
+        first = resources.shared_feed(server.url, "digest", None)
+        assert resources.shared_feed(server.url, "digest", None) is first
+        first.stop()
+        second = resources.shared_feed(server.url, "digest", None)
+        assert second is not first and not second.stopped
+        assert len(second.alive_threads()) == 2
+    finally:
+        resources.shutdown()
+        server.stop()

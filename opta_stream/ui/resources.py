@@ -50,8 +50,13 @@ def _stop(resource: Feed | DemoServer) -> None:
     resource.stop()
 
 
+def _usable(feed: Feed) -> bool:
+    """A stopped feed, or one whose threads died, is replaced on the next run."""
+    return not feed.stopped and len(feed.alive_threads()) == 2
+
+
 @st.cache_resource(on_release=_stop, max_entries=MAX_FEEDS, show_spinner=False,
-                   validate=lambda feed: not feed.stopped)
+                   validate=_usable)
 def shared_feed(url: str, key_digest_hex: str, _admin_key: str | None) -> Feed:
     """The one Feed for this server and key, shared by every viewer."""
     return Feed(url, _admin_key).start()
