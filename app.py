@@ -95,7 +95,8 @@ def health_banner(store: Store) -> None:
         return
     label, _ = BADGES[health.state]
     seen = (f" Last heard from the server {duration(snap.taken_at - health.last_seen_at)} ago;"
-            " the figures below are from then." if health.last_seen_at else "")
+            " figures older than a few seconds say how old they are." if health.last_seen_at
+            else " Nothing has been heard from the server yet.")
     text = f"{label}: {health.message}{seen}"
     if health.state is Health.DEGRADED:
         st.warning(text, icon=":material/warning:")

@@ -65,7 +65,11 @@ def throughput_card(snap: Snapshot) -> None:
                   help="All loaded models together, over the last few seconds.")
         widgets.chart(charts.sparkline_plan(total_frame(series)), key="overview_sparkline")
         if not len(series):
-            st.caption("No throughput samples yet — waiting for the first one.")
+            st.caption("No throughput samples yet — waiting for the first one."
+                       if snap.gauges.tokens_per_s is None else
+                       f"No throughput sample in the last {duration(SPARK_WINDOW_S)}.")
+        elif note := freshness.age_of(float(series.ts[-1]), snap).note(widgets.viewer_tz()):
+            st.caption(f":material/schedule: {note}: no newer sample.")
 
 
 def numbers_row(snap: Snapshot) -> None:

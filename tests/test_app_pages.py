@@ -557,3 +557,24 @@ def test_a_stopped_feed_is_replaced_in_the_cache(clean_env, app_shutdown):
     finally:
         resources.shutdown()
         server.stop()
+
+
+def test_old_figures_say_how_old_and_unknown_ones_are_not_zero(fixed_now, clean_env):
+    now = [fixed_now]
+    store = Store(SERVER, clock=lambda: now[0])
+    store.set_connection(ConnState.OPEN, "Connected")
+    store.add_memory(fixed_now, 6.0, 24.0, 90.0)
+    store.add_throughput(fixed_now, 42.0)
+    store.set_gauges(active_requests=1, max_concurrent=4, uptime_s=60.0, version="0.1.0")
+    at = open_page(make_app(store), "overview")
+    assert metrics(at)["Loaded models"] == "—"  # the model list never arrived
+    assert "As of" not in " ".join(c.value for c in at.main.caption)
+    now[0] = fixed_now + 65.0  # a minute without an answer
+    at.run()
+    captions = " ".join(c.value for c in at.main.caption)
+    assert "1 min 05 s ago: the server has not answered since" in captions
+    assert "1 min 05 s ago: no newer sample" in captions
+    now[0] = fixed_now + 300.0  # the last sample left the sparkline's window
+    at.run()
+    assert "No throughput sample in the last 2 min 00 s." in " ".join(
+        c.value for c in at.main.caption)
