@@ -71,8 +71,8 @@ def connection_badge(src: resources.Source) -> None:
     st.badge(label, color=color, icon=":material/circle:")
     seen = f"{duration(now - health.last_seen_at)} ago" if health.last_seen_at else "never"
     c = snap.counters
-    st.caption(f"{snap.events_per_s:.1f} events/s · {c.reconnects} reconnects "
-               f"({c.reconnect_attempts} attempts) · server last heard {seen}")
+    st.caption(f"{snap.events_per_s:.1f} events/s · reconnected {c.reconnects}× in "
+               f"{c.reconnect_attempts} tries · server last heard {seen}")
     if health.state is not Health.LIVE and health.message:
         st.text(health.message)
     if health.state is Health.KEY_REJECTED:

@@ -22,7 +22,7 @@ from streamlit.testing.v1 import AppTest
 from opta_stream.demo.model import DOWNLOADS_DISABLED, UNSUPPORTED_ARCH
 from opta_stream.errors import ServerRefused
 from opta_stream.present import export, formatting, frames
-from opta_stream.snapshot import ConnState
+from opta_stream.snapshot import ConnState, Health
 from opta_stream.store.core import Store
 from opta_stream.ui import actions, compat, resources, routing, session, widgets
 from opta_stream.wire.client import ActionResult
@@ -578,3 +578,16 @@ def test_old_figures_say_how_old_and_unknown_ones_are_not_zero(fixed_now, clean_
     at.run()
     assert "No throughput sample in the last 2 min 00 s." in " ".join(
         c.value for c in at.main.caption)
+
+
+def test_actions_are_blocked_while_the_server_refuses_new_connections(filled_store, clean_env):
+    """Degraded with every poll refused (the SIGTERM case): a load would be refused too."""
+    at = open_page(make_app(filled_store, client=FakeClient()), "models")
+    filled_store.set_poll("/admin/status", False, "Connection refused by lmx.test:1234")
+    at.run()
+    assert filled_store.snapshot(1).health.state is Health.DEGRADED
+    button = at.button(key=f"unload::{MODEL_A}")
+    assert button.disabled and "refuses new connections" in (button.help or "")
+    filled_store.set_poll("/admin/status", True)
+    at.run()
+    assert not at.button(key=f"unload::{MODEL_A}").disabled

@@ -67,5 +67,11 @@ _BLOCKED = {
 
 
 def actions_blocked(snap: Snapshot) -> str | None:
-    """Why load and unload cannot be offered now, or None when they can."""
+    """Why load and unload cannot be offered now, or None when they can.
+
+    Degraded with every poll refused is a server refusing new connections
+    (shutting down): an action would be refused too.
+    """
+    if snap.health.state is Health.DEGRADED and snap.polls and not any(p.ok for p in snap.polls):
+        return "The server refuses new connections (it may be shutting down)."
     return _BLOCKED.get(snap.health.state)
