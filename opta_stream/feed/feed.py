@@ -34,6 +34,7 @@ from opta_stream.feed.supervise import crash_text, supervised
 from opta_stream.inputs import host_label, validate_admin_key
 from opta_stream.snapshot import ConnState
 from opta_stream.store.core import Store
+from opta_stream.store.health import SAMPLER, STREAM
 from opta_stream.units import duration
 from opta_stream.wire.backoff import Backoff
 from opta_stream.wire.client import AdminClient
@@ -47,7 +48,6 @@ log = logging.getLogger(__name__)
 
 STREAMED_FRESH_S = 5.0
 KEY_RECHECK_S = 60.0  # a rejected key is tried again this often (or on retry_now())
-_ROLES = ("event stream", "sampler")
 
 
 class Feed:
@@ -78,7 +78,7 @@ class Feed:
         self._timeouts = (connect_timeout, read_timeout)
         self._poll_interval = poll_interval
         self.backoff = Backoff(backoff_base, backoff_cap, rng)
-        self._restarts = {role: Backoff(1.0, backoff_cap, rng) for role in _ROLES}
+        self._restarts = {role: Backoff(1.0, backoff_cap, rng) for role in (STREAM, SAMPLER)}
         self._key_recheck_s = key_recheck_s
         self._decoder = SSEDecoder()
         self._server_clock = ServerClock(self.store)
@@ -108,8 +108,8 @@ class Feed:
             self._threads = [
                 threading.Thread(target=self._supervise, args=(role, body),
                                  name=f"opta-{name} {self.label}", daemon=True)
-                for role, name, body in (("event stream", "sse", self._run_sse),
-                                         ("sampler", "sampler", self._run_sampler))]
+                for role, name, body in ((STREAM, "sse", self._run_sse),
+                                         (SAMPLER, "sampler", self._run_sampler))]
         for thread in self._threads:
             thread.start()
         return self
@@ -158,7 +158,7 @@ class Feed:
                 self._wait(self._poll_retry, self._poll_interval)
                 continue
             answered = self.sampler.sample_once()
-            self._restarts["sampler"].reset()
+            self._restarts[SAMPLER].reset()
             if self.sampler.key_rejected:
                 self._wait(self._poll_retry, self._key_recheck_s)
                 continue
@@ -234,7 +234,7 @@ class Feed:
             down_since, self._down_since = self._down_since, None
             self._stream_open, self._woken = True, False
         self._rejected.clear()
-        self._restarts["event stream"].reset()
+        self._restarts[STREAM].reset()
         if down_since is not None:  # logged first: whoever sees OPEN sees why too
             self.store.count(reconnects=1)
             self.store.log("feed_up", f"Event stream back after {duration(now - down_since)}.",

@@ -36,7 +36,7 @@ from opta_stream.snapshot import (
 )
 from opta_stream.store.apply import EventHandlers
 from opta_stream.store.bounds import OTHER, Interner, clip, clip_bytes
-from opta_stream.store.health import HEALTH_WORDS, HealthTracker
+from opta_stream.store.health import HEALTH_WORDS, SAMPLER, STREAM, HealthTracker
 from opta_stream.store.notify import Notifier
 from opta_stream.store.rings import EventRate, TieredSeries, assign_segments
 
@@ -226,7 +226,7 @@ class Store(EventHandlers, Notifier):
             self._conn = Connection(state, clip(message, 1000), since, next_retry_at,
                                     attempt=attempt)
             if state is ConnState.OPEN:
-                self._health.internal.pop("event stream", None)
+                self._health.internal.pop(STREAM, None)
             self._reassess(now)
 
     def set_poll(self, endpoint: str, ok: bool, message: str = "", *,
@@ -237,7 +237,7 @@ class Store(EventHandlers, Notifier):
             self._health.set_poll(PollStatus(clip(endpoint, 100), ok, clip(message, 500), now,
                                              auth_rejected=auth_rejected))
             if ok:
-                self._health.internal.pop("sampler", None)
+                self._health.internal.pop(SAMPLER, None)
             self._reassess(now)
 
     def set_internal_error(self, role: str, message: str) -> None:

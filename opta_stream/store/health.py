@@ -15,7 +15,10 @@ from dataclasses import replace
 
 from opta_stream.snapshot import Connection, ConnState, Health, PollStatus, ServerHealth
 
-__all__ = ["HEALTH_WORDS", "HealthTracker", "assess"]
+__all__ = ["HEALTH_WORDS", "SAMPLER", "STREAM", "HealthTracker", "assess"]
+
+# The feed's threads, as internal errors name them; each clears its own on success.
+STREAM, SAMPLER = "event stream", "sampler"
 
 # state → (label a person reads, log severity); "Live" is the live state's alone.
 HEALTH_WORDS: dict[Health, tuple[str, str]] = {
