@@ -36,7 +36,9 @@ import pandas as pd  # noqa: E402
 
 from bench.common import ROOT, median, p95  # noqa: E402
 from opta_stream.present import charts, export, frames  # noqa: E402
+from opta_stream.present.chart_parts import TimeAxis  # noqa: E402
 from opta_stream.present.chart_specs import to_spec  # noqa: E402
+from opta_stream.present.throughput import throughput_view  # noqa: E402
 from opta_stream.snapshot import ConnState  # noqa: E402
 from opta_stream.store.core import Store  # noqa: E402
 
@@ -186,11 +188,11 @@ def run_tick(store: Store, with_csv: bool, window: float = WINDOW_S) -> tuple[Ti
     t = TickTimes()
     snap = t.timed("snapshot", store.snapshot, window)
     series = snap.throughput
-    stats = t.timed("stats", frames.summary_stats, series)
-    frame = t.timed("frame", frames.throughput_frame, series)
+    view = t.timed("rates", throughput_view, snap)
+    window = frames.snapshot_window(snap)
     spec = t.timed("chart", lambda: to_spec(charts.throughput_plan(
-        frame, average=stats["mean"], gaps=snap.gaps, per_model=bool(series.model_names),
-        window=frames.snapshot_window(snap))))
+        view, gaps=snap.gaps, markers=frames.marker_frame(snap.events, window), window=window,
+        axis=TimeAxis.for_window(snap.window_s))))
     payload = t.timed("serialize", chart_payload, spec)
     if with_csv:
         start, end = frames.snapshot_window(snap)

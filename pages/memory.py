@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import streamlit as st
 
-from opta_stream.present import charts, export, freshness
+from opta_stream.present import cards, charts, export, freshness
 from opta_stream.present.formatting import number
-from opta_stream.present.frames import memory_frame, snapshot_window
+from opta_stream.present.frames import marker_frame, memory_frame, snapshot_window
 from opta_stream.snapshot import Snapshot
 from opta_stream.ui import routing, widgets
 
@@ -35,8 +35,10 @@ def numbers_row(snap: Snapshot) -> None:
 
 def history(snap: Snapshot) -> None:
     frame = memory_frame(snap.memory_used, snap.memory_total)
+    window = snapshot_window(snap)
     widgets.chart(charts.memory_plan(frame, threshold_pct=snap.gauges.threshold_pct,
-                                     gaps=snap.gaps, window=snapshot_window(snap)),
+                                     gaps=snap.gaps, markers=marker_frame(snap.events, window),
+                                     window=window, axis=widgets.time_axis(snap.window_s)),
                   key="memory_chart")
     if not len(snap.memory_used):
         st.caption("No memory samples yet — waiting for the first status reading "
@@ -49,7 +51,11 @@ def per_model(snap: Snapshot) -> None:
         st.caption("No loaded model reports its memory yet." if snap.models
                    else "No models loaded.")
         return
-    widgets.chart(charts.per_model_memory_plan(snap.models), key="memory_models")
+    g = snap.gauges
+    widgets.chart(cards.per_model_memory_plan(snap.models, g.memory_used_gb, g.memory_total_gb),
+                  key="memory_models")
+    st.caption("Bars run from 0 to the server's total memory; the grey bar is memory in use "
+               "that no loaded model accounts for (the system, caches, other programs).")
 
 
 def download(snap: Snapshot) -> None:

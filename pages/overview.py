@@ -10,9 +10,12 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from opta_stream.present import charts, freshness
+from opta_stream.present import cards, freshness
 from opta_stream.present.formatting import clock_time, number
-from opta_stream.snapshot import LogEntry, Series, Snapshot
+from opta_stream.present.frames import snapshot_window
+from opta_stream.present.rates import LIVE_OVER_S, current_rate, rate_grid
+from opta_stream.present.throughput import TOTAL, line_rows
+from opta_stream.snapshot import LogEntry, Snapshot
 from opta_stream.ui import routing, widgets
 from opta_stream.units import duration
 
@@ -45,25 +48,20 @@ def memory_card(snap: Snapshot) -> None:
                    f"({pct:.0f} %){limit}" + (f" · {stale}" if stale else ""))
 
 
-def total_frame(series: Series, bucket_s: float = 2.0) -> pd.DataFrame:
-    """The sparkline's frame: per time bucket, each model's mean, summed over models."""
-    frame = pd.DataFrame({"bucket": (series.ts // bucket_s) * bucket_s,
-                          "model": series.model, "tokens_per_second": series.value,
-                          "segment": series.seg})
-    per_model = frame.groupby(["bucket", "model"], sort=False).agg(
-        tokens_per_second=("tokens_per_second", "mean"), segment=("segment", "last"))
-    total = per_model.groupby(level="bucket").agg(
-        tokens_per_second=("tokens_per_second", "sum"), segment=("segment", "last"))
-    times = pd.to_datetime(total.index.to_numpy(), unit="s", utc=True)
-    return total.reset_index(drop=True).assign(time=times)
+def total_frame(snap: Snapshot, step_s: float = 2.0) -> pd.DataFrame:
+    """The sparkline's frame: the 'all models' rate line, as on the Throughput page."""
+    t0, t1 = snapshot_window(snap)
+    grid = rate_grid(snap.throughput, t0, t1, step_s=step_s, over_s=LIVE_OVER_S)
+    return line_rows(grid.t, grid.total, TOTAL, 1.5)
 
 
 def throughput_card(snap: Snapshot) -> None:
     series = snap.throughput
     with st.container(border=True):
-        st.metric("Tokens / s", number(snap.gauges.tokens_per_s),
-                  help="All loaded models together, over the last few seconds.")
-        widgets.chart(charts.sparkline_plan(total_frame(series)), key="overview_sparkline")
+        st.metric("Tokens / s", number(current_rate(series)),
+                  help="All loaded models together, the rate over the last 10 s (the "
+                       "Throughput page's 'Now').")
+        widgets.chart(cards.sparkline_plan(total_frame(snap)), key="overview_sparkline")
         if not len(series):
             st.caption("No throughput samples yet — waiting for the first one."
                        if snap.gauges.tokens_per_s is None else

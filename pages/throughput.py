@@ -1,8 +1,11 @@
 """Throughput: tokens per second over a chosen window, and its CSV.
 
-The line breaks where the feed was down (gaps are shaded, never joined), a
-dashed line marks the window's average, and the split is per model when the
-server reports model ids. The CSV holds exactly the window on screen.
+Every point is a windowed rate (10 s in the live views, a minute or more in
+the long ones; the caption says which), one line per model plus the total,
+the same definition as the Overview's card. Lines break where the feed was
+down (gaps are shaded), amber rules mark loads, unloads, downloads, reloads
+and restarts, and a labelled dashed line marks the window's average. The CSV
+holds the raw samples of exactly the window on screen.
 """
 
 from __future__ import annotations
@@ -11,33 +14,44 @@ import streamlit as st
 
 from opta_stream.present import charts, export
 from opta_stream.present.formatting import number
-from opta_stream.present.frames import snapshot_window, summary_stats, throughput_frame
+from opta_stream.present.frames import marker_frame, snapshot_window
+from opta_stream.present.rates import current_rate
+from opta_stream.present.throughput import ThroughputView, throughput_view
 from opta_stream.snapshot import Snapshot
 from opta_stream.ui import routing, widgets
+from opta_stream.units import duration
 
 src = routing.page_source(__file__)
 store = src.store
+NOW_WINDOW_S = 30.0
 
 
-def stats_row(stats: dict[str, float | None]) -> None:
+def stats_row(view: ThroughputView, now: float | None, over_s: float) -> None:
     cols = st.columns(4)
-    for col, (label, key) in zip(cols, (("Average", "mean"), ("p50", "p50"),
-                                        ("p95", "p95"), ("Max", "max")), strict=True):
-        col.metric(f"{label} tokens/s", number(stats[key]), border=True)
+    cols[0].metric("Now, tokens/s", number(now), border=True,
+                   help="All models together over the last 10 s: the Overview's figure.")
+    cols[1].metric("Average tokens/s", number(view.average), border=True,
+                   help=f"The mean of the 'all models' line over the window (each point is "
+                        f"the rate over {duration(over_s)}), idle time included.")
+    cols[2].metric("p95 tokens/s", number(view.p95), border=True,
+                   help="95 % of the 'all models' line's points are at or below this.")
+    cols[3].metric("Peak tokens/s", number(view.peak), border=True,
+                   help="The highest point of the 'all models' line.")
 
 
-def chart(snap: Snapshot, average: float | None) -> None:
-    series = snap.throughput
-    plan = charts.throughput_plan(throughput_frame(series), average=average, gaps=snap.gaps,
-                                  per_model=bool(series.model_names),
-                                  window=snapshot_window(snap))
+def chart(snap: Snapshot, view: ThroughputView) -> None:
+    window = snapshot_window(snap)
+    plan = charts.throughput_plan(view, gaps=snap.gaps, markers=marker_frame(snap.events, window),
+                                  window=window, axis=widgets.time_axis(snap.window_s))
     widgets.chart(plan, key="throughput_chart")
-    if not len(series):
+    if not len(snap.throughput):
         st.caption("No throughput samples yet — waiting for the first tokens/s reading "
                    "from the server.")
-    elif series.resolution_s:
-        st.caption(f"Each point is a {series.resolution_s:.0f} s average; "
-                   "Max uses the highest raw sample.")
+    else:
+        split = " One line per model; 'all models' is their sum." if view.per_model else ""
+        st.caption(f"Each point is the rate over the {duration(view.grid.over_s)} before it, "
+                   f"every {duration(view.grid.step_s)}.{split} A real server counts a "
+                   "request's tokens when it finishes.")
 
 
 def download(snap: Snapshot) -> None:
@@ -45,15 +59,20 @@ def download(snap: Snapshot) -> None:
     widgets.csv_button(
         lambda: export.throughput_csv(snap.throughput, start, end), len(snap.throughput),
         file_name=export.export_filename(snap.server, "throughput", start, end),
-        key="throughput_csv", help="The samples in the window shown, with UTC timestamps.")
+        key="throughput_csv",
+        help="The raw samples in the window shown (per poll or per streamed reading), "
+             "with UTC timestamps.")
 
 
 @st.fragment(run_every=0.5)
 def live(window_s: float) -> None:
     snap = store.snapshot(window_s)
-    stats = summary_stats(snap.throughput)
-    stats_row(stats)
-    chart(snap, stats["mean"])
+    view = throughput_view(snap)
+    # Long windows read aggregated buckets; "now" always comes from the raw samples.
+    now = view.now if not snap.throughput.resolution_s else current_rate(
+        store.snapshot(NOW_WINDOW_S).throughput)
+    stats_row(view, now, view.grid.over_s)
+    chart(snap, view)
     download(snap)
 
 

@@ -10,18 +10,20 @@ server for real, and stops it afterwards.
 from __future__ import annotations
 
 import logging
+import math
 import tomllib
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
 
+import numpy as np
 import pytest
 from conftest import MODEL_A, MODEL_B, SERVER
 from streamlit.testing.v1 import AppTest
 
 from opta_stream.demo.model import DOWNLOADS_DISABLED, UNSUPPORTED_ARCH
 from opta_stream.errors import ServerRefused
-from opta_stream.present import export, formatting, frames
+from opta_stream.present import export, formatting
 from opta_stream.snapshot import ConnState, Health
 from opta_stream.store.core import Store
 from opta_stream.ui import actions, compat, resources, routing, session, widgets
@@ -158,14 +160,37 @@ def test_a_filled_store_shows_no_empty_message(page, filled_store, clean_env):
     assert EMPTY[page] not in page_captions(at)
 
 
+def rate_by_hand(series) -> float:
+    """Each model's mean sample over the 10 s up to the newest one, summed."""
+    newest = max(series.ts)
+    per_model: dict[int, list[float]] = {}
+    for t, v, m in zip(series.ts, series.value, series.model, strict=True):
+        if newest - 10.0 < t <= newest:
+            per_model.setdefault(int(m), []).append(float(v))
+    return sum(sum(vs) / len(vs) for vs in per_model.values())
+
+
+def totals_by_hand(series, t0: float, t1: float) -> list[float]:
+    """The 'all models' line: at every whole second, each model's mean over 10 s, summed;
+    seconds with no sample in their 10 s (the gap) have no point."""
+    out = []
+    for t in range(math.ceil(t0), math.floor(t1) + 1):
+        per_model: dict[int, list[float]] = {}
+        for ts, v, m in zip(series.ts, series.value, series.model, strict=True):
+            if t - 10.0 < ts <= t:
+                per_model.setdefault(int(m), []).append(float(v))
+        if per_model:
+            out.append(sum(sum(vs) / len(vs) for vs in per_model.values()))
+    return out
+
+
 def test_overview_shows_the_key_numbers(filled_store, clean_env):
     at = open_page(make_app(filled_store), "overview")
     m = metrics(at)
     assert m["Loaded models"] == "2"
     assert m["Active requests"] == "2 / 4"
     assert m["Uptime"] == "2 h 03 min"
-    last_two = filled_store.snapshot(10).throughput.value[-2:]  # one sample of each model
-    assert m["Tokens / s"] == f"{sum(last_two):.1f}"
+    assert m["Tokens / s"] == f"{rate_by_hand(filled_store.snapshot(30).throughput):.1f}"
     assert chart_count(at) == 2  # gauge and sparkline
     assert "threshold 90 %" in " ".join(c.value for c in at.caption)
     assert len(at.dataframe) == 1
@@ -175,10 +200,12 @@ def test_throughput_metrics_chart_and_csv_match_the_window(
         filled_store, fixed_now, clean_env, media_files):
     at = open_page(make_app(filled_store), "throughput")
     series = filled_store.snapshot(300.0).throughput
-    stats = frames.summary_stats(series)
+    totals = totals_by_hand(series, fixed_now - 300.0, fixed_now)
     m = metrics(at)
-    for label, key in (("p50", "p50"), ("p95", "p95"), ("Max", "max")):
-        assert m[f"{label} tokens/s"] == f"{stats[key]:.1f}"
+    assert m["Now, tokens/s"] == f"{rate_by_hand(series):.1f}"
+    assert m["Average tokens/s"] == f"{sum(totals) / len(totals):.1f}"
+    assert m["Peak tokens/s"] == f"{max(totals):.1f}"
+    assert m["p95 tokens/s"] == f"{float(np.percentile(totals, 95)):.1f}"
     assert chart_count(at) == 1
     expected = export.throughput_csv(series, fixed_now - 300.0, fixed_now)
     assert download_bytes(at, media_files, "throughput_csv") == expected

@@ -74,7 +74,7 @@ def test_tick_and_chart_payload_on_a_small_store():
     assert res["ticks"] == 3 and res["points"] > 5_000
     assert 0 < res["chart_points_max"] <= 1_000
     assert res["bytes_per_chart"] > res["spec_bytes"] > 0
-    assert {"snapshot", "stats", "frame", "chart", "serialize", "csv"} <= set(
+    assert {"snapshot", "rates", "chart", "serialize", "csv"} <= set(
         res["stages_ms_median"])
 
 

@@ -7,19 +7,21 @@ import pandas as pd
 
 from opta_stream.present import chart_specs, charts
 from opta_stream.present.frames import gap_frame
+from opta_stream.present.throughput import ThroughputView, throughput_view
+from opta_stream.snapshot import Series, Snapshot, frozen_array
 
 
-def frame(n: int, model: str = "m") -> pd.DataFrame:
-    return pd.DataFrame({
-        "time": pd.to_datetime(np.arange(n, dtype=float), unit="s", utc=True),
-        "tokens_per_second": np.linspace(1, 2, n), "segment": np.zeros(n, dtype=np.int64),
-        "model_id": pd.Series([model] * n, dtype=object),
-    })
+def view(n: int) -> ThroughputView:
+    s = Series(ts=frozen_array(np.arange(n, dtype=np.float64)),
+               value=frozen_array(np.linspace(1, 2, n)), lo=frozen_array(np.linspace(1, 2, n)),
+               hi=frozen_array(np.linspace(1, 2, n)), seg=frozen_array(np.zeros(n), np.int64),
+               model=frozen_array(np.arange(n) % 2, np.int32), model_names=("m", "n"))
+    return throughput_view(Snapshot(server="s", taken_at=float(n), window_s=float(n),
+                                    throughput=s))
 
 
-def plan(n: int, key_suffix: str = "", per_model: bool = True) -> chart_specs.ChartPlan:
-    return charts.throughput_plan(frame(n), average=1.5, gaps=[(1.0, 2.0)],
-                                  per_model=per_model, window=(0.0, float(n)),
+def plan(n: int, key_suffix: str = "") -> chart_specs.ChartPlan:
+    return charts.throughput_plan(view(n), gaps=[(1.0, 2.0)], window=(0.0, float(n)),
                                   height=200 + len(key_suffix))
 
 
@@ -32,7 +34,8 @@ def test_structure_is_built_once_per_key_and_data_is_attached() -> None:
     spec_b = chart_specs.to_spec(chart_specs.ChartPlan(first.key, counting.build,
                                                        plan(20, "once").frames))
     assert len(built) == 1
-    assert len(spec_a["datasets"]["d2"]) == 10 and len(spec_b["datasets"]["d2"]) == 20
+    assert len(spec_a["datasets"]["d3"]) == len(view(10).lines) == 32  # 11 + 10 + 11 points
+    assert len(spec_b["datasets"]["d3"]) == len(view(20).lines)
     assert [layer["data"] for layer in spec_a["layer"]] == [
         {"name": f"d{i}"} for i in range(len(spec_a["layer"]))]
 
@@ -64,6 +67,6 @@ def test_the_template_cache_is_bounded() -> None:
 
 
 def test_per_model_frames_are_dictionary_encoded() -> None:
-    data = plan(4).frames[2]
-    assert isinstance(data["model_id"].dtype, pd.CategoricalDtype)
+    data = plan(4).frames[3]
+    assert isinstance(data["series"].dtype, pd.CategoricalDtype)
     assert gap_frame([(1.0, None)], (0.0, 3.0)).shape == (1, 2)

@@ -8,8 +8,16 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from opta_stream.present import charts, frames
-from opta_stream.snapshot import ModelInfo, Series, Snapshot, empty_series, frozen_array
+from opta_stream.present import cards, chart_parts, charts, frames
+from opta_stream.present.throughput import TOTAL, throughput_view
+from opta_stream.snapshot import (
+    LogEntry,
+    ModelInfo,
+    Series,
+    Snapshot,
+    empty_series,
+    frozen_array,
+)
 
 T0 = 1_800_000_000.0
 
@@ -43,55 +51,75 @@ def _structure(chart) -> dict:
 def _data(chart, layer: int | None = None) -> list[dict]:
     spec = chart.to_dict()
     holder = spec if layer is None else spec["layer"][layer]
+    if "data" not in holder:  # Altair lifts data shared by every layer to the top
+        holder = spec
     return spec["datasets"][holder["data"]["name"]]
 
 
 # --- frames ---------------------------------------------------------------
 
 
-def test_throughput_frame_columns_and_types():
-    frame = frames.throughput_frame(_series([1.0, 2.5, 4.0], seg=[0, 0, 1]))
-    assert list(frame.columns) == ["time", "tokens_per_second", "segment"]
+def _snap(series: Series, window_s: float = 60.0, taken_at: float | None = None) -> Snapshot:
+    end = T0 + len(series) if taken_at is None else taken_at
+    return Snapshot(server="s", taken_at=end, window_s=window_s, throughput=series)
+
+
+def test_throughput_view_lines_columns_and_types():
+    view = throughput_view(_snap(_series([1.0, 2.5, 4.0]), window_s=10.0))
+    frame = view.lines
+    assert list(frame.columns) == ["time", "series", "tokens_per_second", "segment", "width"]
     assert isinstance(frame["time"].dtype, pd.DatetimeTZDtype)
     assert str(frame["time"].dt.tz) == "UTC"
+    assert view.names == (TOTAL,)  # one unnamed source: the total line only
+    # samples at T0, T0+1, T0+2 (window T0-7 .. T0+3): the 10 s mean up to each second
+    assert frame["tokens_per_second"].tolist() == [1.0, 1.75, 2.5, 2.5]
     assert frame["time"].iloc[0] == pd.Timestamp(T0, unit="s", tz="UTC")
-    assert frame["tokens_per_second"].tolist() == [1.0, 2.5, 4.0]
-    assert frame["segment"].tolist() == [0, 0, 1]
 
 
-def test_throughput_frame_model_ids():
-    s = _series([1, 2, 3, 4], model=[0, 1, -1, 7], names=("a", "b"))
-    frame = frames.throughput_frame(s)
-    assert list(frame.columns) == ["time", "tokens_per_second", "segment", "model_id"]
-    ids = [None if pd.isna(v) else v for v in frame["model_id"]]
-    assert ids == ["a", "b", None, None]
+def test_throughput_view_has_a_line_per_model_and_their_sum():
+    s = _series([10.0, 20.0, 30.0, 40.0], model=[0, 1, 0, 1], names=("org/a", "org/b"))
+    view = throughput_view(_snap(s, window_s=10.0))
+    assert view.names == ("org/a", "org/b", TOTAL)
+    assert view.colors[:2] == (chart_parts.model_color(0), chart_parts.model_color(1))
+    last = view.lines.groupby("series", observed=True)["tokens_per_second"].last().to_dict()
+    assert last == {"org/a": 20.0, "org/b": 30.0, TOTAL: 50.0}  # means of (10, 30), (20, 40)
+    assert view.now == 50.0 and view.peak == 50.0
 
 
-def test_throughput_frame_is_downsampled_across_models():
+def test_a_models_colour_does_not_depend_on_the_window():
+    names = ("a", "b", "gemma", "d", "e", "f")
+    with_a = throughput_view(_snap(_series([1.0, 2.0, 3.0], model=[0, 2, 5], names=names), 10.0))
+    without_a = throughput_view(_snap(_series([1.0, 2.0], model=[2, 5], names=names), 3600.0))
+    gemma = {dict(zip(v.names, v.colors, strict=True))["gemma"] for v in (with_a, without_a)}
+    assert gemma == {chart_parts.model_color(2)}
+    assert chart_parts.model_color(2) != chart_parts.model_color(5)
+
+
+def test_throughput_view_keeps_lines_under_the_point_budget():
     n = 20_000
     s = _series(np.random.default_rng(0).random(n), model=np.arange(n) % 3,
                 names=("a", "b", "c"))
-    frame = frames.throughput_frame(s, max_points=500)
-    assert len(frame) <= 500
-    assert set(frame["model_id"]) == {"a", "b", "c"}
+    view = throughput_view(_snap(s, window_s=float(n)), max_points=1000)
+    assert len(view.lines) <= 1000
+    assert set(view.lines["series"]) == {"a", "b", "c", TOTAL}
 
 
-def test_aggregated_frame_plots_the_mean_but_keeps_the_peak_bucket():
-    n = 3_000
+def test_aggregated_series_rate_is_the_bucket_mean():
+    n = 300
     value = np.full(n, 10.0)
     hi = value.copy()
-    hi[1_500] = 999.0
-    frame = frames.throughput_frame(_series(value, hi=hi, resolution_s=10.0), max_points=100)
-    peak_time = pd.Timestamp(T0 + 1_500, unit="s", tz="UTC")
-    assert peak_time in set(frame["time"])
-    assert frame["tokens_per_second"].max() == 10.0
+    hi[150] = 999.0
+    s = _series(value, ts=T0 + 60.0 * np.arange(n), hi=hi, resolution_s=60.0)
+    view = throughput_view(_snap(s, window_s=60.0 * n, taken_at=T0 + 60.0 * n))
+    assert view.peak == 10.0 and view.average == 10.0
+    assert view.grid.over_s >= 60.0
 
 
-def test_empty_series_gives_empty_typed_frame():
-    frame = frames.throughput_frame(empty_series())
-    assert len(frame) == 0
-    assert list(frame.columns) == ["time", "tokens_per_second", "segment"]
-    assert isinstance(frame["time"].dtype, pd.DatetimeTZDtype)
+def test_empty_series_gives_empty_typed_lines():
+    view = throughput_view(_snap(empty_series(), taken_at=T0))
+    assert len(view.lines) == 0
+    assert isinstance(view.lines["time"].dtype, pd.DatetimeTZDtype)
+    assert view.average is None and view.now is None
 
 
 def test_memory_frame_shares_rows_or_interpolates_total():
@@ -114,52 +142,67 @@ def test_snapshot_window():
 # --- throughput chart ----------------------------------------------------
 
 
-@pytest.mark.parametrize("per_model", [False, True])
-def test_throughput_structure_is_constant_between_reruns(per_model):
+def test_throughput_structure_is_constant_between_reruns():
+    names = ("a", "b")
     busy = _series(np.arange(2_000.0), seg=np.repeat([0, 1], 1_000),
-                   model=np.arange(2_000) % 2, names=("a", "b"))
-    a = charts.throughput_chart(frames.throughput_frame(busy), average=12.5,
+                   model=np.arange(2_000) % 2, names=names)
+    idle = _series(np.zeros(4), model=[0, 1, 0, 1], names=names)
+    a = charts.throughput_chart(throughput_view(_snap(busy, 3600.0)),
                                 gaps=[(T0 + 10, T0 + 20), (T0 + 1_990, None)],
-                                per_model=per_model, window=(T0, T0 + 2_000))
-    b = charts.throughput_chart(frames.throughput_frame(empty_series()), average=None,
-                                gaps=(), per_model=per_model, window=None)
+                                window=(T0, T0 + 2_000))
+    b = charts.throughput_chart(throughput_view(_snap(idle, 60.0)), gaps=(), window=(T0, T0 + 4))
     assert _structure(a) == _structure(b)
-    assert _data(b, 3) == [] and _data(b, 0) == [] and _data(b, 1) == []
+    # nothing to show is a hidden placeholder row, never an empty layer (Vega warns)
+    assert _data(b, 0) == [{"start": "2027-01-15T08:00:00+00:00",
+                            "end": "2027-01-15T08:00:00+00:00"}]
+    assert [r["show"] for r in _data(b, 2)] == [0.0]
 
 
 def test_throughput_layers():
-    chart = charts.throughput_chart(frames.throughput_frame(_series([1.0, 2.0])),
-                                    average=1.5, gaps=[], per_model=False)
-    gap, anchor, line, avg = chart.to_dict()["layer"]
+    view = throughput_view(_snap(_series([1.0, 2.0]), window_s=5.0))
+    chart = charts.throughput_chart(view)
+    gap, anchor, marks, line, avg, label = chart.to_dict()["layer"]
     assert gap["mark"]["type"] == "rect"
     assert gap["encoding"]["x"]["field"] == "start" and gap["encoding"]["x2"]["field"] == "end"
     assert anchor["mark"]["opacity"] == 0
+    assert marks["mark"]["type"] == "rule" and marks["encoding"]["opacity"]["field"] == "show"
     assert line["mark"]["type"] == "line"
-    assert line["mark"]["color"] == charts.PALETTE["primary"]
     assert line["encoding"]["detail"] == {"field": "segment", "type": "nominal"}
     assert line["encoding"]["x"]["type"] == "temporal"
-    assert "color" not in line["encoding"]
+    assert [t["field"] for t in line["encoding"]["tooltip"]] == [
+        "time", "series", "tokens_per_second"]
+    assert line["encoding"]["color"]["scale"]["range"] == [charts.PALETTE["primary"]]
     assert avg["mark"]["type"] == "rule" and avg["mark"]["strokeDash"] == [6, 4]
-    assert _data(chart, 3) == [{"average": 1.5}]
+    # points at T0 (1.0), T0+1 and T0+2 (the 10 s mean, 1.5); earlier seconds have none
+    assert _data(chart, 4) == [{"average": 4 / 3, "label": "average 1.3 tokens/s"}]
+    assert label["mark"]["type"] == "text" and label["encoding"]["text"]["field"] == "label"
 
 
-def test_throughput_per_model_colors_and_labels_missing_ids():
-    s = _series([1.0, 2.0, 3.0], model=[0, -1, 1], names=("a", "b"))
-    chart = charts.throughput_chart(frames.throughput_frame(s), average=None, gaps=[],
-                                    per_model=True)
-    line = chart.to_dict()["layer"][2]
-    assert line["encoding"]["color"]["field"] == "model_id"
-    assert line["encoding"]["color"]["scale"]["range"] == list(charts.MODEL_COLORS)
-    assert [r["model_id"] for r in _data(chart, 2)] == ["a", charts.NO_MODEL, "b"]
-    no_ids = charts.throughput_chart(frames.throughput_frame(_series([1.0])), average=None,
-                                     gaps=[], per_model=True)
-    assert [r["model_id"] for r in _data(no_ids, 2)] == [charts.NO_MODEL]
+def test_legends_keep_the_end_of_long_ids():
+    names = ("mlx-community/Qwen2.5-Coder-32B-Instruct-4bit", "mlx-community/gemma-2-9b-it-4bit")
+    s = _series([1.0, 2.0], model=[0, 1], names=names)
+    line = charts.throughput_chart(throughput_view(_snap(s, 5.0))).to_dict()["layer"][3]
+    legend = line["encoding"]["color"]["legend"]
+    assert "slice(datum.label, -29)" in legend["labelExpr"] and legend["labelLimit"] == 0
+    assert line["encoding"]["color"]["scale"]["domain"] == [*names, TOTAL]
+
+
+def test_markers_are_lifecycle_events_inside_the_window():
+    entries = [LogEntry(1, T0 + 1, "model_loaded", "model", "info", "Loaded a"),
+               LogEntry(2, T0 + 2, "request_completed", "other", "info", "not a marker"),
+               LogEntry(3, T0 - 50, "server_restarted", "server", "warning", "outside"),
+               LogEntry(4, T0 + 3, "server_restarted", "server", "warning", "Server restarted")]
+    marks = frames.marker_frame(entries, (T0, T0 + 10))
+    assert marks["label"].tolist() == ["loaded: Loaded a", "server restarted: Server restarted"]
+    assert marks["show"].tolist() == [1.0, 1.0]
+    hidden = frames.marker_frame([], (T0, T0 + 10))
+    assert hidden["show"].tolist() == [0.0]
 
 
 def test_gaps_are_clipped_to_the_window_and_open_gaps_run_to_its_end():
     gaps = [(T0 - 50, T0 - 40), (T0 - 5, T0 + 5), (T0 + 20, T0 + 30), (T0 + 90, None)]
-    chart = charts.throughput_chart(frames.throughput_frame(empty_series()), average=None,
-                                    gaps=gaps, per_model=False, window=(T0, T0 + 100))
+    view = throughput_view(_snap(empty_series(), taken_at=T0 + 100))
+    chart = charts.throughput_chart(view, gaps=gaps, window=(T0, T0 + 100))
     iso = [(r["start"], r["end"]) for r in _data(chart, 0)]
     assert iso == [
         ("2027-01-15T08:00:00+00:00", "2027-01-15T08:00:05+00:00"),
@@ -170,17 +213,31 @@ def test_gaps_are_clipped_to_the_window_and_open_gaps_run_to_its_end():
                                {"time": "2027-01-15T08:01:40+00:00"}]
 
 
-def test_times_are_utc_data_and_no_utc_scale_is_used():
-    chart = charts.throughput_chart(frames.throughput_frame(_series([1.0])), average=None,
-                                    gaps=[], per_model=False)
-    text = json.dumps(_structure(chart)).lower()
+def test_times_are_utc_data_and_the_axis_names_the_zone():
+    view = throughput_view(_snap(_series([1.0]), window_s=5.0))
+    chart = charts.throughput_chart(view, axis=chart_parts.TimeAxis(zone="Europe/Berlin"))
+    spec = _structure(chart)
+    assert spec["layer"][3]["encoding"]["x"]["title"] == "local time (Europe/Berlin)"
+    text = json.dumps(spec).lower()
     assert "utc" not in text  # no utc scale / time unit: the browser shows local time
-    assert _data(chart, 2)[0]["time"].endswith("+00:00")
+    assert _data(chart, 3)[0]["time"].endswith("+00:00")
+
+
+def test_long_windows_put_dates_on_the_axis():
+    short, long = chart_parts.TimeAxis.for_window(3600.0), chart_parts.TimeAxis.for_window(86400.0)
+    assert "%d %b" not in short.x("time").to_dict()["axis"]["labelExpr"]
+    assert "%d %b" in long.x("time").to_dict()["axis"]["labelExpr"]
+
+
+def test_an_idle_axis_has_no_decimal_ticks():
+    line = charts.throughput_chart(throughput_view(_snap(_series([0.0]), 5.0))).to_dict()
+    axis = line["layer"][3]["encoding"]["y"]["axis"]
+    assert axis["format"] == "~s" and axis["tickMinStep"] == 1
 
 
 def test_theme_is_transparent_and_readable():
-    config = charts.throughput_chart(frames.throughput_frame(empty_series()), average=None,
-                                     gaps=[], per_model=False).to_dict()["config"]
+    view = throughput_view(_snap(empty_series(), taken_at=T0))
+    config = charts.throughput_chart(view).to_dict()["config"]
     assert config["background"] == "transparent"
     assert config["axis"]["labelColor"] == charts.PALETTE["muted"]
     assert config["legend"]["labelColor"] == charts.PALETTE["text"]
@@ -196,43 +253,51 @@ def test_memory_chart_threshold_and_constant_structure():
     bare = charts.memory_chart(frames.memory_frame(empty_series(), empty_series()),
                                threshold_pct=None, gaps=[])
     assert _structure(full) == _structure(bare)
-    assert _data(full, 4) == [{"threshold_gb": 96.0}]  # 75 % of the latest total
-    assert _data(bare, 4) == []
+    assert _data(full, 5) == [{"threshold_gb": 96.0, "show": 1.0}]  # 75 % of the latest total
+    assert _data(bare, 5) == [{"threshold_gb": 0.0, "show": 0.0}]  # hidden placeholder
     layers = full.to_dict()["layer"]
-    assert layers[4]["mark"]["strokeDash"] == [6, 4]
-    assert [layers[i]["encoding"]["y"]["field"] for i in (2, 3)] == ["used_gb", "total_gb"]
+    assert layers[5]["mark"]["strokeDash"] == [6, 4]
+    assert [layers[i]["encoding"]["y"]["field"] for i in (3, 4)] == ["used_gb", "total_gb"]
+    assert layers[3]["encoding"]["y"]["scale"] == {"zero": True, "nice": True}
+    assert [t["field"] for t in layers[3]["encoding"]["tooltip"]] == [
+        "time", "used_gb", "total_gb"]
 
 
 def test_memory_threshold_needs_a_total():
     frame = frames.memory_frame(_series([1.0]), empty_series())
     chart = charts.memory_chart(frame, threshold_pct=90.0, gaps=[])
-    assert _data(chart, 4) == []
+    assert [r["show"] for r in _data(chart, 5)] == [0.0]
 
 
-def test_per_model_memory_chart():
-    models = [ModelInfo("org/big", memory_gb=40.0), ModelInfo("small", memory_gb=4.5),
+def test_per_model_memory_chart_runs_to_total_with_values_and_the_unattributed_rest():
+    models = [ModelInfo("small", memory_gb=4.5), ModelInfo("org/big", memory_gb=10.0),
               ModelInfo("unknown")]
-    chart = charts.per_model_memory_chart(models)
-    assert _data(chart) == [{"model_id": "org/big", "memory_gb": 40.0},
-                            {"model_id": "small", "memory_gb": 4.5}]
-    assert _structure(chart) == _structure(charts.per_model_memory_chart([]))
-    spec = chart.to_dict()
-    assert spec["mark"]["type"] == "bar"
-    assert spec["encoding"]["y"]["sort"] == "-x"
+    chart = cards.per_model_memory_chart(models, used_gb=17.0, total_gb=23.5)
+    assert _data(chart, 0) == [
+        {"model_id": "org/big", "memory_gb": 10.0, "label": "10.0 GB", "kind": "model"},
+        {"model_id": "small", "memory_gb": 4.5, "label": "4.5 GB", "kind": "model"},
+        {"model_id": cards.UNATTRIBUTED, "memory_gb": 2.5, "label": "2.5 GB", "kind": "other"}]
+    bars, values = chart.to_dict()["layer"]
+    assert bars["mark"]["type"] == "bar" and values["mark"]["type"] == "text"
+    assert bars["encoding"]["x"]["scale"] == {"domain": [0, 23.5]}
+    assert bars["encoding"]["x"]["axis"]["tickMinStep"] == 1
+    assert _structure(chart) == _structure(cards.per_model_memory_chart([], None, 23.5))
+    # what the models account for in full leaves no "unattributed" row
+    assert len(_data(cards.per_model_memory_chart(models, 14.5, 23.5), 0)) == 2
 
 
 # --- gauge ------------------------------------------------------------------
 
 
 def test_gauge_bands_bar_and_threshold():
-    chart = charts.gauge_chart(30.0, 64.0, 85.0)
+    chart = cards.gauge_chart(30.0, 64.0, 85.0)
     assert _data(chart, 0) == [
         {"start": 0.0, "end": 38.4, "level": "normal", "row": "memory"},
         {"start": 38.4, "end": 51.2, "level": "high", "row": "memory"},
         {"start": 51.2, "end": 64.0, "level": "critical", "row": "memory"},
     ]
     assert _data(chart, 1) == [{"start": 0.0, "end": 30.0, "row": "memory"}]
-    assert _data(chart, 2) == [{"threshold_gb": 54.4, "row": "memory"}]
+    assert _data(chart, 2) == [{"threshold_gb": 54.4, "show": 1.0, "row": "memory"}]
     assert _data(chart, 3) == []
     layers = chart.to_dict()["layer"]
     colors = layers[0]["encoding"]["color"]["scale"]["range"]
@@ -245,14 +310,15 @@ def test_gauge_bands_bar_and_threshold():
 @pytest.mark.parametrize("args", [(None, None, None), (12.0, None, 80.0), (None, 0.0, None),
                                   (float("nan"), 64.0, float("nan"))])
 def test_gauge_empty_state_keeps_structure(args):
-    empty = charts.gauge_chart(*args)
-    assert _structure(empty) == _structure(charts.gauge_chart(30.0, 64.0, 85.0))
+    empty = cards.gauge_chart(*args)
+    assert _structure(empty) == _structure(cards.gauge_chart(30.0, 64.0, 85.0))
     assert _data(empty, 3) == [{"text": "no memory figures yet", "row": "memory"}]
-    assert _data(empty, 2) == []
+    assert [r["show"] for r in _data(empty, 2)] == [0.0]
 
 
 def test_sparkline_has_no_axes():
-    chart = charts.sparkline(frames.throughput_frame(_series([1.0, 3.0])))
+    view = throughput_view(_snap(_series([1.0, 3.0]), 5.0))
+    chart = cards.sparkline(view.lines)
     enc = chart.to_dict()["encoding"]
     assert enc["x"]["axis"] is None and enc["y"]["axis"] is None
     assert enc["detail"]["field"] == "segment"
@@ -283,13 +349,14 @@ def test_summary_stats_aggregated_max_comes_from_hi():
 def test_chart_specs_are_valid_vega_lite():
     # to_dict validates against the bundled Vega-Lite schema and raises if not.
     for chart in (
-        charts.throughput_chart(frames.throughput_frame(_series([1.0])), average=1.0,
-                                gaps=[(T0, None)], per_model=True, window=(T0, T0 + 5)),
+        charts.throughput_chart(throughput_view(_snap(_series([1.0, 2.0], model=[0, 1],
+                                                              names=("a", "b")), 5.0)),
+                                gaps=[(T0, None)], window=(T0, T0 + 5)),
         charts.memory_chart(frames.memory_frame(_series([1.0]), _series([2.0])),
                             threshold_pct=50.0, gaps=[]),
-        charts.per_model_memory_chart([ModelInfo("m", 1.0)]),
-        charts.gauge_chart(1.0, 2.0, 50.0),
-        charts.sparkline(frames.throughput_frame(empty_series())),
+        cards.per_model_memory_chart([ModelInfo("m", 1.0)], 2.0, 4.0),
+        cards.gauge_chart(1.0, 2.0, 50.0),
+        cards.sparkline(throughput_view(_snap(empty_series(), taken_at=T0)).lines),
     ):
         assert chart.to_dict(validate=True)
 

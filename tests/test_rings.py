@@ -7,13 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opta_stream.store.rings import (
-    ColumnRing,
-    EventRate,
-    TieredSeries,
-    TierRing,
-    assign_segments,
-)
+from opta_stream.store.rings import ColumnRing, EventRate, assign_segments
+from opta_stream.store.tiers import TieredSeries, TierRing
 
 COLS = {"ts": np.float64, "v": np.float64}
 
@@ -169,6 +164,34 @@ def test_tier_aggregation_matches_numpy(width: float, batches: list[int]) -> Non
         assert got.resolution_s == width and (got.model == -1).all()
 
 
+@pytest.mark.parametrize("batches", [[1], [3, 500, 7], [2000]])
+def test_tier_keeps_one_row_per_model_and_bucket(batches: list[int]) -> None:
+    """Interleaved models never average into one row: each keeps its own per bucket."""
+    rng = np.random.default_rng(7)
+    n = sum(batches)
+    ts = 100.0 + np.cumsum(rng.uniform(0.0, 0.2, n))
+    v = rng.uniform(0.0, 90.0, n)
+    models = rng.integers(-1, 3, n).astype(np.int32)
+    tier, scalar = TierRing(10.0, 10_000), TierRing(10.0, 10_000)
+    i = 0
+    for size in batches:
+        tier.add_many(ts[i:i + size], v[i:i + size], np.zeros(size, np.int64), models[i:i + size])
+        i += size
+    for t, x, m in zip(ts, v, models, strict=True):
+        scalar.add(float(t), float(x), 0, int(m))
+    starts = np.floor(ts / 10.0) * 10.0
+    want = {(float(s), int(m)): v[(starts == s) & (models == m)]
+            for s, m in set(zip(starts.tolist(), models.tolist(), strict=True))}
+    for got in (tier.window(-np.inf, np.inf), scalar.window(-np.inf, np.inf)):
+        rows = {(float(t), int(m)): (float(x), float(lo), float(hi))
+                for t, m, x, lo, hi in zip(got.ts, got.model, got.value, got.lo, got.hi,
+                                           strict=True)}
+        assert len(rows) == len(got) == len(want)  # no (bucket, model) split over two rows
+        for key, vals in want.items():
+            assert rows[key] == pytest.approx((vals.mean(), vals.min(), vals.max()))
+        assert (np.diff(got.ts) >= 0).all()
+
+
 def test_tier_keeps_last_segment_and_counts() -> None:
     tier = TierRing(10.0, 100)
     tier.add_many(np.array([0.0, 1.0, 12.0]), np.array([1.0, 3.0, 5.0]), np.array([0, 1, 1]))
@@ -230,7 +253,7 @@ def test_tiered_series_nbytes_is_fixed() -> None:
     before = series.nbytes
     series.add_many(np.arange(5_000.0), np.ones(5_000), np.zeros(5_000, np.int64),
                     np.zeros(5_000, np.int32))
-    assert series.nbytes == before == 1_000 * (8 + 8 + 8 + 4) + 100 * 6 * 8
+    assert series.nbytes == before == 1_000 * (8 + 8 + 8 + 4) + 100 * (6 * 8 + 4)
 
 
 # -- event rate --------------------------------------------------------------------

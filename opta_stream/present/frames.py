@@ -9,14 +9,14 @@ browser shows them in local time.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import TypeGuard
 
 import numpy as np
 import pandas as pd
 
 from opta_stream.present.downsample import downsample_series
-from opta_stream.snapshot import Series, Snapshot
+from opta_stream.snapshot import LogEntry, Series, Snapshot
 
 __all__ = [
     "NO_MODEL",
@@ -26,9 +26,9 @@ __all__ = [
     "gauge_bands",
     "gauge_note",
     "gauge_used",
+    "marker_frame",
     "memory_data",
     "one",
-    "throughput_data",
     "window_frame",
     "Window",
     "memory_frame",
@@ -36,11 +36,16 @@ __all__ = [
     "snapshot_window",
     "summary_stats",
     "threshold_gb",
-    "throughput_frame",
     "utc_times",
 ]
 
 NO_MODEL = "(no model id)"
+# Lifecycle entries drawn as markers on the time-series charts, with their short label.
+MARKERS: Mapping[str, str] = {
+    "model_loaded": "loaded", "model_unloaded": "unloaded", "model_ttl_evicted": "evicted",
+    "download_completed": "download done", "config_reloaded": "config reloaded",
+    "server_restarted": "server restarted", "counter_reset": "server restarted",
+}
 Gaps = Iterable[tuple[float, float | None]]
 
 Window = tuple[float, float]
@@ -54,23 +59,6 @@ def snapshot_window(snap: Snapshot) -> Window:
 def utc_times(ts: np.ndarray) -> pd.DatetimeIndex:
     """Unix seconds → tz-aware UTC timestamps, the time column of every frame."""
     return pd.to_datetime(np.asarray(ts, dtype=np.float64), unit="s", utc=True)
-
-
-def throughput_frame(series: Series, max_points: int = 1000) -> pd.DataFrame:
-    """Plotted columns only; aggregated tiers plot the bucket mean.
-
-    Downsampling picks the buckets holding the lows and peaks (from lo/hi),
-    so a spike inside a coarse bucket still decides which rows are drawn.
-    """
-    idx = downsample_series(series, max_points)
-    cols = {
-        "time": utc_times(series.ts[idx]),
-        "tokens_per_second": series.value[idx],
-        "segment": series.seg[idx],
-    }
-    if series.model_names and len(series):
-        cols["model_id"] = series.model_ids_at(idx)
-    return pd.DataFrame(cols)
 
 
 def memory_frame(used: Series, total: Series, max_points: int = 1000) -> pd.DataFrame:
@@ -143,8 +131,26 @@ def gap_frame(gaps: Gaps, window: Window | None) -> pd.DataFrame:
         a, b = max(start, lo), min(stop, hi)
         if np.isfinite(a) and np.isfinite(b) and b > a:
             rows.append((a, b))
+    if not rows and window is not None:
+        rows.append((window[0], window[0]))  # zero width: draws nothing, keeps Vega quiet
     arr = np.array(rows, dtype=np.float64).reshape(-1, 2)
     return pd.DataFrame({"start": utc_times(arr[:, 0]), "end": utc_times(arr[:, 1])})
+
+
+def marker_frame(entries: Iterable[LogEntry], window: Window | None) -> pd.DataFrame:
+    """Rows (time, label, show) for the lifecycle entries inside the window.
+
+    With none, one hidden row at the window's start keeps the layer's extent finite.
+    """
+    lo, hi = window if window is not None else (-np.inf, np.inf)
+    rows = [(e.ts, f"{MARKERS[e.type]}: {e.summary}") for e in entries
+            if e.type in MARKERS and lo <= e.ts <= hi]
+    show = 1.0
+    if not rows and window is not None:
+        rows, show = [(window[0], "")], 0.0
+    return pd.DataFrame({"time": utc_times(np.array([r[0] for r in rows], np.float64)),
+                         "label": pd.Series([r[1] for r in rows], dtype=object),
+                         "show": np.full(len(rows), show)})
 
 
 def window_frame(window: Window | None) -> pd.DataFrame:
@@ -153,8 +159,10 @@ def window_frame(window: Window | None) -> pd.DataFrame:
 
 
 def one(name: str, value: float | None) -> pd.DataFrame:
-    """A one-row frame, or an empty one so the layer stays in the spec."""
-    return pd.DataFrame({name: np.array([value] if finite(value) else [], dtype=np.float64)})
+    """A one-row frame; with no value, a hidden row (``show`` 0) keeps the layer in the spec."""
+    ok = finite(value)
+    return pd.DataFrame({name: np.array([value if ok else 0.0], dtype=np.float64),
+                         "show": np.array([1.0 if ok else 0.0])})
 
 
 def finite(v: float | None) -> TypeGuard[float]:
@@ -162,25 +170,11 @@ def finite(v: float | None) -> TypeGuard[float]:
     return v is not None and bool(np.isfinite(v))
 
 
-def _model_labels(frame: pd.DataFrame) -> pd.Series:
-    if "model_id" not in frame:
-        return pd.Series(NO_MODEL, index=frame.index, dtype=object)
-    return frame["model_id"].astype(object).where(frame["model_id"].notna(), NO_MODEL)
-
-
-def throughput_data(frame: pd.DataFrame, *, average: float | None, gaps: Gaps,
-                    per_model: bool, window: Window | None) -> list[pd.DataFrame]:
-    """The throughput chart's layer data: gaps, window anchors, lines, average."""
-    if per_model:  # categorical → Arrow dictionary: each id crosses the wire once, not per row
-        frame = frame.assign(model_id=_model_labels(frame).astype("category"))
-    return [gap_frame(gaps, window), window_frame(window), frame, one("average", average)]
-
-
 def memory_data(frame: pd.DataFrame, *, threshold_pct: float | None, gaps: Gaps,
-                window: Window | None) -> list[pd.DataFrame]:
-    """The memory chart's layer data: gaps, anchors, used, total, threshold, labels."""
+                markers: pd.DataFrame, window: Window | None) -> list[pd.DataFrame]:
+    """The memory chart's layer data: gaps, anchors, markers, used, total, threshold, labels."""
     limit_gb = threshold_gb(frame, threshold_pct)
-    return [gap_frame(gaps, window), window_frame(window), frame, frame,
+    return [gap_frame(gaps, window), window_frame(window), markers, frame, frame,
             one("threshold_gb", limit_gb), memory_labels(frame, threshold_pct, limit_gb, window)]
 
 
@@ -193,8 +187,8 @@ def gauge_bands(total: float | None, levels: tuple[str, ...]) -> pd.DataFrame:
 
 def gauge_used(used: float | None) -> pd.DataFrame:
     """The gauge's used bar, from 0 to ``used`` (empty when unknown)."""
-    end = np.array([used] if used is not None else [], dtype=np.float64)
-    return pd.DataFrame({"start": np.zeros(end.size), "end": end})
+    end = np.array([used if used is not None else 0.0], dtype=np.float64)
+    return pd.DataFrame({"start": np.zeros(1), "end": end})
 
 
 def gauge_note(used: float | None, total: float | None) -> pd.DataFrame:

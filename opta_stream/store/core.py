@@ -38,7 +38,8 @@ from opta_stream.store.apply import EventHandlers
 from opta_stream.store.bounds import OTHER, Interner, clip, clip_bytes
 from opta_stream.store.health import HEALTH_WORDS, SAMPLER, STREAM, HealthTracker
 from opta_stream.store.notify import Notifier
-from opta_stream.store.rings import EventRate, TieredSeries, assign_segments
+from opta_stream.store.rings import EventRate, assign_segments
+from opta_stream.store.tiers import TieredSeries
 
 __all__ = ["OTHER", "Store"]
 

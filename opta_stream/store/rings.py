@@ -1,4 +1,4 @@
-"""Columnar numpy ring buffers: raw samples plus aggregated tiers of fixed width.
+"""Columnar numpy ring buffers (the aggregated tiers built on them are in ``tiers``).
 
 Why columnar numpy: a window of 200,000 samples copies out as at most two
 slices per column, and a batch of samples goes in with a few vectorised ops.
@@ -14,21 +14,17 @@ reordered, so nothing can be corrupted.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
 from opta_stream.snapshot import Series
 
-__all__ = ["ColumnRing", "EventRate", "TierRing", "TieredSeries", "assign_segments", "to_series"]
+__all__ = ["ColumnRing", "EventRate", "assign_segments", "to_series"]
 
 _RAW_COLUMNS: Mapping[str, DTypeLike] = {
     "ts": np.float64, "value": np.float64, "seg": np.int64, "model": np.int32,
-}
-_TIER_COLUMNS: Mapping[str, DTypeLike] = {
-    "ts": np.float64, "sum": np.float64, "lo": np.float64, "hi": np.float64,
-    "count": np.int64, "seg": np.int64,
 }
 
 
@@ -167,102 +163,6 @@ class ColumnRing:
             offset += b - a
         return {name: _concat([col[a:b] for a, b in pieces], col.dtype)
                 for name, col in self.cols.items()}
-
-
-class TierRing:
-    """Buckets of ``width`` seconds: start, sum, min, max, count, last segment.
-
-    The newest bucket stays open: samples in the same bucket merge into it.
-    A sample in any other bucket (later, or earlier after a clock jump) opens
-    a new row.
-    """
-
-    def __init__(self, width: float, capacity: int) -> None:
-        if width <= 0:
-            raise ValueError(f"bucket width must be positive, got {width}")
-        self.width = float(width)
-        self.ring = ColumnRing(capacity, _TIER_COLUMNS)
-
-    def add(self, ts: float, value: float, seg: int) -> None:
-        """One sample, in plain Python (cheaper than numpy for a scalar)."""
-        start = math.floor(ts / self.width) * self.width
-        ring = self.ring
-        if not (ring.size and ring.newest() == start):
-            ring.append(ts=start, sum=value, lo=value, hi=value, count=1, seg=seg)
-            return
-        i, c = (ring.head - 1) % ring.capacity, ring.cols
-        c["sum"][i] += value
-        c["lo"][i] = min(c["lo"][i], value)
-        c["hi"][i] = max(c["hi"][i], value)
-        c["count"][i] += 1
-        c["seg"][i] = seg
-
-    def add_many(self, ts: np.ndarray, values: np.ndarray, segs: np.ndarray) -> None:
-        """A batch: group runs of equal buckets with reduceat, merge the open bucket."""
-        n = ts.shape[0]
-        if n == 0:
-            return
-        with np.errstate(over="ignore"):  # a timestamp near the float limit is data too
-            starts = np.floor(ts / self.width) * self.width
-        runs = np.flatnonzero(np.r_[True, starts[1:] != starts[:-1]])
-        ends = np.r_[runs[1:], n]
-        agg = {"ts": starts[runs], "sum": np.add.reduceat(values, runs),
-               "lo": np.minimum.reduceat(values, runs), "hi": np.maximum.reduceat(values, runs),
-               "count": ends - runs, "seg": segs[ends - 1]}
-        if self.ring.size and self.ring.newest() == agg["ts"][0]:
-            self._merge_open({name: col[0] for name, col in agg.items()})
-            agg = {name: col[1:] for name, col in agg.items()}
-        self.ring.extend(**agg)
-
-    def _merge_open(self, row: Mapping[str, float]) -> None:
-        i, c = (self.ring.head - 1) % self.ring.capacity, self.ring.cols
-        c["sum"][i] += row["sum"]
-        c["lo"][i] = min(c["lo"][i], row["lo"])
-        c["hi"][i] = max(c["hi"][i], row["hi"])
-        c["count"][i] += row["count"]
-        c["seg"][i] = row["seg"]
-
-    def window(self, t0: float, t1: float) -> Series:
-        """Buckets overlapping [t0, t1]; value is the bucket mean."""
-        rows = self.ring.window(t0 - self.width, t1)
-        mean = rows["sum"] / np.maximum(rows["count"], 1)
-        model = np.full(mean.shape[0], -1, dtype=np.int32)
-        return to_series(rows["ts"], mean, rows["lo"], rows["hi"], rows["seg"], model, self.width)
-
-
-class TieredSeries:
-    """A raw ring plus coarser tiers, fed together; windows pick the finest that covers."""
-
-    def __init__(self, raw_capacity: int, tiers: Sequence[tuple[float, int]] = ()) -> None:
-        self.raw = ColumnRing(raw_capacity, _RAW_COLUMNS)
-        self.tiers = [TierRing(w, cap) for w, cap in sorted(tiers)]
-
-    @property
-    def nbytes(self) -> int:
-        return self.raw.nbytes + sum(t.ring.nbytes for t in self.tiers)
-
-    def last_ts(self) -> float | None:
-        return self.raw.newest() if self.raw.size else None
-
-    def add(self, ts: float, value: float, seg: int, model: int = -1) -> None:
-        self.raw.append(ts=ts, value=value, seg=seg, model=model)
-        for tier in self.tiers:
-            tier.add(ts, value, seg)
-
-    def add_many(self, ts: np.ndarray, value: np.ndarray, seg: np.ndarray,
-                 model: np.ndarray) -> None:
-        self.raw.extend(ts=ts, value=value, seg=seg, model=model)
-        for tier in self.tiers:
-            tier.add_many(ts, value, seg)
-
-    def window(self, t0: float, t1: float) -> Series:
-        """Rows in [t0, t1] from the finest store that still holds ``t0`` (else the coarsest)."""
-        if self.raw.covers(t0) or not self.tiers:
-            rows = self.raw.window(t0, t1)
-            v = rows["value"]
-            return to_series(rows["ts"], v, v, v, rows["seg"], rows["model"], 0.0)
-        tier = next((t for t in self.tiers if t.ring.covers(t0)), self.tiers[-1])
-        return tier.window(t0, t1)
 
 
 class EventRate:

@@ -9,12 +9,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
-from opta_stream.present import charts
+from opta_stream.present import cards
+from opta_stream.present.chart_parts import TimeAxis
 from opta_stream.present.chart_specs import ChartPlan, to_spec
 
 __all__ = [
     "STATIC_CSV_ROWS", "WINDOWS", "chart", "csv_button", "gauge_spec", "show_verbatim",
-    "viewer_tz", "window_selector",
+    "time_axis", "viewer_tz", "window_selector",
 ]
 
 WINDOWS: dict[str, float] = {"1 min": 60.0, "5 min": 300.0, "15 min": 900.0,
@@ -41,6 +42,12 @@ def viewer_tz() -> tzinfo:
         return UTC
 
 
+def time_axis(window_s: float) -> TimeAxis:
+    """The time axis for a window, titled with the viewer's zone (dates on long windows)."""
+    tz = viewer_tz()
+    return TimeAxis.for_window(window_s, getattr(tz, "key", None) or str(tz))
+
+
 def show_verbatim(heading: str, message: str) -> None:
     """An error in our words, then the server's own message as plain text (never markdown)."""
     st.error(heading, icon=":material/error:")
@@ -55,7 +62,7 @@ def gauge_spec(used_gb: float | None, total_gb: float | None,
     Building and validating it costs ~25 ms; the reading changes about once a
     second while each viewer redraws twice a second. Round the inputs first.
     """
-    return charts.gauge_chart(used_gb, total_gb, threshold_pct).to_dict()
+    return cards.gauge_chart(used_gb, total_gb, threshold_pct).to_dict()
 
 
 def chart(plan: ChartPlan, key: str) -> None:

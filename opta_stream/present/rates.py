@@ -1,0 +1,123 @@
+"""Tokens/s as a windowed rate: the one definition every page uses.
+
+A real server adds a request's tokens when it finishes, so a 1 s counter
+delta is a train of spikes and zeros. Like Prometheus ``rate()``, each point
+here is the mean rate over the ``over_s`` seconds up to it: per model, the
+mean of that model's samples in the window (their 1 s deltas or streamed
+rates; an aggregated tier's bucket means), and the total is the sum of the
+models' means. The window is 10 s in the live views and a minute or more in
+the long ones; charts say which.
+
+Points sit on a grid aligned to ``step_s``, so two viewers of the same data
+get the same numbers. The grid is chosen to keep every line of a chart
+together at or under 1,000 points.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from opta_stream.snapshot import Series
+
+__all__ = [
+    "LIVE_OVER_S",
+    "RateGrid",
+    "current_rate",
+    "grid_step",
+    "rate_grid",
+    "rate_over",
+]
+
+LIVE_OVER_S = 10.0  # the rate window of the live views and of "now" figures
+LONG_OVER_S = 60.0  # the rate window once a chart spans more than 15 minutes
+LIVE_SPAN_S = 900.0
+_STEPS = (1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0, 900.0, 1800.0, 3600.0)
+
+
+def grid_step(window_s: float, lines: int = 1, resolution_s: float = 0.0,
+              max_points: int = 1000) -> float:
+    """The smallest tidy step that keeps ``lines`` lines within ``max_points`` in all."""
+    need = max(window_s * max(lines, 1) / max_points, resolution_s, 1.0)
+    return next((s for s in _STEPS if s >= need), _STEPS[-1])
+
+
+def rate_over(window_s: float, step_s: float) -> float:
+    """The rate window for a chart of ``window_s``: 10 s live, 1 min long, never under a step."""
+    return max(LIVE_OVER_S if window_s <= LIVE_SPAN_S else LONG_OVER_S, step_s)
+
+
+@dataclass(frozen=True, slots=True)
+class RateGrid:
+    """Rates on a time grid; NaN where a line has no sample in its window."""
+
+    t: np.ndarray  # grid times, unix seconds
+    total: np.ndarray
+    per_model: dict[int, np.ndarray]  # model code → rate per grid point
+    step_s: float
+    over_s: float
+
+    def total_mean(self) -> float | None:
+        """The total line's mean over the points that have one (the page's "average")."""
+        vals = self.total[np.isfinite(self.total)]
+        return float(vals.mean()) if vals.size else None
+
+
+def _sample_end(series: Series) -> np.ndarray:
+    """When each row's rate was measured: a sample's own time, a bucket's end."""
+    return np.asarray(series.ts, np.float64) + series.resolution_s
+
+
+def _windowed_mean(ends: np.ndarray, values: np.ndarray, at: np.ndarray,
+                   over_s: float) -> np.ndarray:
+    """Mean of the values with ``at - over_s < end <= at`` for every grid time."""
+    order = np.argsort(ends, kind="stable")
+    ends, values = ends[order], values[order]
+    csum = np.r_[0.0, np.cumsum(values)]
+    hi = np.searchsorted(ends, at, "right")
+    lo = np.searchsorted(ends, at - over_s, "right")
+    n = hi - lo
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(n > 0, (csum[hi] - csum[lo]) / np.maximum(n, 1), np.nan)
+
+
+def rate_grid(series: Series, t0: float, t1: float, *, step_s: float,
+              over_s: float) -> RateGrid:
+    """Per-model and total rates at every step in [t0, t1] (aligned to the step)."""
+    first, last = np.ceil(t0 / step_s) * step_s, np.floor(t1 / step_s) * step_s
+    at = np.arange(first, last + step_s / 2, step_s) if last >= first else np.empty(0)
+    ends, values = _sample_end(series), np.asarray(series.value, np.float64)
+    ok = np.isfinite(values)
+    per_model: dict[int, np.ndarray] = {}
+    codes = np.unique(series.model[ok]) if ok.any() else np.empty(0, np.int32)
+    for code in codes.tolist():
+        mask = ok & (series.model == code)
+        per_model[int(code)] = _windowed_mean(ends[mask], values[mask], at, over_s)
+    if per_model:
+        stack = np.vstack(list(per_model.values()))
+        seen = np.isfinite(stack).any(axis=0)
+        total = np.where(seen, np.nansum(np.where(np.isfinite(stack), stack, 0.0), axis=0),
+                         np.nan)
+    else:
+        total = np.full(at.shape, np.nan)
+    return RateGrid(t=at, total=total, per_model=per_model, step_s=step_s, over_s=over_s)
+
+
+def current_rate(series: Series, over_s: float = LIVE_OVER_S) -> float | None:
+    """All models' tokens/s over the ``over_s`` seconds up to the newest sample.
+
+    The Overview's card and the Throughput page's "now" both read this, so
+    they cannot disagree on the same data.
+    """
+    if not len(series):
+        return None
+    ends, values = _sample_end(series), np.asarray(series.value, np.float64)
+    at = float(np.nanmax(ends))
+    keep = np.isfinite(values) & (ends > at - over_s) & (ends <= at)
+    if not keep.any():
+        return None
+    total = 0.0
+    for code in np.unique(series.model[keep]).tolist():
+        total += float(values[keep & (series.model == code)].mean())
+    return total

@@ -1,0 +1,166 @@
+"""Aggregated tiers of fixed width, one row per (bucket, model), and the tiered series.
+
+Why per model: a bucket that mixed every model's samples would average their
+rates (two models at 100 tokens/s would read 100, not 200), so long windows
+could show neither the split nor the server's total. Each model keeps its own
+row per bucket instead; the total is summed at presentation time, the same
+way for raw samples and buckets.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+from numpy.typing import DTypeLike
+
+from opta_stream.snapshot import Series
+from opta_stream.store.rings import _RAW_COLUMNS, ColumnRing, to_series
+
+__all__ = ["TierRing", "TieredSeries"]
+
+_TIER_COLUMNS: Mapping[str, DTypeLike] = {
+    "ts": np.float64, "sum": np.float64, "lo": np.float64, "hi": np.float64,
+    "count": np.int64, "seg": np.int64, "model": np.int32,
+}
+
+
+class TierRing:
+    """Buckets of ``width`` seconds: start, sum, min, max, count, last segment, model.
+
+    The newest bucket stays open: a sample of a model already in it merges into
+    that model's row. A sample in any other bucket (later, or earlier after a
+    clock jump) opens new rows. Rows stay in insertion order, so ``ts`` (the
+    bucket start) never decreases except where a clock stepped back.
+    """
+
+    def __init__(self, width: float, capacity: int) -> None:
+        if width <= 0:
+            raise ValueError(f"bucket width must be positive, got {width}")
+        self.width = float(width)
+        self.ring = ColumnRing(capacity, _TIER_COLUMNS)
+        self._open_start: float | None = None
+        self._open: dict[int, int] = {}  # model code → absolute row index in the open bucket
+
+    def add(self, ts: float, value: float, seg: int, model: int = -1) -> None:
+        """One sample, in plain Python (cheaper than numpy for a scalar)."""
+        start = math.floor(ts / self.width) * self.width
+        row = self._open_row(start, model)
+        if row is None:
+            self._append(start, model, sum=value, lo=value, hi=value, count=1, seg=seg)
+            return
+        c = self.ring.cols
+        c["sum"][row] += value
+        c["lo"][row] = min(c["lo"][row], value)
+        c["hi"][row] = max(c["hi"][row], value)
+        c["count"][row] += 1
+        c["seg"][row] = seg
+
+    def add_many(self, ts: np.ndarray, values: np.ndarray, segs: np.ndarray,
+                 models: np.ndarray | None = None) -> None:
+        """A batch: group (bucket run, model) with reduceat, merge into the open bucket."""
+        n = ts.shape[0]
+        if n == 0:
+            return
+        models = np.full(n, -1, np.int32) if models is None else np.asarray(models, np.int32)
+        with np.errstate(over="ignore"):  # a timestamp near the float limit is data too
+            starts = np.floor(ts / self.width) * self.width
+        run = np.zeros(n, dtype=np.int64)  # runs of equal bucket starts, in arrival order
+        np.cumsum(starts[1:] != starts[:-1], out=run[1:])
+        order = np.lexsort((models, run)) if (models != models[0]).any() else np.arange(n)
+        s_run, s_model = run[order], models[order]
+        heads = np.flatnonzero(np.r_[True, (s_run[1:] != s_run[:-1])
+                                     | (s_model[1:] != s_model[:-1])])
+        tails = np.r_[heads[1:], n] - 1
+        v = values[order]
+        agg = {"ts": starts[order][heads], "sum": np.add.reduceat(v, heads),
+               "lo": np.minimum.reduceat(v, heads), "hi": np.maximum.reduceat(v, heads),
+               "count": tails - heads + 1, "seg": segs[order][tails], "model": s_model[heads]}
+        k, rows = 0, agg["ts"].shape[0]
+        while k < rows and agg["ts"][k] == self._open_start:  # at most one row per model
+            self._merge({name: col[k] for name, col in agg.items()})
+            k += 1
+        if k < rows:
+            self._extend({name: col[k:] for name, col in agg.items()})
+
+    def _extend(self, agg: Mapping[str, np.ndarray]) -> None:
+        """Append whole buckets in one go; the newest bucket's rows become the open ones."""
+        first = self.ring.total
+        self.ring.extend(**agg)
+        last = float(agg["ts"][-1])
+        tail = np.flatnonzero(agg["ts"] == last)
+        self._open_start = last
+        self._open = {int(agg["model"][i]): first + int(i) for i in tail}
+
+    def _merge(self, row: Mapping[str, float]) -> None:
+        start, model = float(row["ts"]), int(row["model"])
+        at = self._open_row(start, model)
+        if at is None:
+            self._append(start, model, **{k: v for k, v in row.items()
+                                          if k not in ("ts", "model")})
+            return
+        c = self.ring.cols
+        c["sum"][at] += row["sum"]
+        c["lo"][at] = min(c["lo"][at], row["lo"])
+        c["hi"][at] = max(c["hi"][at], row["hi"])
+        c["count"][at] += row["count"]
+        c["seg"][at] = row["seg"]
+
+    def _open_row(self, start: float, model: int) -> int | None:
+        """Physical row of ``model`` in the open bucket, if the sample belongs there."""
+        if start != self._open_start:
+            return None
+        absolute = self._open.get(model)
+        ring = self.ring
+        if absolute is None or absolute < ring.total - ring.size:
+            return None  # not in this bucket yet, or overwritten by the ring's wrap
+        return absolute % ring.capacity
+
+    def _append(self, start: float, model: int, **cols: float) -> None:
+        if start != self._open_start:
+            self._open_start, self._open = start, {}
+        self._open[model] = self.ring.total
+        self.ring.append(ts=start, model=model, **cols)
+
+    def window(self, t0: float, t1: float) -> Series:
+        """Buckets overlapping [t0, t1]; value is the bucket mean of each model's samples."""
+        rows = self.ring.window(t0 - self.width, t1)
+        mean = rows["sum"] / np.maximum(rows["count"], 1)
+        return to_series(rows["ts"], mean, rows["lo"], rows["hi"], rows["seg"], rows["model"],
+                         self.width)
+
+
+class TieredSeries:
+    """A raw ring plus coarser tiers, fed together; windows pick the finest that covers."""
+
+    def __init__(self, raw_capacity: int, tiers: Sequence[tuple[float, int]] = ()) -> None:
+        self.raw = ColumnRing(raw_capacity, _RAW_COLUMNS)
+        self.tiers = [TierRing(w, cap) for w, cap in sorted(tiers)]
+
+    @property
+    def nbytes(self) -> int:
+        return self.raw.nbytes + sum(t.ring.nbytes for t in self.tiers)
+
+    def last_ts(self) -> float | None:
+        return self.raw.newest() if self.raw.size else None
+
+    def add(self, ts: float, value: float, seg: int, model: int = -1) -> None:
+        self.raw.append(ts=ts, value=value, seg=seg, model=model)
+        for tier in self.tiers:
+            tier.add(ts, value, seg, model)
+
+    def add_many(self, ts: np.ndarray, value: np.ndarray, seg: np.ndarray,
+                 model: np.ndarray) -> None:
+        self.raw.extend(ts=ts, value=value, seg=seg, model=model)
+        for tier in self.tiers:
+            tier.add_many(ts, value, seg, model)
+
+    def window(self, t0: float, t1: float) -> Series:
+        """Rows in [t0, t1] from the finest store that still holds ``t0`` (else the coarsest)."""
+        if self.raw.covers(t0) or not self.tiers:
+            rows = self.raw.window(t0, t1)
+            v = rows["value"]
+            return to_series(rows["ts"], v, v, v, rows["seg"], rows["model"], 0.0)
+        tier = next((t for t in self.tiers if t.ring.covers(t0)), self.tiers[-1])
+        return tier.window(t0, t1)
