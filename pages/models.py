@@ -1,28 +1,24 @@
 """Models: what is loaded, load and unload, downloads and quantize jobs.
 
 Actions run in a background thread (a load can take minutes), so the page
-stays live while the server works. The server's own error message is shown
-verbatim: a 403 ``downloads_disabled`` is the server's policy, not a bad key.
-A 202 means the model must be downloaded first: the page asks before it
+stays live while the server works. Each result appears next to the control
+that caused it: an unload's in its model's row, a load's under the Load form
+(``ui.load_form``: a picker of the models on the server's disk and the
+server's own load fields). The server's own error message is shown verbatim;
+a 202 means the model must be downloaded first, and the page asks before it
 sends the confirmation. In read-only mode every action is disabled and the
 page says why.
 """
 
 from __future__ import annotations
 
-import json
-from typing import Any
-
 import streamlit as st
 
-from opta_stream.errors import AuthRejected, ConfigError, ServerRefused
-from opta_stream.inputs import MODEL_ID_MAX, validate_model_id
 from opta_stream.present import freshness
-from opta_stream.present.formatting import number, plain
+from opta_stream.present.formatting import number
 from opta_stream.snapshot import ModelInfo, Progress, Snapshot
-from opta_stream.ui import actions, routing, session, widgets
+from opta_stream.ui import actions, load_form, model_actions, routing, session, widgets
 from opta_stream.units import duration
-from opta_stream.wire.client import ActionResult, Unreachable
 
 MAX_JOBS_SHOWN = 8
 
@@ -52,54 +48,18 @@ def ask_or_unload(model_id: str, in_flight: int) -> None:
         st.session_state[CONFIRM_KEY] = model_id
         return
     st.session_state.pop(CONFIRM_KEY, None)
-    actions.start_action(f"Unloading {model_id}", lambda: client.unload_model(model_id))
+    actions.start_action(f"Unloading {model_id}", lambda: client.unload_model(model_id),
+                         origin=model_actions.unload_origin(model_id))
 
 
-def show_error(exc: Exception) -> None:
-    if isinstance(exc, ServerRefused):
-        code = f", {exc.code}" if exc.code else ""
-        policy = " This is the server's policy, not an admin key problem." \
-            if exc.status == 403 else ""
-        widgets.show_verbatim(f"The server refused (HTTP {exc.status}{code}).{policy}",
-                              exc.message)
-    elif isinstance(exc, AuthRejected):
-        widgets.show_verbatim("Admin key rejected: check the key in the sidebar.", str(exc))
-    elif isinstance(exc, Unreachable | ConfigError):
-        widgets.show_verbatim("The request was not completed.", str(exc))
-    else:
-        widgets.show_verbatim("Unexpected error.", f"{type(exc).__name__}: {exc}")
-
-
-def confirm_download(result: ActionResult) -> None:
-    size = result.body.get("estimated_size_human")
-    about = f" (about {plain(size)})" if isinstance(size, str) else ""
-    st.warning(f"Download needed{about}: this model is not on the server's disk yet.",
-               icon=":material/download:")
-    st.code(f"{result.model_id}\n{result.message}", language=None, wrap_lines=True)
-    model_id = result.model_id
-    # on_click runs before the rerun the click causes, so that rerun shows the action.
-    st.button("Confirm download", key="confirm_download", type="primary", disabled=locked,
-              help=WHY_LOCKED if locked else "Download, then load, this model.",
-              on_click=actions.start_action,
-              args=(f"Downloading {model_id}",
-                    lambda: client.load_model(model_id, {"auto_download": True})))
-
-
-def action_status(now: float) -> None:
+def unload_done_elsewhere(snap: Snapshot, blocked: str | None) -> None:
+    """An unload's result once its model has left the list: where the row was."""
     action = actions.current_action()
-    if action is None:
-        return
-    if not action.done:
-        st.info(f"{action.label}… ({duration(now - action.started_at)})",
-                icon=":material/hourglass_top:")
-        return
-    if action.error is not None:
-        show_error(action.error)
-    elif action.result.needs_confirmation:
-        confirm_download(action.result)
-    else:
-        st.success(plain(action.result.message), icon=":material/check_circle:")
-    st.button("Dismiss", key="dismiss_action", on_click=actions.clear_action)
+    listed = {m.model_id for m in snap.models}
+    if action is not None and action.origin.startswith("unload::") \
+            and action.origin.removeprefix("unload::") not in listed:
+        with st.container(border=True):
+            model_actions.show_action(action.origin, client, blocked)
 
 
 def model_row(model: ModelInfo, snap: Snapshot) -> None:
@@ -120,6 +80,7 @@ def model_row(model: ModelInfo, snap: Snapshot) -> None:
         if asking:
             left.warning(f"The server has {in_flight} request(s) in flight; unloading may "
                          "cut them off. Press Unload anyway to go on.", icon=":material/warning:")
+        model_actions.show_action(model_actions.unload_origin(model.model_id), client, blocked)
 
 
 def job_row(job: Progress) -> None:
@@ -143,7 +104,6 @@ def jobs(snap: Snapshot) -> None:
 @st.fragment(run_every=0.5)
 def live() -> None:
     snap: Snapshot = store.snapshot(60.0)
-    action_status(snap.taken_at)
     age = freshness.models_age(snap)
     st.subheader(f"Loaded models ({len(snap.models) if age.known else '—'})")
     tz = widgets.viewer_tz()
@@ -156,45 +116,13 @@ def live() -> None:
     blocked = why_not(snap)
     if blocked and not locked:
         st.caption(f"Actions are disabled: {blocked}")
+    unload_done_elsewhere(snap, blocked)
     for model in snap.models:
         model_row(model, snap)
     st.subheader("Downloads and quantize jobs")
     if not snap.jobs:
         st.caption("No downloads or quantize jobs yet.")
     jobs(snap)
-
-
-def parse_settings(text: str) -> dict[str, Any]:
-    """The optional JSON object of load settings."""
-    if not text.strip():
-        return {}
-    value = json.loads(text)
-    if not isinstance(value, dict):
-        raise ValueError("Settings must be a JSON object, like {\"max_context\": 8192}.")
-    return value
-
-
-def load_form() -> None:
-    blocked = why_not(store.snapshot(1.0))
-    with st.form("load_model"):
-        st.markdown("**Load a model**")
-        model_id = st.text_input("Model id", max_chars=MODEL_ID_MAX, disabled=blocked is not None,
-                                 key="load_model_id",
-                                 placeholder="mlx-community/Qwen2.5-7B-Instruct-4bit")
-        raw = st.text_area("Settings (optional JSON)", disabled=blocked is not None, height=80,
-                           key="load_settings",
-                           placeholder='{"max_context": 8192}')
-        if blocked is not None and not locked:
-            st.caption(f"Load is disabled: {blocked}")
-        if not st.form_submit_button("Load", type="primary", disabled=blocked is not None,
-                                     key="load_submit", help=blocked):
-            return
-    try:
-        model_id, settings = validate_model_id(model_id), parse_settings(raw)
-    except (ConfigError, ValueError) as exc:
-        widgets.show_verbatim("Nothing was sent.", str(exc))
-        return
-    actions.start_action(f"Loading {model_id}", lambda: client.load_model(model_id, settings))
 
 
 def unlock_form() -> None:
@@ -216,4 +144,5 @@ st.header("Models")
 if locked:
     unlock_form()
 live()
-load_form()
+load_form.load_form(client, why_not(store.snapshot(1.0)), locked)
+load_form.load_result(client, lambda: why_not(store.snapshot(1.0)))

@@ -117,7 +117,9 @@ class Handler(BaseHTTPRequestHandler):
         gets = {"/admin/events": self._events, "/admin/status": self._get_view,
                 "/admin/memory": self._get_view, "/admin/models": self._get_view,
                 "/admin/metrics/json": self._get_view, "/admin/health": self._get_view,
-                "/admin/metrics": self._get_prometheus}
+                "/admin/metrics": self._get_prometheus,
+                "/admin/models/available": lambda *_: self._json(
+                    200, self.app.sim.available_models())}
         posts = {"/admin/models/load": self._load, "/admin/models/unload": self._unload,
                  "/admin/models/load/confirm": self._confirm,
                  "/admin/config/reload": self._reload}

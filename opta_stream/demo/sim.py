@@ -233,6 +233,17 @@ class Simulation:
             return sorted(world.on_disk, key=lambda k: (
                 k in world.loaded, self._spec(k).memory_gb > room, order.get(k, 99), k))
 
+    def available_models(self) -> list[dict]:
+        """GET /admin/models/available: every model on disk, as the real server lists it."""
+        with self._lock:
+            world = self._world
+            done = {j["repo_id"]: j["started"] + j["total"] / self.download_bytes_per_s
+                    for j in self._finished if j["status"] == "completed"}
+            return [{"repo_id": k, "local_path": f"/models/{k}",
+                     "size_bytes": _estimate_bytes(self._spec(k)),
+                     "downloaded_at": round(done.get(k, world.started - 86400.0 * (i + 1)), 3)}
+                    for i, k in enumerate(sorted(world.on_disk))]
+
 
 def _load_ok(model_id: str, memory_gb: float | None, load_ms: float | None) -> dict:
     return {"success": True, "model_id": model_id, "memory_after_load_gb": memory_gb,

@@ -24,12 +24,16 @@ class Action:
     """One admin call (load, unload) in a named daemon thread, so no rerun blocks on it.
 
     Loading a model can take minutes; the page shows the action as running and
-    picks up ``result`` or ``error`` on a later rerun.
+    picks up ``result`` or ``error`` on a later rerun. ``origin`` names the
+    control that started it (``"load"``, ``"unload::<model id>"``), so the page
+    shows the result next to that control.
     """
 
-    def __init__(self, label: str, call: Callable[[], Any], *,
-                 clock: Callable[[], float] = time.time) -> None:
+    def __init__(self, label: str, call: Callable[[], Any], *, origin: str = "",
+                 payload: Any = None, clock: Callable[[], float] = time.time) -> None:
         self.label = label
+        self.origin = origin  # which control started it: its result is shown next to it
+        self.payload = payload  # what was sent (a load's settings), for a follow-up call
         self.started_at = clock()
         self.result: Any = None
         self.error: Exception | None = None
@@ -58,9 +62,10 @@ class Action:
         return self._done.wait(timeout)
 
 
-def start_action(label: str, call: Callable[[], Any]) -> Action:
+def start_action(label: str, call: Callable[[], Any], origin: str = "",
+                 payload: Any = None) -> Action:
     """Run one admin call in its own thread; the page shows it until the next one."""
-    action = Action(label, call).start()
+    action = Action(label, call, origin=origin, payload=payload).start()
     st.session_state[ACTION_KEY] = action
     return action
 

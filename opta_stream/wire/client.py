@@ -115,3 +115,17 @@ class AdminClient:
             text = str(body.get("message") or default)
             return ActionResult(202, model_id, text, MappingProxyType(body), ask)
         return ActionResult(200, model_id, f"{verb} {model_id}", MappingProxyType(body))
+
+    def available_models(self) -> list[dict[str, Any]]:
+        """GET /admin/models/available: the models on disk, a JSON list of objects."""
+        path = "/admin/models/available"
+        resp = self._send("GET", path)
+        if resp.status_code != 200:
+            raise self._refuse(resp)
+        try:
+            body = resp.json()
+        except ValueError:
+            raise ServerRefused(200, f"{path} did not answer JSON") from None
+        if not isinstance(body, list):
+            raise ServerRefused(200, f"{path} answered JSON that is not a list")
+        return [row for row in body if isinstance(row, dict)]
