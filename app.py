@@ -8,6 +8,8 @@ demo banner when no server is configured. Pages get their data from
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import streamlit as st
 
 from opta_stream.errors import ConfigError
@@ -21,6 +23,9 @@ DEMO_BANNER = (
     "Enter your Opta LMX URL in the sidebar."
 )
 URL_INPUT, KEY_INPUT, CONNECT_ERROR = "opta_url_input", "opta_key_input", "opta_connect_error"
+# The favicon ships with the app: with a ":material/…:" icon every viewer's browser would
+# fetch it from fonts.gstatic.com, which fails offline (tests/test_browser.py checks this).
+ICON = str(Path(__file__).resolve().parent / "assets" / "opta-stream.png")
 
 BADGES = {  # health → (label, colour); "Live" is the live state's alone
     Health.CONNECTING: ("Connecting…", "orange"),
@@ -154,8 +159,7 @@ def sidebar(src: resources.Source) -> None:
 
 
 def main() -> None:
-    st.set_page_config(page_title="Opta Stream", page_icon=":material/monitoring:",
-                       layout="wide")
+    st.set_page_config(page_title="Opta Stream", page_icon=ICON, layout="wide")
     nav = st.navigation(PAGES + ALIASES)
     deep_link = routing.take_deep_link()
     if deep_link:

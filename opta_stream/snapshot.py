@@ -205,7 +205,8 @@ class Progress:
 
 @dataclass(frozen=True, slots=True)
 class LogEntry:
-    """One line of the event log. ``data`` is raw text, shown as text only."""
+    """One line of the event log; ``data`` is raw text, shown as text only. A job's ticks
+    update its line in place (latest ``ts``, summary, data), its outcome moves it to the end."""
 
     seq: int
     ts: float
@@ -214,6 +215,9 @@ class LogEntry:
     severity: str  # "debug" | "info" | "warning" | "error"
     summary: str
     data: str = ""
+    updates: int = 1  # events this line stands for
+    first_ts: float | None = None  # the first one's time; None: one event, at ts
+    job: str = ""  # the running job whose ticks update this line, if any
 
 
 @dataclass(frozen=True, slots=True)

@@ -253,7 +253,7 @@ def test_events_page_filters_and_exports(filled_store, clean_env, media_files):
     shown = at.dataframe[0].value
     assert {"model_loaded", "memory_warning", "download_failed"} <= set(shown["event"])
     at.button_group(key="events_severities").set_value(["error"]).run()
-    assert set(at.dataframe[0].value["severity"]) == {"error"}
+    assert {tuple(s) for s in at.dataframe[0].value["severity"]} == {("error",)}
     at.text_input(key="events_search").input("DISK FULL").run()
     entries = [e for e in filled_store.snapshot(60).events if e.severity == "error"
                and "disk full" in e.summary.lower()]
@@ -266,6 +266,56 @@ def test_event_text_is_never_rendered_as_markdown(filled_store, clean_env):
     rendered = " ".join(str(e.value) for e in (*at.markdown, *at.caption, *at.info))
     assert "evil.test" not in rendered and "<b>" not in rendered
     assert any("evil.test" in s for s in at.dataframe[0].value["summary"])
+
+
+def test_events_window_filters_the_log_and_its_csv(fixed_now, clean_env, media_files):
+    now = [fixed_now - 5000.0]
+    store = Store(SERVER, clock=lambda: now[0])
+    for age in (5000.0, 1000.0, 200.0, 30.0):
+        now[0] = fixed_now - age
+        store.log("model_loaded", f"Loaded m{age:.0f}")
+    now[0] = fixed_now
+    shown = {}
+    at = open_page(make_app(store), "events")
+    for label, window_s in (("5 min", 300.0), ("1 min", 60.0), ("1 h", 3600.0),
+                            ("24 h", 86400.0)):
+        at.button_group(key="events_window").set_value(label).run()
+        shown[label] = list(at.dataframe[0].value["summary"])
+        entries = [e for e in store.snapshot().events if e.ts >= fixed_now - window_s]
+        assert download_bytes(at, media_files, "events_csv") == export.events_csv(entries)
+        assert f"logged events in the last {label} match" in " ".join(
+            c.value for c in at.main.caption)
+    assert shown == {"5 min": ["Loaded m30", "Loaded m200"], "1 min": ["Loaded m30"],
+                     "1 h": ["Loaded m30", "Loaded m200", "Loaded m1000"],
+                     "24 h": ["Loaded m30", "Loaded m200", "Loaded m1000", "Loaded m5000"]}
+    assert at.dataframe[0].value["time"].iloc[-1].startswith("Nov ")  # 24 h: with the day
+
+
+def test_events_severity_chips_wrapped_summaries_and_one_line_per_job(fixed_now, clean_env):
+    import json
+
+    from opta_stream.events.records import ModelLifecycle, QuantizeProgress
+
+    store = Store(SERVER, clock=lambda: fixed_now)
+    for i in range(8):
+        store.apply(QuantizeProgress("quantize_progress", fixed_now - 8 + i, "{}", "/m/q",
+                                     "/m/q", "quantizing", 10.0 * i))
+    store.apply(ModelLifecycle("model_readiness_changed", fixed_now, "{}", "m",
+                               MappingProxyType({"model_id": "m", "state": "degraded"})))
+    at = open_page(make_app(store), "events")
+    table = at.dataframe[0]
+    rows = table.value
+    assert list(rows["event"]) == ["model_readiness_changed", "quantize_progress"]
+    assert list(rows["severity"].iloc[0]) == ["warning"]
+    job = rows.iloc[1]
+    assert job["summary"].startswith("Quantize /m/q: quantizing (70%) · 8 events since ")
+    config = json.loads(table.proto.columns)
+    colours = {o["value"]: o["color"] for o in config["severity"]["type_config"]["options"]}
+    assert colours == {"debug": "#3f3f46", "info": "#a1a1aa", "warning": "#f59e0b",
+                       "error": "#ef4444"}
+    assert table.proto.row_height > 64  # Streamlit wraps cell text only in taller rows
+    counts = next(d.value for d in at.dataframe if "count" in d.value.columns)
+    assert dict(zip(counts["event"], counts["count"], strict=True))["quantize_progress"] == 8
 
 
 # -- models: actions, verbatim errors, confirmation, read-only ----------------------
@@ -547,8 +597,8 @@ def test_events_counts_and_table_say_what_they_include(fixed_now, clean_env):
     store.log("model_loaded", "Loaded m")
     at = open_page(make_app(store), "events")
     captions = " ".join(c.value for c in at.main.caption)
-    assert "1 of 1 logged events match" in captions
-    assert "heartbeats are counted but not logged" in captions
+    assert "1 of 1 logged events in the last 5 min match" in captions
+    assert "Heartbeats are counted but not logged" in captions
     assert "No event type matches these filters." in captions  # debug is off by default
     assert not [d for d in at.dataframe if "count" in d.value.columns]
     at.button_group(key="events_severities").set_value(["debug", "info", "warning", "error"])

@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from support import (
@@ -184,3 +185,24 @@ def test_overview_by_name_on_a_running_server(page, app_url):
     page.goto(f"{app_url}/overview")
     page.get_by_role("heading", name="Overview", exact=True).wait_for()
     assert page.get_by_text("Page not found", exact=False).count() == 0
+
+
+def test_nothing_is_fetched_from_another_host(page, app_url):
+    """Every request a viewer's browser makes, the favicon's included, goes to the app."""
+    seen: list[str] = []
+    page.on("request", lambda r: seen.append(r.url))
+    page.on("websocket", lambda ws: seen.append(ws.url))
+    for name in PAGES:
+        open_page(page, app_url, name)
+        wait_for(lambda: page.locator('[data-testid="stMetric"], [data-testid="stDataFrame"], '
+                                      '[data-testid="stButton"]').count() > 0, 15, f"{name}")
+    icons = page.evaluate("() => [...document.querySelectorAll('link[rel~=icon]')]"
+                          ".map(l => l.href)")
+    assert icons, "the page has no favicon link"
+    wait_for(lambda: set(icons) <= set(seen), 15, f"the browser to fetch the favicon {icons}")
+    reply = page.request.get(icons[0])
+    assert reply.ok and reply.body().startswith(b"\x89PNG"), icons  # assets/opta-stream.png
+    hosts = {urlsplit(u).hostname for u in seen if urlsplit(u).scheme in (
+        "http", "https", "ws", "wss")}
+    assert hosts <= {"127.0.0.1", "localhost"}, sorted(u for u in seen if urlsplit(u).hostname
+                                                       not in ("127.0.0.1", "localhost"))

@@ -106,6 +106,17 @@ def test_model_lifecycle(etype: str, severity: str) -> None:
     assert summarize(e).startswith(f"Model {etype[6:].replace('_', ' ')}: m")
 
 
+@pytest.mark.parametrize("state,severity", [
+    ("degraded", "warning"), ("quarantined", "error"), ("routable", "info"),
+    ("canary_pending", "info"), ("loading", "info"), (None, "info"), (3, "info"),
+])
+def test_a_readiness_change_is_as_severe_as_its_new_state(state: object, severity: str) -> None:
+    """The demo and the real server send ``state``; degraded needs a look, quarantined action."""
+    e = parse("model_readiness_changed", {"model_id": "m", "state": state,
+                                          "previous_state": "routable"})
+    assert classify_event(e) == ("model", severity)
+
+
 @pytest.mark.parametrize("data,percent", [
     ({"percent": 42.5}, 42.5),
     ({"progress": 0.25}, 25.0),
@@ -288,6 +299,9 @@ def test_parse_never_raises(etype: str, data: object) -> None:
     ("download_failed", None, ("download", "error")),
     ("quantize_progress", {"status": "failed: boom"}, ("quantize", "error")),
     ("quantize_progress", {"status": "quantizing"}, ("quantize", "info")),
+    ("model_readiness_changed", {"state": "degraded"}, ("model", "warning")),
+    ("model_readiness_changed", {"state": "Quarantined"}, ("model", "error")),
+    ("model_readiness_changed", {"state": "routable"}, ("model", "info")),
     ("config_reloaded", None, ("config", "info")),
     ("memory_warning", None, ("memory", "warning")),
     ("request_completed", None, ("request", "info")),

@@ -64,7 +64,7 @@ def test_empty_exports_are_a_header_line():
     assert memory_csv(empty_series(), empty_series(), 0, 1) == (
         b"timestamp_utc,unix_s,used_gb,total_gb\n")
     assert events_csv([]) == (
-        b"timestamp_utc,unix_s,type,category,severity,summary,data\n")
+        b"timestamp_utc,unix_s,type,category,severity,summary,data,updates,first_unix_s\n")
 
 
 def test_memory_csv_exact_same_times():
@@ -104,15 +104,18 @@ def test_events_csv_exact_with_quoting_and_injection_guard():
         _entry(5, T + 4.0, "+x", "cr\rinside", data="\rstart"),
     ]
     assert events_csv(entries) == (
-        b"timestamp_utc,unix_s,type,category,severity,summary,data\n"
+        b"timestamp_utc,unix_s,type,category,severity,summary,data,updates,first_unix_s\n"
         b'2026-11-21T14:42:55.123Z,1795272175.123,model_loaded,model,info,"Loaded a, b",'
-        b'"{""model_id"": ""a""}"\n'
+        b'"{""model_id"": ""a""}",1,1795272175.123\n'
         b"2026-11-21T14:42:56.123Z,1795272176.123,download_failed,download,error,"
-        b'"\'=HYPERLINK(""http://x"",""y"")","{""error"": ""disk full, 0 bytes""}"\n'
+        b'"\'=HYPERLINK(""http://x"",""y"")","{""error"": ""disk full, 0 bytes""}",1,'
+        b"1795272176.123\n"
         b"2026-11-21T14:42:57.123Z,1795272177.123,config_reloaded,model,info,'-5 settings,"
-        b'"line1\nline2"\n'
-        b"2026-11-21T14:42:58.123Z,1795272178.123,odd,model,info,'@SUM(A1),'\tTAB\n"
-        b'2026-11-21T14:42:59.123Z,1795272179.123,\'+x,model,info,"cr\rinside","\'\rstart"\n'
+        b'"line1\nline2",1,1795272177.123\n'
+        b"2026-11-21T14:42:58.123Z,1795272178.123,odd,model,info,'@SUM(A1),'\tTAB,1,"
+        b"1795272178.123\n"
+        b'2026-11-21T14:42:59.123Z,1795272179.123,\'+x,model,info,"cr\rinside","\'\rstart",1,'
+        b"1795272179.123\n"
     )
 
 
@@ -121,6 +124,14 @@ def test_events_csv_round_trips_through_a_csv_reader():
     rows = _rows(events_csv([_entry(1, T, "t", text, data=text)]))
     assert rows[1][5] == text and rows[1][6] == text
     assert len(rows) == 2
+
+
+def test_events_csv_says_how_many_events_a_job_line_folds():
+    job = LogEntry(7, T + 9.0, "quantize_progress", "quantize", "info", "Quantize m: 40%",
+                   updates=12, first_ts=T)
+    rows = _rows(events_csv([job, _entry(3, T + 1.0, "model_loaded", "Loaded m")]))
+    assert [r[-2:] for r in rows] == [["updates", "first_unix_s"], ["1", "1795272176.123"],
+                                      ["12", "1795272175.123"]]
 
 
 @pytest.mark.parametrize("cell, expected", [

@@ -54,11 +54,19 @@ def _category(event_type: str) -> str:
     return "feed" if family in _DASHBOARD_OWN else "other"
 
 
+# readiness states that need an operator's eye; the rest (admitted, loading,
+# canary_pending, routable) are the normal life of a model
+_READINESS_SEVERITY = {"degraded": "warning", "quarantined": "error"}
+
+
 def _severity(event_type: str, data: Mapping[str, Any] | None) -> str:
     status = data.get("status") if data is not None else None
     if event_type == "quantize_progress" and isinstance(status, str):
         if status.lower().startswith("failed"):
             return "error"
+    state = data.get("state") if data is not None else None
+    if event_type == "model_readiness_changed" and isinstance(state, str):
+        return _READINESS_SEVERITY.get(state.strip().lower(), "info")
     if event_type == "malformed" or event_type.endswith(("_failed", "_error")):
         return "error"
     if event_type == "unknown" or event_type.endswith(("_warning", "_evicted", "_cancelled")):
@@ -67,7 +75,8 @@ def _severity(event_type: str, data: Mapping[str, Any] | None) -> str:
 
 
 def classify_event(event: LmxEvent) -> tuple[str, str]:
-    """classify() for a parsed record: malformed is an error, unknown a warning."""
+    """classify() for a parsed record: malformed is an error, unknown a warning, a
+    readiness change to "degraded" a warning and to "quarantined" an error."""
     category = _category(event.type)
     if isinstance(event, Malformed):
         return category, "error"
@@ -75,6 +84,8 @@ def classify_event(event: LmxEvent) -> tuple[str, str]:
         return category, "warning"
     if isinstance(event, QuantizeProgress):
         return category, _severity(event.type, {"status": event.status})
+    if isinstance(event, ModelLifecycle):
+        return category, _severity(event.type, event.detail)
     return category, _severity(event.type, None)
 
 

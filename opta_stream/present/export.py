@@ -133,13 +133,18 @@ def _at(times: np.ndarray, src_ts: np.ndarray, src_val: np.ndarray) -> np.ndarra
 
 
 def events_csv(entries: Iterable[LogEntry]) -> bytes:
-    """``timestamp_utc,unix_s,type,category,severity,summary,data`` in log order (seq)."""
+    """``timestamp_utc,unix_s,type,category,severity,summary,data,updates,first_unix_s``
+    in log order (seq). A job's line is its latest state: ``updates`` events folded
+    into it, the first at ``first_unix_s`` (for any other line 1 and ``unix_s``)."""
     rows = sorted(entries, key=lambda e: e.seq)
     ts = np.array([e.ts for e in rows], dtype=np.float64)
+    first = np.array([e.ts if e.first_ts is None else e.first_ts for e in rows], np.float64)
     text = [[_text(getattr(e, f)) for e in rows]
             for f in ("type", "category", "severity", "summary", "data")]
-    header = ("timestamp_utc", "unix_s", "type", "category", "severity", "summary", "data")
-    return _csv(header, [_iso(ts), _numbers(ts), *text])
+    header = ("timestamp_utc", "unix_s", "type", "category", "severity", "summary", "data",
+              "updates", "first_unix_s")
+    return _csv(header, [_iso(ts), _numbers(ts), *text, [str(e.updates) for e in rows],
+                         _numbers(first)])
 
 
 def export_filename(server: str, kind: str, start: float, end: float) -> str:

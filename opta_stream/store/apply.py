@@ -6,7 +6,8 @@ the models table, a download or quantize event updates its job row, a bad event
 bumps a counter, and most events also become a log entry. The handlers are
 methods of the ``EventHandlers`` mixin that ``Store`` inherits; they run with
 the store's lock already held and never take it; they reach the state they
-change through ``self`` and never import the Store class.
+change through ``self`` and never import the Store class. A job's ticks share
+one log line (``joblog``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from opta_stream.events.records import (
 from opta_stream.events.text import classify_event, summarize
 from opta_stream.snapshot import Gauges, ModelInfo, Progress
 from opta_stream.store.bounds import Interner, clip
+from opta_stream.store.joblog import JobLines
 from opta_stream.units import byte_size
 
 __all__ = ["MAX_JOBS", "MAX_MODELS", "EventHandlers"]
@@ -60,7 +62,7 @@ def _quantize_status(status: str) -> tuple[str, str]:
     return ("cancelled", "") if low.startswith("cancel") else ("running", status)
 
 
-class EventHandlers:
+class EventHandlers(JobLines):
     """Store's per-event rules. Callers hold ``Store._lock``; Store provides the state."""
 
     _gauges: Gauges
@@ -148,15 +150,16 @@ class EventHandlers:
         self._put_job(key, Progress(clip(e.download_id, 256), "download",
                                     clip(e.repo_id or e.download_id, 256), pct, status,
                                     clip(msg, 1024), e.received_at))
-        self._log_event(e)
+        self._log_job(key, e, done=status != "running")
 
     def _on_quantize(self, e: QuantizeProgress) -> None:
         status, msg = _quantize_status(e.status)
         pct = 100.0 if status == "completed" else e.percent
-        self._put_job("quantize:" + clip(e.job_id, 256),
-                      Progress(clip(e.job_id, 256), "quantize", clip(e.model_id or e.job_id, 256),
-                               pct, status, clip(msg, 1024), e.received_at))
-        self._log_event(e)
+        key = "quantize:" + clip(e.job_id, 256)
+        self._put_job(key, Progress(clip(e.job_id, 256), "quantize",
+                                    clip(e.model_id or e.job_id, 256), pct, status,
+                                    clip(msg, 1024), e.received_at))
+        self._log_job(key, e, done=status != "running")
 
     def _put_job(self, key: str, job: Progress) -> None:
         """Insert or update; when full, evict the oldest finished job (else the oldest)."""
