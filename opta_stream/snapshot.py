@@ -25,7 +25,9 @@ __all__ = [
     "Progress",
     "Series",
     "ServerHealth",
+    "ServingWindow",
     "Snapshot",
+    "empty_serving",
     "empty_series",
     "frozen_array",
 ]
@@ -74,6 +76,49 @@ class Series:
         codes = self.model[idx].astype(np.intp)
         codes[(codes < 0) | (codes >= len(self.model_names))] = len(self.model_names)
         return names[codes]
+
+
+SERVING_VALUES = ("requests", "errors", "prompt_tokens", "completion_tokens", "spec_accepted",
+                  "spec_rejected", "spec_ignored", "latency_sum", "latency_count")
+SERVING_GAUGES = ("in_flight", "queued", "limit", "in_flight_max", "queued_max",
+                  "acceptance_ratio")
+
+
+@dataclass(frozen=True, slots=True)
+class ServingWindow:
+    """Counter and histogram deltas of one window, one row per (poll or minute, key).
+
+    ``keys[key[i]]`` says whose row ``i`` is: ``("total", "")``, ``("model", id)``
+    or ``("client", id)``. ``values`` columns are ``SERVING_VALUES`` (deltas over
+    ``dt`` seconds ending at ``ts``), ``buckets`` the cumulative latency bucket
+    deltas at ``bounds[bounds_id[i]]``, ``gauges`` (total rows only, NaN
+    elsewhere) the ``SERVING_GAUGES``. ``resolution_s`` is 0 for per-poll rows
+    and 60 for minute rows (their gauges are the minute's mean and max).
+    """
+
+    ts: np.ndarray
+    dt: np.ndarray
+    seg: np.ndarray
+    key: np.ndarray
+    bounds_id: np.ndarray
+    values: np.ndarray
+    buckets: np.ndarray
+    gauges: np.ndarray
+    keys: tuple[tuple[str, str], ...] = (("total", ""),)
+    bounds: tuple[tuple[float, ...], ...] = ()
+    resolution_s: float = 0.0
+
+    def __len__(self) -> int:
+        return int(self.ts.size)
+
+
+def empty_serving() -> ServingWindow:
+    """A window with no rows."""
+    e = frozen_array([], np.float64)
+    return ServingWindow(ts=e, dt=e, seg=e, key=frozen_array([], np.int32), bounds_id=e,
+                         values=frozen_array(np.empty((0, len(SERVING_VALUES)))),
+                         buckets=frozen_array(np.empty((0, 0))),
+                         gauges=frozen_array(np.empty((0, len(SERVING_GAUGES)))))
 
 
 def empty_series(resolution_s: float = 0.0) -> Series:
@@ -188,6 +233,8 @@ class ModelInfo:
     quantization: str | None = None
     request_count: int | None = None
     format: str | None = None
+    readiness: str | None = None  # "routable", "degraded", "quarantined", …
+    last_used_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,3 +289,4 @@ class Snapshot:
     health: ServerHealth = field(default_factory=ServerHealth)
     polls: tuple[PollStatus, ...] = ()
     models_at: float | None = None  # when the models table was last refreshed; None: never
+    serving: ServingWindow = field(default_factory=empty_serving)

@@ -9,7 +9,7 @@ event log, on the Models page and in the demo's estimates.
 
 from __future__ import annotations
 
-__all__ = ["byte_size", "duration"]
+__all__ = ["byte_size", "duration", "span"]
 
 _UNITS = (("TB", 1e12, 2), ("GB", 1e9, 2), ("MB", 1e6, 1), ("kB", 1e3, 1))
 
@@ -32,3 +32,13 @@ def duration(seconds: float | None) -> str:
         if s >= size:
             return f"{s // size} {unit} {(s % size) // sub_size:02d} {sub}"
     return f"{s} s"
+
+
+def span(seconds: float) -> str:
+    """A chart's step or rate window: '10 s', '1 min', '5 min', '1 h' (whole units whole)."""
+    s = max(0, int(seconds))
+    if s >= 3600 and s % 3600 == 0:
+        return f"{s // 3600} h"
+    if s >= 60 and s % 60 == 0:
+        return f"{s // 60} min"
+    return duration(s)

@@ -15,7 +15,10 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
+from serving_fixture import SCRAPE_A, SCRAPE_B
 
+from opta_stream.events.deltas import serving_step
+from opta_stream.events.prom import parse_metrics
 from opta_stream.events.records import DownloadProgress, QuantizeProgress
 from opta_stream.snapshot import ConnState, ModelInfo
 from opta_stream.store.core import Store
@@ -48,6 +51,9 @@ def fill_store(store: Store, now: float = T0) -> Store:
                                  "mlx-community/gemma-2-9b-it-4bit", 42.0, 420, 1000))
     store.apply(QuantizeProgress("quantize_progress", now - 1.0, "{}", "q-1",
                                  "org/model", "quantizing", 10.0))
+    step = serving_step(parse_metrics(SCRAPE_A), now - 20.0, parse_metrics(SCRAPE_B), now - 10.0)
+    assert step is not None
+    store.add_serving(step)
     store.log("model_loaded", f"Loaded {MODEL_A}", data='{"model_id": "x"}')
     store.log("memory_warning", "Memory at 85 % <b>bold</b> [link](http://evil.test)",
               severity="warning", data="**not markdown**")

@@ -255,7 +255,7 @@ def test_counters_grow_so_a_client_can_derive_tokens_per_second(make) -> None:
     total = re.search(r"^lmx_completion_tokens_total (\d+)$", prom, re.M)
     assert total and int(total.group(1)) >= grown["total_completion_tokens"]
     assert 'lmx_model_requests_total{model="mlx-community/' in prom
-    assert "lmx_request_duration_seconds_count " in prom
+    assert 'lmx_request_duration_seconds_count{model="mlx-community/' in prom
 
 
 def test_unknown_path_and_wrong_method(fresh) -> None:

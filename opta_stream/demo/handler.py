@@ -35,7 +35,7 @@ TOO_MANY_STREAMS = envelope(
     type_="server_error", code="too_many_subscribers")
 _PROGRESS = re.compile(r"^/admin/models/download/([^/]+)/progress$")
 _MAX_BODY = 1 << 20
-_FAILABLE = {"/admin/status", "/admin/metrics/json", "/admin/models"}
+_FAILABLE = {"/admin/status", "/admin/metrics/json", "/admin/metrics", "/admin/models"}
 
 
 class App(Protocol):
@@ -143,7 +143,10 @@ class Handler(BaseHTTPRequestHandler):
                   "/admin/models": lambda v: views.models(v, offset)}
         self._json(200, bodies[path](view))
 
-    def _get_prometheus(self, _path: str, _raw: bytes) -> None:
+    def _get_prometheus(self, path: str, _raw: bytes) -> None:
+        failing = self.app.faults.failing_status(path)
+        if failing is not None:
+            return self._json(failing, _failure(failing))
         text = views.prometheus(self.app.sim.view())
         self._send(200, "text/plain; version=0.0.4; charset=utf-8", text.encode())
 

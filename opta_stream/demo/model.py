@@ -9,6 +9,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from opta_stream.demo.tally import TallyView
+
 __all__ = [
     "CATALOGUE",
     "DOWNLOADS_DISABLED",
@@ -111,13 +113,17 @@ class SimView:
     in_flight: int
     queued: int
     max_concurrent: int
-    totals: dict[str, int]
-    per_model: dict[str, dict[str, int]]
-    buckets: tuple[tuple[float, int], ...]
-    duration_sum: float
-    requests_last_minute: int
+    tally: TallyView
     temperature_c: float
     peak_gb: float
+
+    @property
+    def totals(self) -> dict[str, int]:
+        return self.tally.totals
+
+    @property
+    def per_model(self) -> dict[str, dict[str, int]]:
+        return self.tally.per_model
 
     @property
     def tokens_per_second(self) -> float:

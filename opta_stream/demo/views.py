@@ -11,6 +11,7 @@ import json
 import math
 
 from opta_stream.demo.model import VERSION, SimView
+from opta_stream.demo.tally import BUCKETS
 
 __all__ = [
     "dashboard_status",
@@ -84,12 +85,15 @@ def metrics_json(v: SimView) -> dict:
         "total_completion_tokens": t["completion_tokens"],
         "requests": {"total": t["requests"], "errors": t["errors"],
                      "stream_total": t["stream_requests"],
-                     "throughput_1m": round(v.requests_last_minute / 60.0, 3)},
+                     "throughput_1m": round(v.tally.requests_last_minute / 60.0, 3)},
         "tokens": {"prompt_total": t["prompt_tokens"], "completion_total": t["completion_tokens"]},
-        "speculative": {"accepted_tokens": 0, "rejected_tokens": 0, "ignored_tokens": 0,
-                        "acceptance_ratio": None},
+        "speculative": {"accepted_tokens": t["spec_accepted"],
+                        "rejected_tokens": t["spec_rejected"],
+                        "ignored_tokens": t["spec_ignored"],
+                        "acceptance_ratio": _ratio(v)},
         "per_model": per_model, "uptime_seconds": round(v.uptime_s, 1),
-        "per_client": {}, "schema_version": "2026-03-02",
+        "per_client": {k: dict(c) for k, c in v.tally.per_client.items()},
+        "schema_version": "2026-03-02",
     }
 
 
@@ -120,20 +124,33 @@ def dashboard_status(v: SimView, offset: float = 0.0) -> dict:
     }
 
 
+def _ratio(v: SimView) -> float | None:
+    ratio = v.tally.acceptance_ratio
+    return None if ratio is None else round(ratio, 4)
+
+
 _COUNTERS = (
     ("lmx_requests_total", "Total inference requests.", "requests"),
     ("lmx_errors_total", "Total failed inference requests.", "errors"),
     ("lmx_stream_requests_total", "Total streaming requests.", "stream_requests"),
     ("lmx_prompt_tokens_total", "Total prompt tokens processed.", "prompt_tokens"),
     ("lmx_completion_tokens_total", "Total completion tokens generated.", "completion_tokens"),
-    ("lmx_speculative_accepted_tokens_total", "Total accepted speculative draft tokens.", None),
-    ("lmx_speculative_rejected_tokens_total", "Total rejected speculative draft tokens.", None),
-    ("lmx_speculative_ignored_tokens_total", "Total speculative-ignored completion tokens.", None),
+    ("lmx_speculative_accepted_tokens_total", "Total accepted speculative draft tokens.",
+     "spec_accepted"),
+    ("lmx_speculative_rejected_tokens_total", "Total rejected speculative draft tokens.",
+     "spec_rejected"),
+    ("lmx_speculative_ignored_tokens_total", "Total speculative-ignored completion tokens.",
+     "spec_ignored"),
 )
 _PER_MODEL = (
     ("lmx_model_requests_total", "Requests per model.", "requests"),
     ("lmx_model_errors_total", "Errors per model.", "errors"),
     ("lmx_model_tokens_total", "Completion tokens per model.", "completion_tokens"),
+)
+_PER_CLIENT = (
+    ("lmx_client_requests_total", "Requests per client.", "requests"),
+    ("lmx_client_tokens_total", "Completion tokens per client.", "completion_tokens"),
+    ("lmx_client_errors_total", "Errors per client.", "errors"),
 )
 
 
@@ -145,27 +162,48 @@ def _label(value: str) -> str:
     return value.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
 
 
+def _le(bound: float) -> str:
+    return "+Inf" if math.isinf(bound) else repr(float(bound))
+
+
 def _histogram(v: SimView) -> list[str]:
+    """Per model, as the real server: no samples at all before a model's first request."""
     name = "lmx_request_duration_seconds"
-    count = v.buckets[-1][1] if v.buckets else 0
-    if not count:
-        return _family(name, "Request latency histogram.", "histogram", [])
-    rows = [f'{name}_bucket{{le="{"+Inf" if math.isinf(b) else b}"}} {n}' for b, n in v.buckets]
-    rows += [f"{name}_sum {round(v.duration_sum, 3)}", f"{name}_count {count}"]
+    rows: list[str] = []
+    for model, (counts, total) in v.tally.histograms.items():
+        m = _label(model)
+        rows += [f'{name}_bucket{{model="{m}",le="{_le(b)}"}} {n}'
+                 for b, n in zip(BUCKETS, counts, strict=True)]
+        rows += [f'{name}_sum{{model="{m}"}} {round(total, 3)}',
+                 f'{name}_count{{model="{m}"}} {counts[-1]}']
     return _family(name, "Request latency histogram.", "histogram", rows)
 
 
+def _keyed(families: tuple[tuple[str, str, str], ...], label: str,
+           rows: dict[str, dict[str, int]]) -> list[str]:
+    lines: list[str] = []
+    for name, help_, key in families:
+        samples = [f'{name}{{{label}="{_label(k)}"}} {p[key]}' for k, p in rows.items()]
+        lines += _family(name, help_, "counter", samples)
+    return lines
+
+
 def prometheus(v: SimView) -> str:
-    """GET /admin/metrics: the fixture's metric names, in the fixture's order."""
+    """GET /admin/metrics: the fixture's metric names, in the fixture's order.
+
+    The per-client families appear only once a client has been seen.
+    """
     lines: list[str] = []
     for name, help_, key in _COUNTERS:
-        lines += _family(name, help_, "counter", [f"{name} {v.totals[key] if key else 0}"])
+        lines += _family(name, help_, "counter", [f"{name} {v.totals[key]}"])
+    ratio = v.tally.acceptance_ratio
     lines += _family("lmx_speculative_acceptance_ratio",
                      "Accepted speculative tokens ratio (accepted/(accepted+rejected)).",
-                     "gauge", ["lmx_speculative_acceptance_ratio NaN"])
-    for name, help_, key in _PER_MODEL:
-        rows = [f'{name}{{model="{_label(k)}"}} {p[key]}' for k, p in v.per_model.items()]
-        lines += _family(name, help_, "counter", rows)
+                     "gauge", [f"lmx_speculative_acceptance_ratio "
+                               f"{'NaN' if ratio is None else round(ratio, 4)}"])
+    lines += _keyed(_PER_MODEL, "model", v.per_model)
+    if v.tally.per_client:
+        lines += _keyed(_PER_CLIENT, "client", v.tally.per_client)
     lines += _histogram(v)
     gauges = (
         ("lmx_uptime_seconds", "Server uptime.", round(v.uptime_s, 1)),

@@ -17,12 +17,12 @@ from collections import Counter, deque
 from dataclasses import dataclass
 
 from opta_stream.demo.model import CATALOGUE, CatalogueModel, LoadedView, SimView
+from opta_stream.demo.tally import CLIENTS, SPECULATIVE_MODELS, Finished, Tally
 
 __all__ = ["World"]
 
 TOTAL_GB = 23.54058837890625
 BASE_GB = 1.1577033996582031
-BUCKETS = (0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, math.inf)
 _MAX_QUEUE = 16
 
 
@@ -47,6 +47,7 @@ class _Request:
     ttft: float
     factor: float
     stream: bool
+    client: str
     generated: float = 0.0
 
 
@@ -64,12 +65,7 @@ class World:
         self.loaded: dict[str, _Model] = {}
         self.inflight: list[_Request] = []
         self.queue: deque[_Request] = deque()
-        self.totals = dict.fromkeys(
-            ("requests", "errors", "stream_requests", "prompt_tokens", "completion_tokens"), 0)
-        self.per_model: dict[str, dict[str, int]] = {}
-        self.bucket_counts = [0] * len(BUCKETS)
-        self.duration_sum = 0.0
-        self.recent: deque[float] = deque()
+        self.tally = Tally()
         self.jitter = 0.0
         self.temperature = 41.0
         self.peak_gb = BASE_GB
@@ -130,7 +126,8 @@ class World:
         model_id = rng.choice(sorted(self.loaded))
         return _Request(model_id, prompt=rng.randint(40, 1200), target=rng.randint(60, 600),
                         started=now, ttft=rng.uniform(0.15, 0.6),
-                        factor=rng.uniform(0.85, 1.1), stream=rng.random() < 0.75)
+                        factor=rng.uniform(0.85, 1.1), stream=rng.random() < 0.75,
+                        client=rng.choice(CLIENTS))
 
     def _admit(self, req: _Request) -> None:
         if len(self.inflight) < self.max_concurrent:
@@ -167,31 +164,24 @@ class World:
 
     def _complete(self, req: _Request, now: float, events: list) -> None:
         """Count a finished request like the real metrics do (at completion)."""
-        per = self.per_model.setdefault(req.model_id, dict.fromkeys(
-            ("requests", "errors", "prompt_tokens", "completion_tokens"), 0))
-        self.totals["requests"] += 1
-        per["requests"] += 1
-        self.totals["stream_requests"] += int(req.stream)
-        if self.rng.random() < 0.01:
-            self.totals["errors"] += 1
-            per["errors"] += 1
+        rng = self.rng
+        error = rng.random() < 0.01
+        accepted = rejected = 0
+        speculative = req.model_id in SPECULATIVE_MODELS and not error
+        ignored = speculative and rng.random() < 0.1
+        if speculative and not ignored:
+            accepted = round(req.target * rng.uniform(0.45, 0.7))
+            rejected = round(req.target * rng.uniform(0.1, 0.25))
+        self.tally.record(Finished(req.model_id, req.client, req.prompt, req.target,
+                                   now - req.started, req.stream, error, accepted, rejected,
+                                   ignored), now)
+        if error:
             return
-        for key, value in (("prompt_tokens", req.prompt), ("completion_tokens", req.target)):
-            self.totals[key] += value
-            per[key] += value
-        self._record_duration(now - req.started, now)
         model = self.loaded[req.model_id]
         model.request_count += 1
         model.last_used_at = now
-        if self.rich and self.rng.random() < 0.08:
+        if self.rich and rng.random() < 0.08:
             events.append(("request_completed", self._completed_event(req, now)))
-
-    def _record_duration(self, seconds: float, now: float) -> None:
-        self.duration_sum += seconds
-        for i, bound in enumerate(BUCKETS):
-            if seconds <= bound:
-                self.bucket_counts[i] += 1
-        self.recent.append(now)
 
     def _completed_event(self, req: _Request, now: float) -> dict:
         self.serial += 1
@@ -250,8 +240,6 @@ class World:
 
     def view(self, now: float) -> SimView:
         """Copy out everything the renderers read."""
-        while self.recent and self.recent[0] < now - 60.0:
-            self.recent.popleft()
         counts = Counter(r.model_id for r in self.inflight)
         models = tuple(LoadedView(
             m.spec.model_id, m.spec.memory_gb, m.loaded_at, m.request_count, m.last_used_at,
@@ -261,10 +249,7 @@ class World:
             now=now, uptime_s=max(0.0, now - self.started), total_gb=self.total_gb,
             used_gb=self.used_gb(), threshold_percent=self.threshold_percent, models=models,
             in_flight=len(self.inflight), queued=len(self.queue),
-            max_concurrent=self.max_concurrent, totals=dict(self.totals),
-            per_model={k: dict(v) for k, v in self.per_model.items()},
-            buckets=tuple(zip(BUCKETS, self.bucket_counts, strict=True)),
-            duration_sum=self.duration_sum, requests_last_minute=len(self.recent),
+            max_concurrent=self.max_concurrent, tally=self.tally.view(now),
             temperature_c=round(self.temperature, 1), peak_gb=self.peak_gb)
 
     def throughput_samples(self) -> list[tuple[str | None, float]]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CounterRate", "RateStep"]
+__all__ = ["CounterRate", "ModelRates", "RateStep"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,4 +40,34 @@ class CounterRate:
 
     def forget(self) -> None:
         """Drop the previous sample (after a failed poll the delta would span a gap)."""
+        self._last = None
+
+
+class ModelRates:
+    """Per-model rates from a ``{model: cumulative count}`` map read each poll.
+
+    A model the previous reading lacked starts from zero: the server creates
+    its counter at its first request, already counted. Any count lower than
+    before is a reset (the server restarted).
+    """
+
+    def __init__(self) -> None:
+        self._last: tuple[float, dict[str | None, float]] | None = None
+
+    def update(self, ts: float,
+               counts: dict[str | None, float]) -> RateStep | dict[str | None, float]:
+        """Rates since the previous reading, or a ``RateStep`` (first reading, reset, no time)."""
+        last, self._last = self._last, (ts, dict(counts))
+        if last is None:
+            return RateStep(None)
+        last_ts, before = last
+        if any(c < before[m] for m, c in counts.items() if m in before):
+            return RateStep(None, reset=True)
+        if ts <= last_ts:
+            self._last = last
+            return RateStep(None)
+        return {m: (c - before.get(m, 0.0)) / (ts - last_ts) for m, c in counts.items()}
+
+    def forget(self) -> None:
+        """Drop the previous reading (after a failed poll, or a restart)."""
         self._last = None

@@ -1,8 +1,9 @@
 """Polls the gauges a real Opta LMX does not stream.
 
 A real server streams lifecycle events only, so memory, request counts and
-tokens/s come from ``/admin/status``, ``/admin/metrics/json`` and
-``/admin/models``. When the feed itself carries ``status`` / ``throughput``
+tokens/s come from ``/admin/status``, ``/admin/metrics/json`` (tokens per
+model), ``/admin/metrics`` (Prometheus: latency, queue, errors, clients; see
+``serving_poll``) and ``/admin/models``. When the feed itself carries ``status`` / ``throughput``
 events (the demo's rich mode), that part of the poll is skipped.
 """
 
@@ -13,7 +14,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from opta_stream.errors import AuthRejected, OptaStreamError
-from opta_stream.feed.rates import CounterRate
+from opta_stream.feed.rates import ModelRates
+from opta_stream.feed.serving_poll import METRICS, ServingPoller
 from opta_stream.snapshot import ModelInfo
 from opta_stream.store.core import Store
 from opta_stream.units import duration
@@ -39,6 +41,18 @@ def _str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
+def _model_counts(body: Mapping[str, Any]) -> dict[str | None, float]:
+    """Completion tokens so far per model; before any model has served, the server total."""
+    per_model = body.get("per_model")
+    counts: dict[str | None, float] = {}
+    for model, row in (per_model.items() if isinstance(per_model, dict) else ()):
+        value = _num(row.get("completion_tokens")) if isinstance(row, dict) else None
+        if isinstance(model, str) and value is not None:
+            counts[model] = value
+    total = _num(body.get("total_completion_tokens"))
+    return counts or ({None: total} if total is not None else {})
+
+
 def models_from_admin(body: Mapping[str, Any]) -> list[ModelInfo]:
     """``GET /admin/models`` → ModelInfo rows (unknown fields ignored)."""
     rows = body.get("loaded")
@@ -50,6 +64,7 @@ def models_from_admin(body: Mapping[str, Any]) -> list[ModelInfo]:
 
 
 def _model_row(row: Mapping[str, Any]) -> ModelInfo:
+    readiness = row.get("readiness")
     return ModelInfo(
         model_id=row["id"],
         memory_gb=_num(row.get("memory_gb")),
@@ -58,6 +73,8 @@ def _model_row(row: Mapping[str, Any]) -> ModelInfo:
         quantization=_str(row.get("quantization")),
         request_count=_int(row.get("request_count")),
         format=_str(row.get("format")),
+        readiness=_str(readiness.get("state")) if isinstance(readiness, dict) else None,
+        last_used_at=_num(row.get("last_used_at")),
     )
 
 
@@ -78,7 +95,10 @@ class Sampler:
         self._clock = clock
         self._streamed = streamed_recently
         self._models_every = max(1, models_every)
-        self._rate = CounterRate()
+        self._rate = ModelRates()
+        self._serving = ServingPoller(client, store, clock=clock, on_reset=self._counter_reset)
+        self._loaded: set[str] = set()  # models the last /admin/models poll listed
+        self._reset_round = 0  # the round a reset was last logged in (one line per restart)
         self._round = 0
         self._failing: dict[str, str] = {}  # endpoint → why it fails
         self._uptime: tuple[float, float] | None = None  # (uptime, when it was read)
@@ -93,7 +113,8 @@ class Sampler:
         self._round += 1
         self.key_rejected = False
         polls: list[tuple[str, Callable[[], bool]]] = [
-            ("/admin/status", self._poll_status), ("/admin/metrics/json", self._poll_metrics)]
+            ("/admin/status", self._poll_status), ("/admin/metrics/json", self._poll_metrics),
+            (METRICS, self._serving.poll)]
         if self._round % self._models_every == 1 or self._models_every == 1:
             polls.append(("/admin/models", self._poll_models))
         answered = False
@@ -150,30 +171,44 @@ class Sampler:
         last, self._uptime = self._uptime, (uptime, now)
         if last is not None and uptime + UPTIME_SLACK_S < last[0] + (now - last[1]):
             self._rate.forget()  # its counters restarted too: no second "reset" message
+            self._serving.forget()
+            self._reset_round = self._round
             self._store.new_segment()
             self._store.log("server_restarted", f"Server restarted: uptime {duration(last[0])} "
                             f"→ {duration(uptime)}", severity="warning")
 
     def _poll_metrics(self) -> bool:
+        """Tokens/s per model from ``per_model.completion_tokens`` (the total before any)."""
         body = self._client.get_json("/admin/metrics/json")
         now = self._clock()
-        total = _num(body.get("total_completion_tokens"))
-        if total is None or self._streamed("throughput"):
+        counts = _model_counts(body)
+        if not counts or self._streamed("throughput"):
             self._rate.forget()
             return True
-        step = self._rate.update(now, total)
-        if step.reset:
-            self._store.new_segment()
-            self._store.log("counter_reset", "Token counter went backwards: the server restarted",
-                            severity="warning")
-        if step.rate is not None:
-            self._store.add_throughput(now, step.rate)
+        step = self._rate.update(now, counts)
+        if isinstance(step, dict):
+            for model, rate in step.items():
+                if model is None or rate > 0 or model in self._loaded:
+                    self._store.add_throughput(now, rate, model)
+        elif step.reset:
+            self._counter_reset("Token counter went backwards: the server restarted")
         return True
 
+    def _counter_reset(self, message: str) -> None:
+        """Counters went backwards: break the lines, re-baseline; say so once per restart."""
+        self._rate.forget()
+        self._serving.forget()
+        self._store.new_segment()
+        if self._reset_round != self._round:
+            self._reset_round = self._round
+            self._store.log("counter_reset", message, severity="warning")
+
     def _poll_models(self) -> bool:
-        if self._streamed("status"):
-            return False  # the stream carries the models: nothing polled, nothing to report
-        self._store.set_models(models_from_admin(self._client.get_json("/admin/models")))
+        """Polled even when status events stream: only these rows carry readiness, request
+        counts and last use (the stream's rows keep their other fields)."""
+        models = models_from_admin(self._client.get_json("/admin/models"))
+        self._loaded = {m.model_id for m in models}
+        self._store.set_models(models)
         return True
 
     def _failed(self, endpoint: str, message: str, *, auth: bool = False) -> None:

@@ -25,6 +25,8 @@ __all__ = [
     "LIVE_OVER_S",
     "RateGrid",
     "current_rate",
+    "current_rates",
+    "present_codes",
     "grid_step",
     "rate_grid",
     "rate_over",
@@ -69,31 +71,62 @@ def _sample_end(series: Series) -> np.ndarray:
     return np.asarray(series.ts, np.float64) + series.resolution_s
 
 
-def _windowed_mean(ends: np.ndarray, values: np.ndarray, at: np.ndarray,
-                   over_s: float) -> np.ndarray:
-    """Mean of the values with ``at - over_s < end <= at`` for every grid time."""
-    order = np.argsort(ends, kind="stable")
-    ends, values = ends[order], values[order]
-    csum = np.r_[0.0, np.cumsum(values)]
-    hi = np.searchsorted(ends, at, "right")
-    lo = np.searchsorted(ends, at - over_s, "right")
-    n = hi - lo
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(n > 0, (csum[hi] - csum[lo]) / np.maximum(n, 1), np.nan)
+def present_codes(codes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(codes, return_inverse=True)`` for small model codes (-1 … 255), in O(n)."""
+    shifted = np.asarray(codes, np.int64) + 1
+    seen = np.bincount(shifted) if shifted.size else np.zeros(0, np.int64)
+    uniq = np.flatnonzero(seen)
+    lookup = np.zeros(seen.size, np.int64)
+    lookup[uniq] = np.arange(uniq.size)
+    return uniq - 1, lookup[shifted]
+
+
+def _binned(ends: np.ndarray, values: np.ndarray, codes: np.ndarray, edges: np.ndarray
+            ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sums and counts per (model, bin); bin ``j`` holds ends in (edges[j-1], edges[j]].
+
+    One ``bincount`` over every sample, so a tick costs O(samples) however
+    many models there are (no sort: the edges are what is searched).
+    """
+    uniq, inv = present_codes(codes)
+    n_bins = edges.size - 1  # edges[0] only bounds the first bin from below
+    j = np.searchsorted(edges, ends, "left") - 1
+    ok = (j >= 0) & (j < n_bins)
+    flat = inv[ok] * n_bins + j[ok]
+    size = uniq.size * n_bins
+    sums = np.bincount(flat, weights=values[ok], minlength=size).reshape(uniq.size, n_bins)
+    counts = np.bincount(flat, minlength=size).reshape(uniq.size, n_bins).astype(np.float64)
+    return uniq, sums, counts
+
+
+def _window(rows: np.ndarray, k: int) -> np.ndarray:
+    """Each point's sum over its ``k`` bins (the bins of the ``over_s`` before it)."""
+    csum = np.concatenate([np.zeros((rows.shape[0], 1)), np.cumsum(rows, axis=1)], axis=1)
+    return csum[:, k:] - csum[:, :-k]
 
 
 def rate_grid(series: Series, t0: float, t1: float, *, step_s: float,
               over_s: float) -> RateGrid:
-    """Per-model and total rates at every step in [t0, t1] (aligned to the step)."""
+    """Per-model and total rates at every step in [t0, t1] (aligned to the step).
+
+    ``over_s`` is a whole number of steps (``rate_over`` makes it so).
+    """
     first, last = np.ceil(t0 / step_s) * step_s, np.floor(t1 / step_s) * step_s
-    at = np.arange(first, last + step_s / 2, step_s) if last >= first else np.empty(0)
+    n = int(round((last - first) / step_s)) + 1 if last >= first else 0
+    k = max(1, round(over_s / step_s))
+    # edges[k + p] is grid point p; the k before it bound its window from below
+    edges = first + (np.arange(n + k) - k) * step_s
+    at = edges[k:]
     ends, values = _sample_end(series), np.asarray(series.value, np.float64)
     ok = np.isfinite(values)
     per_model: dict[int, np.ndarray] = {}
-    codes = np.unique(series.model[ok]) if ok.any() else np.empty(0, np.int32)
-    for code in codes.tolist():
-        mask = ok & (series.model == code)
-        per_model[int(code)] = _windowed_mean(ends[mask], values[mask], at, over_s)
+    if ok.any() and at.size:
+        codes, sums, counts = _binned(ends[ok], values[ok], np.asarray(series.model)[ok],
+                                      edges)
+        s, c = _window(sums, k), _window(counts, k)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            means = np.where(c > 0, s / np.maximum(c, 1), np.nan)
+        per_model = {int(c): means[i] for i, c in enumerate(codes.tolist())}
     if per_model:
         stack = np.vstack(list(per_model.values()))
         seen = np.isfinite(stack).any(axis=0)
@@ -121,3 +154,18 @@ def current_rate(series: Series, over_s: float = LIVE_OVER_S) -> float | None:
     for code in np.unique(series.model[keep]).tolist():
         total += float(values[keep & (series.model == code)].mean())
     return total
+
+
+def current_rates(series: Series, over_s: float = LIVE_OVER_S) -> dict[str, float]:
+    """Each model's tokens/s over the ``over_s`` seconds up to the newest sample (by id)."""
+    if not len(series):
+        return {}
+    ends, values = _sample_end(series), np.asarray(series.value, np.float64)
+    at = float(np.nanmax(ends))
+    keep = np.isfinite(values) & (ends > at - over_s) & (ends <= at)
+    names = series.model_names
+    out: dict[str, float] = {}
+    for code in np.unique(series.model[keep]).tolist():
+        if 0 <= code < len(names):
+            out[names[code]] = float(values[keep & (series.model == code)].mean())
+    return out

@@ -133,8 +133,14 @@ class EventHandlers(JobLines):
         self._log_event(e)
 
     def _on_model_event(self, e: ModelUnloaded | ModelLifecycle) -> None:
+        model_id = clip(e.model_id, 256)
         if e.type in ("model_unloaded", "model_ttl_evicted"):
-            self._models.pop(clip(e.model_id, 256), None)
+            self._models.pop(model_id, None)
+        elif e.type == "model_readiness_changed" and model_id in self._models:
+            state = e.detail.get("state") if isinstance(e, ModelLifecycle) else None
+            if isinstance(state, str):
+                self._models[model_id] = replace(self._models[model_id],
+                                                 readiness=clip(state, 40))
         self._log_event(e)
 
     def _on_download(self, e: DownloadProgress | DownloadFinished) -> None:

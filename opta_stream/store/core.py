@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from opta_stream.events.batch import ThroughputBatch
+from opta_stream.events.deltas import ServingStep
 from opta_stream.events.records import LmxEvent, ThroughputEvent
 from opta_stream.events.text import classify
 from opta_stream.snapshot import (
@@ -38,13 +39,13 @@ from opta_stream.store.apply import EventHandlers
 from opta_stream.store.bounds import OTHER, Interner, clip, clip_bytes
 from opta_stream.store.health import HEALTH_WORDS, SAMPLER, STREAM, HealthTracker
 from opta_stream.store.notify import Notifier
-from opta_stream.store.rings import EventRate, assign_segments
+from opta_stream.store.rings import EventRate, assign_segments, server_rate
+from opta_stream.store.serving import ServingHistory
 from opta_stream.store.tiers import TieredSeries
 
 __all__ = ["OTHER", "Store"]
 
-THROUGHPUT_TIERS = ((1.0, 7_200), (10.0, 8_640), (60.0, 1_440))
-MEMORY_TIERS = ((60.0, 1_440),)
+THROUGHPUT_TIERS, MEMORY_TIERS = ((1.0, 7_200), (10.0, 8_640), (60.0, 1_440)), ((60.0, 1_440),)
 SNAPSHOT_EVENTS = 500
 MAX_EVENT_TYPES, MAX_MODEL_IDS, MAX_GAPS = 200, 256, 1000
 CLOCK_SKEW_S = 5.0  # samples up to this far "in the future" (server clock ahead) still show
@@ -80,6 +81,7 @@ class Store(EventHandlers, Notifier):
         self._log: deque[LogEntry] = deque(maxlen=log_capacity)
         self._seq = 0
         self._rate = EventRate(10)
+        self._serving = ServingHistory()
 
     # -- series --------------------------------------------------------------
     def add_throughput(self, ts: float, tps: float, model_id: str | None = None) -> None:
@@ -115,14 +117,8 @@ class Store(EventHandlers, Notifier):
             self._gauges = replace(self._gauges, tokens_per_s=self._server_rate(t, v, codes))
 
     def _server_rate(self, t: np.ndarray, v: np.ndarray, codes: np.ndarray) -> float:
-        """Server-wide tokens/s: the latest sample of each model seen lately, summed (a real
-        server reports one total; the demo each model in turn)."""
-        latest = self._latest_tp
-        latest.update(zip(codes.tolist(), zip(t.tolist(), v.tolist(), strict=True), strict=True))
-        newest = float(t[-1])
-        fresh = [(code, tv) for code, tv in latest.items() if abs(newest - tv[0]) <= TP_FRESH_S]
-        self._latest_tp = dict(fresh)
-        return float(sum(tv[1] for _, tv in fresh))
+        self._latest_tp, rate = server_rate(self._latest_tp, t, v, codes, TP_FRESH_S)
+        return rate
 
     def add_memory(self, ts: float, used_gb: float, total_gb: float,
                    threshold_pct: float | None = None) -> None:
@@ -141,6 +137,11 @@ class Store(EventHandlers, Notifier):
             self._seg += 1
         self._mem_used.add(ts, used, self._seg)
         self._mem_total.add(ts, total, self._seg)
+
+    def add_serving(self, step: ServingStep) -> None:
+        """One poll's counter and histogram deltas (see ``store.serving``)."""
+        with self._write():
+            self._serving.add(step, self._seg)
 
     def new_segment(self) -> None:
         """Break every series' line here (counter reset, poll failure)."""
@@ -278,13 +279,13 @@ class Store(EventHandlers, Notifier):
             conn = replace(self._conn, last_event_at=self._last_event_at)
             gauges, eps = self._gauges, self._rate.rate(now)
             health, polls = self._health.verdict(self._last_event_at), self._health.snapshot()
-            models_at = self._models_at
+            models_at, serving = self._models_at, self._serving.window(t0, t1)
         return Snapshot(server=self.server, taken_at=now, window_s=float(window_s),
                         throughput=replace(tp, model_names=names), memory_used=used,
                         memory_total=total, gaps=gaps, models=models, jobs=jobs,
                         events=tuple(log), event_counts=MappingProxyType(counts),
                         connection=conn, counters=counters, gauges=gauges, events_per_s=eps,
-                        health=health, polls=polls, models_at=models_at)
+                        health=health, polls=polls, models_at=models_at, serving=serving)
 
     def _series(self) -> tuple[TieredSeries, ...]:
         return self._tp, self._mem_used, self._mem_total
@@ -292,7 +293,7 @@ class Store(EventHandlers, Notifier):
     def memory_bytes(self) -> int:
         """numpy buffers exactly, plus a rough estimate of the Python objects."""
         with self._lock:
-            arrays = sum(s.nbytes for s in self._series())
+            arrays = sum(s.nbytes for s in self._series()) + self._serving.nbytes()
             log = sum(300 + len(e.data) + len(e.summary) + len(e.type) for e in self._log)
             tables = 400 * (len(self._models) + len(self._jobs))
             small = 120 * (len(self._gaps) + len(self._type_counts) + len(self._names.names))

@@ -21,7 +21,7 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from opta_stream.snapshot import Series
 
-__all__ = ["ColumnRing", "EventRate", "assign_segments", "to_series"]
+__all__ = ["ColumnRing", "EventRate", "assign_segments", "server_rate", "to_series"]
 
 _RAW_COLUMNS: Mapping[str, DTypeLike] = {
     "ts": np.float64, "value": np.float64, "seg": np.int64, "model": np.int32,
@@ -186,3 +186,13 @@ class EventRate:
         total = sum(c for sec, c in zip(self._sec, self._count, strict=True)
                     if s - self.span_s <= sec <= s)
         return total / (now - s + self.span_s)
+
+
+def server_rate(latest: dict[int, tuple[float, float]], t: np.ndarray, v: np.ndarray,
+                codes: np.ndarray, fresh_s: float) -> tuple[dict[int, tuple[float, float]], float]:
+    """Server-wide tokens/s: the latest sample of each model seen lately, summed (a real
+    server reports one total; the demo each model in turn). Returns the kept samples too."""
+    latest.update(zip(codes.tolist(), zip(t.tolist(), v.tolist(), strict=True), strict=True))
+    newest = float(t[-1])
+    fresh = {code: tv for code, tv in latest.items() if abs(newest - tv[0]) <= fresh_s}
+    return fresh, float(sum(tv[1] for tv in fresh.values()))

@@ -73,18 +73,32 @@ class AdminClient:
         message, code, type_ = error_message(resp)
         return ServerRefused(resp.status_code, redact(message, self._key), code, type_)
 
-    def get_json(self, path: str) -> dict[str, Any]:
-        """GET an admin endpoint and return its JSON object."""
+    def _get_any_json(self, path: str) -> Any:
+        """GET an admin endpoint; its JSON, whatever its shape (a refusal raises)."""
         resp = self._send("GET", path)
         if resp.status_code != 200:
             raise self._refuse(resp)
         try:
-            body = resp.json()
+            return resp.json()
         except ValueError:
             raise ServerRefused(200, f"{path} did not answer JSON") from None
+
+    def get_json(self, path: str) -> dict[str, Any]:
+        """GET an admin endpoint and return its JSON object."""
+        body = self._get_any_json(path)
         if not isinstance(body, dict):
             raise ServerRefused(200, f"{path} answered JSON that is not an object")
         return body
+
+    def get_text(self, path: str, limit: int = 4 << 20) -> str:
+        """GET an endpoint that answers text (Prometheus exposition), at most ``limit`` bytes."""
+        resp = self._send("GET", path)
+        if resp.status_code != 200:
+            raise self._refuse(resp)
+        if len(resp.content) > limit:
+            raise ServerRefused(200, f"{path} answered {len(resp.content):,} bytes, more than "
+                                     f"the {limit:,} a metrics page should take")
+        return resp.content.decode("utf-8", "replace")
 
     def load_model(self, model_id: str, settings: Mapping[str, Any] | None = None,
                    timeout: float = 600.0) -> ActionResult:
@@ -119,13 +133,7 @@ class AdminClient:
     def available_models(self) -> list[dict[str, Any]]:
         """GET /admin/models/available: the models on disk, a JSON list of objects."""
         path = "/admin/models/available"
-        resp = self._send("GET", path)
-        if resp.status_code != 200:
-            raise self._refuse(resp)
-        try:
-            body = resp.json()
-        except ValueError:
-            raise ServerRefused(200, f"{path} did not answer JSON") from None
+        body = self._get_any_json(path)
         if not isinstance(body, list):
             raise ServerRefused(200, f"{path} answered JSON that is not a list")
         return [row for row in body if isinstance(row, dict)]
