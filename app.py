@@ -43,6 +43,7 @@ PAGES = [
     st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True,
             url_path="home"),
     st.Page("pages/throughput.py", title="Throughput", icon=":material/speed:"),
+    st.Page("pages/requests.py", title="Requests", icon=":material/timer:"),
     st.Page("pages/memory.py", title="Memory", icon=":material/memory:"),
     st.Page("pages/models.py", title="Models", icon=":material/deployed_code:"),
     st.Page("pages/events.py", title="Events", icon=":material/list_alt:"),

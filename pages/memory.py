@@ -52,19 +52,17 @@ def per_model(snap: Snapshot) -> None:
                    else "No models loaded.")
         return
     g = snap.gauges
-    widgets.chart(cards.per_model_memory_plan(snap.models, g.memory_used_gb, g.memory_total_gb),
-                  key="memory_models")
+    plan = cards.per_model_memory_plan(snap.models, g.memory_used_gb, g.memory_total_gb)
+    widgets.chart(plan, key="memory_models", height=cards.bars_height(len(plan.frames[0])))
     st.caption("Bars run from 0 to the server's total memory; the grey bar is memory in use "
                "that no loaded model accounts for (the system, caches, other programs).")
 
 
 def download(snap: Snapshot) -> None:
-    start, end = snapshot_window(snap)
-    widgets.csv_button(
-        lambda: export.memory_csv(snap.memory_used, snap.memory_total, start, end),
-        len(snap.memory_used),
-        file_name=export.export_filename(snap.server, "memory", start, end),
-        key="memory_csv", help="Used and total GB in the window shown, with UTC timestamps.")
+    widgets.window_csv(
+        snap.server, "memory", snapshot_window(snap),
+        lambda start, end: export.memory_csv(snap.memory_used, snap.memory_total, start, end),
+        len(snap.memory_used), help="Used and total GB in the window shown, with UTC timestamps.")
 
 
 @st.fragment(run_every=0.5)

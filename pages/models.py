@@ -15,12 +15,14 @@ from __future__ import annotations
 import streamlit as st
 
 from opta_stream.present import freshness
-from opta_stream.present.formatting import number
+from opta_stream.present.model_facts import model_facts, readiness_color
+from opta_stream.present.rates import current_rates
+from opta_stream.present.serving import totals
 from opta_stream.snapshot import ModelInfo, Progress, Snapshot
 from opta_stream.ui import actions, load_form, model_actions, routing, session, widgets
-from opta_stream.units import duration
 
 MAX_JOBS_SHOWN = 8
+WINDOW_S = 300.0  # the p95 on each row is over this window, as on the Requests page
 
 CONFIRM_KEY = "opta_confirm_unload"
 
@@ -62,16 +64,17 @@ def unload_done_elsewhere(snap: Snapshot, blocked: str | None) -> None:
             model_actions.show_action(action.origin, client, blocked)
 
 
-def model_row(model: ModelInfo, snap: Snapshot) -> None:
-    now, in_flight = snap.taken_at, snap.gauges.active_requests or 0
-    bits = [number(model.memory_gb, ".2f", " GB"), model.quantization or "",
-            f"{model.context_length:,} ctx" if model.context_length else "",
-            f"loaded {duration(now - model.loaded_at)} ago" if model.loaded_at else "",
-            f"{model.request_count} requests" if model.request_count is not None else ""]
+def model_row(model: ModelInfo, snap: Snapshot, rates: dict[str, float]) -> None:
+    in_flight = snap.gauges.active_requests or 0
+    p95 = totals(snap.serving, "model", model.model_id).quantile(0.95)
+    facts = model_facts(model, snap.taken_at, tokens_per_s=rates.get(model.model_id),
+                        p95_s=p95, window_s=snap.window_s)
     with st.container(border=True):
         left, right = st.columns([5, 1], vertical_alignment="center")
         left.text(model.model_id)
-        left.caption(" · ".join(b for b in bits if b and b != "—") or "no details reported")
+        if model.readiness:
+            left.badge(model.readiness, color=readiness_color(model.readiness))
+        left.caption(facts)
         blocked = why_not(snap)
         asking = st.session_state.get(CONFIRM_KEY) == model.model_id
         right.button("Unload anyway" if asking else "Unload", key=f"unload::{model.model_id}",
@@ -103,7 +106,7 @@ def jobs(snap: Snapshot) -> None:
 
 @st.fragment(run_every=0.5)
 def live() -> None:
-    snap: Snapshot = store.snapshot(60.0)
+    snap: Snapshot = store.snapshot(WINDOW_S)
     age = freshness.models_age(snap)
     st.subheader(f"Loaded models ({len(snap.models) if age.known else '—'})")
     tz = widgets.viewer_tz()
@@ -117,8 +120,9 @@ def live() -> None:
     if blocked and not locked:
         st.caption(f"Actions are disabled: {blocked}")
     unload_done_elsewhere(snap, blocked)
+    rates = current_rates(snap.throughput)
     for model in snap.models:
-        model_row(model, snap)
+        model_row(model, snap, rates)
     st.subheader("Downloads and quantize jobs")
     if not snap.jobs:
         st.caption("No downloads or quantize jobs yet.")

@@ -1,8 +1,9 @@
 """Overview: is the server healthy right now?
 
 Memory gauge (bands at 60/80 %, the server's threshold marked), current
-tokens/s with a sparkline, loaded models, active requests, uptime and the
-latest events, all from one snapshot twice a second.
+tokens/s with a sparkline, loaded models, active requests, uptime, p95
+latency, error rate and queue, and the latest events, all from one snapshot
+twice a second.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from opta_stream.present import cards, freshness
 from opta_stream.present.formatting import clock_time, number
 from opta_stream.present.frames import snapshot_window
 from opta_stream.present.rates import LIVE_OVER_S, current_rate, rate_grid
+from opta_stream.present.serving import latest_gauges, seconds, totals
 from opta_stream.present.throughput import TOTAL, line_rows
 from opta_stream.snapshot import LogEntry, Snapshot
 from opta_stream.ui import routing, widgets
@@ -87,6 +89,26 @@ def numbers_row(snap: Snapshot) -> None:
         st.caption(f":material/schedule: {note}: the server has not answered since.")
 
 
+def serving_row(snap: Snapshot) -> None:
+    """Latency, errors and queue over the sparkline's window, as the Requests page counts them."""
+    t0, t1 = snapshot_window(snap)
+    t = totals(snap.serving, t0=t0, t1=t1)
+    g = latest_gauges(snap.serving)
+    over = duration(SPARK_WINDOW_S)
+    cols = st.columns(4)
+    cols[0].metric("p95 latency", seconds(t.quantile(0.95)), border=True,
+                   help=f"95 % of the requests that finished in the last {over} took at most "
+                        "this (from the server's latency histogram).")
+    cols[1].metric("Error rate", number(100.0 * t.error_ratio, ".1f", " %"), border=True,
+                   help=f"Failed over all requests that finished in the last {over}.")
+    cols[2].metric("Queued", number(g.get("queued"), ".0f"), border=True,
+                   help="Requests waiting for a free slot now.")
+    cols[3].metric("Requests / s", number(t.per_s("requests"), ".2f"), border=True,
+                   help=f"Requests finished per second over the last {over}.")
+    if not len(snap.serving):
+        st.caption("No request metrics yet — they come from the server's /admin/metrics.")
+
+
 def events_frame(entries: tuple[LogEntry, ...]) -> pd.DataFrame:
     tz = widgets.viewer_tz()
     rows = [(clock_time(e.ts, tz), e.type, e.severity, e.summary)
@@ -112,6 +134,7 @@ def live() -> None:
     with right:
         throughput_card(snap)
     numbers_row(snap)
+    serving_row(snap)
     latest_events(snap)
 
 

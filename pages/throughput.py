@@ -19,7 +19,7 @@ from opta_stream.present.rates import current_rate
 from opta_stream.present.throughput import ThroughputView, throughput_view
 from opta_stream.snapshot import Snapshot
 from opta_stream.ui import routing, widgets
-from opta_stream.units import duration
+from opta_stream.units import span
 
 src = routing.page_source(__file__)
 store = src.store
@@ -32,7 +32,7 @@ def stats_row(view: ThroughputView, now: float | None, over_s: float) -> None:
                    help="All models together over the last 10 s: the Overview's figure.")
     cols[1].metric("Average tokens/s", number(view.average), border=True,
                    help=f"The mean of the 'all models' line over the window (each point is "
-                        f"the rate over {duration(over_s)}), idle time included.")
+                        f"the rate over {span(over_s)}), idle time included.")
     cols[2].metric("p95 tokens/s", number(view.p95), border=True,
                    help="95 % of the 'all models' line's points are at or below this.")
     cols[3].metric("Peak tokens/s", number(view.peak), border=True,
@@ -49,17 +49,16 @@ def chart(snap: Snapshot, view: ThroughputView) -> None:
                    "from the server.")
     else:
         split = " One line per model; 'all models' is their sum." if view.per_model else ""
-        st.caption(f"Each point is the rate over the {duration(view.grid.over_s)} before it, "
-                   f"every {duration(view.grid.step_s)}.{split} A real server counts a "
+        st.caption(f"Each point is the rate over the {span(view.grid.over_s)} before it, "
+                   f"every {span(view.grid.step_s)}.{split} A real server counts a "
                    "request's tokens when it finishes.")
 
 
 def download(snap: Snapshot) -> None:
-    start, end = snapshot_window(snap)
-    widgets.csv_button(
-        lambda: export.throughput_csv(snap.throughput, start, end), len(snap.throughput),
-        file_name=export.export_filename(snap.server, "throughput", start, end),
-        key="throughput_csv",
+    widgets.window_csv(
+        snap.server, "throughput", snapshot_window(snap),
+        lambda start, end: export.throughput_csv(snap.throughput, start, end),
+        len(snap.throughput),
         help="The raw samples in the window shown (per poll or per streamed reading), "
              "with UTC timestamps.")
 

@@ -36,8 +36,9 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
-PAGES = {"overview": "Overview", "throughput": "Throughput", "memory": "Memory",
-         "models": "Models", "events": "Events"}
+PAGES = {"overview": "Overview", "throughput": "Throughput", "requests": "Requests",
+         "memory": "Memory", "models": "Models", "events": "Events"}
+CHARTS = {"overview": 2, "throughput": 1, "requests": 4, "memory": 2}  # Vega charts per page
 METRIC_VALUES = '[data-testid="stMetricValue"]'
 
 
@@ -120,11 +121,27 @@ def test_numbers_change_by_themselves(page, app_url):
 
 @pytest.mark.parametrize("name", list(PAGES))
 def test_every_page_renders(page, app_url, name):
+    console: list[str] = []
+    page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
     open_page(page, app_url, name)
     wait_for(lambda: page.locator('[data-testid="stMetric"], [data-testid="stDataFrame"], '
                                   '[data-testid="stButton"]').count() > 0, 15, f"{name} content")
+    charts = page.locator(".vega-embed canvas, .vega-embed svg")
+    wait_for(lambda: charts.count() >= CHARTS.get(name, 0), 15, f"{name}'s charts drawn")
     assert page.locator('[data-testid="stException"]').count() == 0
     page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+    vega = [m for m in console if "WARN" in m or "Vega" in m]
+    assert not vega, vega[:5]  # e.g. "Infinite extent" from an empty layer
+
+
+def test_the_requests_page_fills_from_the_demo_servers_metrics(page, app_url):
+    open_page(page, app_url, "requests")
+    card = page.locator('[data-testid="stMetric"]', has_text="Requests / s")
+    wait_for(lambda: card.locator(METRIC_VALUES).inner_text() not in ("", "—"), 30,
+             "a request rate from /admin/metrics")
+    # the demo counts a request when it ends, as the real server does: tables follow
+    wait_for(lambda: page.locator('[data-testid="stDataFrame"]').count() == 2, 30,
+             "the per-model and per-client tables")
 
 
 def export_span(filename: str) -> tuple[float, float]:

@@ -174,7 +174,8 @@ def test_throughput_layers():
     assert line["encoding"]["color"]["scale"]["range"] == [charts.PALETTE["primary"]]
     assert avg["mark"]["type"] == "rule" and avg["mark"]["strokeDash"] == [6, 4]
     # points at T0 (1.0), T0+1 and T0+2 (the 10 s mean, 1.5); earlier seconds have none
-    assert _data(chart, 4) == [{"average": 4 / 3, "label": "average 1.3 tokens/s"}]
+    assert _data(chart, 4) == [{"average": 4 / 3, "label": "average 1.3 tokens/s",
+                                "show": 1.0}]
     assert label["mark"]["type"] == "text" and label["encoding"]["text"]["field"] == "label"
 
 
@@ -281,7 +282,8 @@ def test_per_model_memory_chart_runs_to_total_with_values_and_the_unattributed_r
     assert bars["mark"]["type"] == "bar" and values["mark"]["type"] == "text"
     assert bars["encoding"]["x"]["scale"] == {"domain": [0, 23.5]}
     assert bars["encoding"]["x"]["axis"]["tickMinStep"] == 1
-    assert _structure(chart) == _structure(cards.per_model_memory_chart([], None, 23.5))
+    same_rows = [ModelInfo("x", memory_gb=1.0), ModelInfo("y", memory_gb=2.0)]
+    assert _structure(chart) == _structure(cards.per_model_memory_chart(same_rows, 5.0, 23.5))
     # what the models account for in full leaves no "unattributed" row
     assert len(_data(cards.per_model_memory_chart(models, 14.5, 23.5), 0)) == 2
 
@@ -371,3 +373,33 @@ def test_memory_chart_names_the_total_line_and_the_threshold() -> None:
     assert labels["label"].tolist() == ["total 24.0 GB", "threshold 90 %"]
     assert labels["gb"].tolist() == [24.0, pytest.approx(21.6)]
     assert memory_labels(frame.iloc[:0], None, None, (0.0, 10.0)).empty
+
+
+# --- the rate definition, against a plain loop -------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as hst  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(hst.lists(hst.tuples(hst.floats(0, 120), hst.floats(0, 500), hst.integers(0, 2)),
+                 max_size=80),
+       hst.sampled_from([(1.0, 10.0), (2.0, 10.0), (5.0, 60.0), (15.0, 60.0), (60.0, 60.0)]))
+def test_rate_grid_is_each_models_mean_over_its_window_summed(samples, step_over):
+    from opta_stream.present.rates import rate_grid
+
+    step, over = step_over
+    samples.sort()
+    s = _series([v for _, v, _ in samples], ts=np.array([t for t, _, _ in samples]),
+                model=[m for _, _, m in samples], names=("a", "b", "c"))
+    grid = rate_grid(s, 0.0, 120.0, step_s=step, over_s=over)
+    for i, at in enumerate(grid.t):
+        per = {}
+        for t, v, m in samples:
+            if at - over < t <= at:
+                per.setdefault(m, []).append(v)
+        want = sum(sum(vs) / len(vs) for vs in per.values()) if per else None
+        if want is None:
+            assert np.isnan(grid.total[i])
+        else:
+            assert grid.total[i] == pytest.approx(want, rel=1e-9, abs=1e-9)

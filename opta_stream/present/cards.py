@@ -13,13 +13,14 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from opta_stream.present.chart_parts import CONFIG, PALETTE, layered, seg, shown
+from opta_stream.present.chart_parts import CONFIG, PALETTE, layered, line_shown, seg, shown
 from opta_stream.present.chart_specs import ChartPlan
-from opta_stream.present.frames import finite, gauge_bands, gauge_note, gauge_used, one
+from opta_stream.present.frames import finite, gauge_bands, gauge_note, gauge_used, one, with_show
 from opta_stream.snapshot import ModelInfo
 
 __all__ = [
     "UNATTRIBUTED",
+    "bars_height",
     "gauge_chart",
     "model_memory_frame",
     "per_model_memory_chart",
@@ -53,12 +54,20 @@ def _total_scale(total_gb: float | None) -> float | None:
     return round(total_gb, 1) if finite(total_gb) and total_gb > 0 else None
 
 
+def bars_height(rows: int) -> int:
+    """The per-model chart's height in pixels, axis included: 30 px a bar."""
+    return 30 * max(rows, 1) + 50
+
+
 def per_model_memory_plan(models: Sequence[ModelInfo], used_gb: float | None = None,
                           total_gb: float | None = None) -> ChartPlan:
     """The per-model bars, on a 0…total scale, as a cached structure plus this tick's data."""
     frame = model_memory_frame(models, used_gb)
     total = _total_scale(total_gb)
-    return ChartPlan(("per_model_memory", total), partial(_model_bars, total), [frame, frame])
+    # A fixed height per bar count: Streamlit cannot fit a step-sized chart (Vega warns).
+    height = bars_height(len(frame))
+    return ChartPlan(("per_model_memory", total, height), partial(_model_bars, total, height),
+                     [frame, frame])
 
 
 def per_model_memory_chart(models: Sequence[ModelInfo], used_gb: float | None = None,
@@ -67,7 +76,7 @@ def per_model_memory_chart(models: Sequence[ModelInfo], used_gb: float | None = 
     return per_model_memory_plan(models, used_gb, total_gb).chart()
 
 
-def _model_bars(total_gb: float | None) -> alt.LayerChart:
+def _model_bars(total_gb: float | None, height: int = 64) -> alt.LayerChart:
     tips = [alt.Tooltip(field="model_id", type="nominal", title="model"),
             alt.Tooltip(field="memory_gb", type="quantitative", title="GB", format=".2f")]
     scale = alt.Scale(domain=[0, total_gb]) if total_gb else alt.Scale(zero=True)
@@ -82,7 +91,7 @@ def _model_bars(total_gb: float | None) -> alt.LayerChart:
             domain=["model", "other"], range=[PALETTE["primary"], PALETTE["border"]])))
     values = alt.Chart().mark_text(align="left", dx=4, color=PALETTE["text"]).encode(
         x=x, y=y, text=alt.Text(field="label", type="nominal"))
-    return alt.LayerChart(layer=[bars, values], height=alt.Step(24), config=CONFIG)
+    return alt.LayerChart(layer=[bars, values], height=height, config=CONFIG)
 
 
 def gauge_chart(
@@ -124,8 +133,9 @@ def gauge_chart(
 
 def sparkline_plan(frame: pd.DataFrame, *, height: int = 48) -> ChartPlan:
     """The sparkline as a cached structure plus this tick's data."""
-    return ChartPlan(("sparkline", height), partial(sparkline, frame.iloc[:0], height=height),
-                     [frame])
+    rows = with_show(frame, 0.0)
+    return ChartPlan(("sparkline", height), partial(sparkline, rows.iloc[:0], height=height),
+                     [rows])
 
 
 def sparkline(frame: pd.DataFrame, *, height: int = 48,
@@ -136,5 +146,5 @@ def sparkline(frame: pd.DataFrame, *, height: int = 48,
     ).encode(
         x=alt.X(field="time", type="temporal", axis=None),
         y=alt.Y(field=field, type="quantitative", axis=None),
-        detail=seg(),
+        detail=seg(), strokeOpacity=line_shown(),
     )

@@ -102,14 +102,24 @@ def marker_layer(axis: TimeAxis) -> alt.Chart:
     """Lifecycle markers (load, unload, download done, reload, restart): a thin rule each."""
     tips = [alt.Tooltip(field="time", type="temporal", title="at", format="%H:%M:%S"),
             alt.Tooltip(field="label", type="nominal", title="event")]
-    return alt.Chart().mark_rule(color=PALETTE["amber"], strokeDash=[2, 3], strokeWidth=1).encode(
-        x=axis.x("time"), tooltip=tips, opacity=shown(0.8))
+    return alt.Chart().mark_rule(color=PALETTE["amber"], strokeDash=[2, 3], strokeWidth=1,
+                                 strokeOpacity=0.8).encode(
+        x=axis.x("time"), tooltip=tips, opacity=shown())
 
 
-def shown(level: float = 1.0) -> alt.Opacity:
-    """Opacity from the ``show`` column: a placeholder row (show 0) draws nothing."""
+def shown() -> alt.Opacity:
+    """Opacity from the ``show`` column: a placeholder row (show 0) draws nothing.
+
+    Layers share the opacity scale, so it is the same 0…1 everywhere.
+    """
     return alt.Opacity(field="show", type="quantitative",
-                       scale=alt.Scale(domain=[0, 1], range=[0, level]), legend=None)
+                       scale=alt.Scale(domain=[0, 1], range=[0, 1]), legend=None)
+
+
+def line_shown() -> alt.StrokeOpacity:
+    """``shown`` for lines: through the stroke, so their invisible tooltip points stay so."""
+    return alt.StrokeOpacity(field="show", type="quantitative",
+                             scale=alt.Scale(domain=[0, 1], range=[0, 1]), legend=None)
 
 
 def rule(field: str, tip_title: str, axis_title: str, color: str) -> alt.Chart:

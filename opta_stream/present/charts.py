@@ -32,9 +32,11 @@ from opta_stream.present.chart_parts import (
     gap_layer,
     layered,
     legend_color,
+    line_shown,
     marker_layer,
     rule,
     seg,
+    shown,
 )
 from opta_stream.present.chart_specs import ChartPlan
 from opta_stream.present.frames import (
@@ -45,6 +47,7 @@ from opta_stream.present.frames import (
     marker_frame,
     memory_data,
     window_frame,
+    with_show,
 )
 from opta_stream.present.throughput import ThroughputView, average_label
 
@@ -75,14 +78,14 @@ def throughput_layers(view_key: tuple[tuple[str, ...], tuple[str, ...]], axis: T
                         format=",.1f")]
     line = alt.Chart().mark_line(
         point=alt.OverlayMarkDef(opacity=0, size=60),  # invisible points carry the tooltip
-    ).encode(x=axis.x("time"), y=y, detail=seg(), tooltip=tips,
+    ).encode(x=axis.x("time"), y=y, detail=seg(), tooltip=tips, strokeOpacity=line_shown(),
              color=legend_color("series", names, colors),
              strokeWidth=alt.StrokeWidth(field="width", type="quantitative", scale=None))
     avg = rule("average", "average tokens/s", "tokens/s", PALETTE["muted"])
     label = alt.Chart().mark_text(align="left", baseline="bottom", dx=4, dy=-3, fontSize=11,
                                   color=PALETTE["muted"]).encode(
         x=alt.XValue(0), y=alt.Y(field="average", type="quantitative", title="tokens/s"),
-        text=alt.Text(field="label", type="nominal"))
+        text=alt.Text(field="label", type="nominal"), opacity=shown())
     return layered([gap_layer(axis), anchor_layer(axis), marker_layer(axis), line, avg, label],
                    height)
 
@@ -96,7 +99,8 @@ def throughput_plan(view: ThroughputView, *, gaps: Gaps = (), markers: pd.DataFr
     avg = average_label(view)
     return ChartPlan(("throughput", key, axis, height),
                      partial(throughput_layers, key, axis, height=height),
-                     [gap_frame(gaps, window), window_frame(window), marks, view.lines, avg, avg])
+                     [gap_frame(gaps, window), window_frame(window), marks,
+                      with_show(view.lines, window[0] if window else 0.0), avg, avg])
 
 
 def throughput_chart(view: ThroughputView, *, gaps: Gaps = (),
@@ -121,10 +125,10 @@ def memory_layers(axis: TimeAxis, *, height: int = 220) -> alt.LayerChart:
         color=PALETTE["primary"], fillOpacity=0.2,
         line=alt.OverlayMarkDef(color=PALETTE["primary"], strokeWidth=1.5),
         point=alt.OverlayMarkDef(opacity=0, size=60),
-    ).encode(x=axis.x("time"), detail=seg(), tooltip=tips,
+    ).encode(x=axis.x("time"), detail=seg(), tooltip=tips, strokeOpacity=line_shown(),
              y=alt.Y(field="used_gb", type="quantitative", title="GB", stack=None, scale=ys))
     total = alt.Chart().mark_line(color=PALETTE["muted"], strokeWidth=1).encode(
-        x=axis.x("time"), detail=seg(),
+        x=axis.x("time"), detail=seg(), strokeOpacity=line_shown(),
         y=alt.Y(field="total_gb", type="quantitative", title="GB", scale=ys))
     limit = rule("threshold_gb", "threshold GB", "GB", PALETTE["red"])
     layers = [gap_layer(axis), anchor_layer(axis), marker_layer(axis), used, total, limit,
@@ -155,4 +159,4 @@ def _label_layer(axis: TimeAxis) -> alt.Chart:
     return alt.Chart().mark_text(
         align="right", baseline="bottom", dy=-3, fontSize=11, color=PALETTE["muted"],
     ).encode(x=axis.x("time"), y=alt.Y(field="gb", type="quantitative", title="GB"),
-             text=alt.Text(field="label", type="nominal"))
+             text=alt.Text(field="label", type="nominal"), opacity=shown())

@@ -30,6 +30,7 @@ __all__ = [
     "memory_data",
     "one",
     "window_frame",
+    "with_show",
     "Window",
     "memory_frame",
     "memory_labels",
@@ -174,8 +175,11 @@ def memory_data(frame: pd.DataFrame, *, threshold_pct: float | None, gaps: Gaps,
                 markers: pd.DataFrame, window: Window | None) -> list[pd.DataFrame]:
     """The memory chart's layer data: gaps, anchors, markers, used, total, threshold, labels."""
     limit_gb = threshold_gb(frame, threshold_pct)
-    return [gap_frame(gaps, window), window_frame(window), markers, frame, frame,
-            one("threshold_gb", limit_gb), memory_labels(frame, threshold_pct, limit_gb, window)]
+    shown_rows = with_show(frame, window[0] if window else 0.0)
+    return [gap_frame(gaps, window), window_frame(window), markers, shown_rows, shown_rows,
+            one("threshold_gb", limit_gb),
+            with_show(memory_labels(frame, threshold_pct, limit_gb, window),
+                      window[1] if window else 0.0)]
 
 
 def gauge_bands(total: float | None, levels: tuple[str, ...]) -> pd.DataFrame:
@@ -195,3 +199,24 @@ def gauge_note(used: float | None, total: float | None) -> pd.DataFrame:
     """A note in place of the gauge when the server reported no figures."""
     text = [] if used is not None and total is not None else ["no memory figures yet"]
     return pd.DataFrame({"text": pd.Series(text, dtype=object)})
+
+
+def with_show(frame: pd.DataFrame, at: float) -> pd.DataFrame:
+    """A line layer's rows with a ``show`` column; with none, one hidden row at ``at``.
+
+    An empty line layer makes Vega warn about an infinite extent on every
+    redraw; a hidden row (``show`` 0, value 0) keeps the axes finite instead.
+    """
+    if len(frame):
+        return frame.assign(show=1.0)
+    row: dict[str, object] = {}
+    for name in frame.columns:
+        col = frame[name]
+        if name == "time":
+            row[name] = utc_times(np.array([at], np.float64))
+        elif isinstance(col.dtype, pd.CategoricalDtype):
+            cats = list(col.cat.categories)
+            row[name] = pd.Categorical(cats[:1], categories=cats)
+        else:
+            row[name] = np.zeros(1, np.int64 if pd.api.types.is_integer_dtype(col) else np.float64)
+    return pd.DataFrame(row).assign(show=0.0)

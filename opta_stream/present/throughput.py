@@ -15,7 +15,14 @@ import pandas as pd
 
 from opta_stream.present.chart_parts import PALETTE, model_color
 from opta_stream.present.frames import NO_MODEL, finite, snapshot_window, utc_times
-from opta_stream.present.rates import RateGrid, current_rate, grid_step, rate_grid, rate_over
+from opta_stream.present.rates import (
+    RateGrid,
+    current_rate,
+    grid_step,
+    present_codes,
+    rate_grid,
+    rate_over,
+)
 from opta_stream.snapshot import Series, Snapshot
 
 __all__ = ["TOTAL", "ThroughputView", "line_rows", "throughput_view"]
@@ -54,6 +61,23 @@ def line_rows(t: np.ndarray, values: np.ndarray, name: str, width: float) -> pd.
                          "segment": _runs(values)[keep], "width": width})
 
 
+def _long_rows(t: np.ndarray, lines: list[tuple[np.ndarray, float]],
+               names: list[str]) -> pd.DataFrame:
+    """Every line's rows in one frame (as ``line_rows`` each, built in one go)."""
+    keep = [np.isfinite(v) for v, _ in lines]
+    ts = np.concatenate([t[k] for k in keep]) if lines else np.empty(0)
+    return pd.DataFrame({
+        "time": utc_times(ts),
+        "series": pd.Categorical.from_codes(
+            np.concatenate([np.full(int(k.sum()), i, np.int64) for i, k in enumerate(keep)]),
+            categories=pd.Index(names)),
+        "tokens_per_second": np.concatenate([v[k] for (v, _), k in zip(lines, keep, strict=True)]),
+        "segment": np.concatenate([_runs(v)[k] for (v, _), k in zip(lines, keep, strict=True)]),
+        "width": np.concatenate([np.full(int(k.sum()), w) for (_, w), k in zip(lines, keep,
+                                                                               strict=True)]),
+    })
+
+
 def _model_name(series: Series, code: int) -> str:
     names = series.model_names
     return names[code] if 0 <= code < len(names) else NO_MODEL
@@ -63,22 +87,21 @@ def throughput_view(snap: Snapshot, *, max_points: int = 1000) -> ThroughputView
     """The snapshot's tokens/s as chart lines and page figures."""
     series = snap.throughput
     t0, t1 = snapshot_window(snap)
-    models = sorted(set(np.unique(series.model).tolist())) if len(series) else []
+    models = present_codes(series.model)[0].tolist() if len(series) else []
     split = len(models) > 1
     step = grid_step(snap.window_s, 1 + len(models) * split, series.resolution_s, max_points)
     grid = rate_grid(series, t0, t1, step_s=step, over_s=rate_over(snap.window_s, step))
-    frames, names, colors = [], [], []
+    lines_in: list[tuple[np.ndarray, float]] = []
+    names, colors = [], []
     if split:
         for code in models:
-            name = _model_name(series, code)
-            frames.append(line_rows(grid.t, grid.per_model[code], name, 1.5))
-            names.append(name)
+            lines_in.append((grid.per_model[code], 1.5))
+            names.append(_model_name(series, code))
             colors.append(model_color(code))
-    frames.append(line_rows(grid.t, grid.total, TOTAL, 2.5))
+    lines_in.append((grid.total, 2.5))
     names.append(TOTAL)
     colors.append(PALETTE["text"] if split else PALETTE["primary"])
-    lines = pd.concat(frames, ignore_index=True)
-    lines["series"] = pd.Categorical(lines["series"], categories=names)
+    lines = _long_rows(grid.t, lines_in, names)
     total = grid.total[np.isfinite(grid.total)]
     return ThroughputView(
         lines=lines, names=tuple(names), colors=tuple(colors), grid=grid,
@@ -90,6 +113,8 @@ def throughput_view(snap: Snapshot, *, max_points: int = 1000) -> ThroughputView
 def average_label(view: ThroughputView) -> pd.DataFrame:
     """The average rule's row, with the words drawn beside it."""
     avg = view.average
-    text = [f"average {avg:,.1f} tokens/s"] if finite(avg) else []
-    return pd.DataFrame({"average": np.array([avg] if finite(avg) else [], np.float64),
-                         "label": pd.Series(text, dtype=object)})
+    ok = finite(avg)
+    return pd.DataFrame({"average": np.array([avg if ok else 0.0], np.float64),
+                         "label": pd.Series([f"average {avg:,.1f} tokens/s" if ok else ""],
+                                            dtype=object),
+                         "show": np.array([1.0 if ok else 0.0])})

@@ -9,13 +9,13 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
-from opta_stream.present import cards
+from opta_stream.present import cards, export
 from opta_stream.present.chart_parts import TimeAxis
 from opta_stream.present.chart_specs import ChartPlan, to_spec
 
 __all__ = [
     "STATIC_CSV_ROWS", "WINDOWS", "chart", "csv_button", "gauge_spec", "show_verbatim",
-    "time_axis", "viewer_tz", "window_selector",
+    "time_axis", "viewer_tz", "window_csv", "window_selector",
 ]
 
 WINDOWS: dict[str, float] = {"1 min": 60.0, "5 min": 300.0, "15 min": 900.0,
@@ -65,9 +65,13 @@ def gauge_spec(used_gb: float | None, total_gb: float | None,
     return cards.gauge_chart(used_gb, total_gb, threshold_pct).to_dict()
 
 
-def chart(plan: ChartPlan, key: str) -> None:
-    """Draw a chart from its cached structure and this tick's data (see chart_specs)."""
-    st.vega_lite_chart(spec=to_spec(plan), key=key, width="stretch")
+def chart(plan: ChartPlan, key: str, height: int | None = None) -> None:
+    """Draw a chart from its cached structure and this tick's data (see chart_specs).
+
+    ``height`` (pixels, axes included) for charts whose height follows their rows.
+    """
+    st.vega_lite_chart(spec=to_spec(plan), key=key, width="stretch",
+                       height=height if height is not None else "content")
 
 
 def csv_button(build: Callable[[], bytes], rows: int, *, file_name: str, key: str,
@@ -81,3 +85,12 @@ def csv_button(build: Callable[[], bytes], rows: int, *, file_name: str, key: st
     data: bytes | Callable[[], bytes] = build() if rows <= STATIC_CSV_ROWS else build
     st.download_button("Download CSV", data, file_name=file_name, mime="text/csv",
                        on_click="ignore", icon=":material/download:", key=key, help=help)
+
+
+def window_csv(server: str, kind: str, window: tuple[float, float],
+               build: Callable[[float, float], bytes], rows: int, help: str) -> None:
+    """A page's CSV of exactly its window: named for the server, kind and span."""
+    start, end = window
+    csv_button(lambda: build(start, end), rows,
+               file_name=export.export_filename(server, kind, start, end), key=f"{kind}_csv",
+               help=help)
