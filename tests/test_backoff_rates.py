@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from opta_stream.feed.rates import CounterRate
+from opta_stream.feed.rates import ModelRates, RateStep
 from opta_stream.wire.backoff import Backoff
 
 
@@ -44,30 +44,36 @@ def test_server_retry_replaces_base() -> None:
     assert b.next_delay(retry_ms=3000) == 6.0
 
 
-def test_rate_from_counter_deltas() -> None:
-    r = CounterRate()
-    assert r.update(10.0, 100).rate is None
-    assert r.update(12.0, 300).rate == pytest.approx(100.0)
-    assert r.update(13.0, 300).rate == 0.0
+def test_rate_is_the_counter_delta_over_time() -> None:
+    r = ModelRates()
+    assert r.update(10.0, {"m": 100}) == RateStep(None)
+    assert r.update(12.0, {"m": 300}) == {"m": pytest.approx(100.0)}
+    assert r.update(13.0, {"m": 300}) == {"m": 0.0}
 
 
 def test_counter_going_down_is_a_reset_not_a_negative_rate() -> None:
-    r = CounterRate()
-    r.update(0.0, 1000)
-    step = r.update(1.0, 10)
-    assert step.reset and step.rate is None
-    assert r.update(2.0, 60).rate == pytest.approx(50.0)
+    r = ModelRates()
+    r.update(0.0, {"m": 1000})
+    assert r.update(1.0, {"m": 10}) == RateStep(None, reset=True)
+    assert r.update(2.0, {"m": 60}) == {"m": pytest.approx(50.0)}
 
 
 def test_time_not_advancing_gives_no_rate_and_keeps_previous() -> None:
-    r = CounterRate()
-    r.update(5.0, 10)
-    assert r.update(5.0, 20).rate is None
-    assert r.update(6.0, 30).rate == pytest.approx(20.0)
+    r = ModelRates()
+    r.update(5.0, {"m": 10})
+    assert r.update(5.0, {"m": 20}) == RateStep(None)
+    assert r.update(6.0, {"m": 30}) == {"m": pytest.approx(20.0)}
 
 
 def test_forget_drops_the_previous_sample() -> None:
-    r = CounterRate()
-    r.update(0.0, 0)
+    r = ModelRates()
+    r.update(0.0, {"m": 0})
     r.forget()
-    assert r.update(100.0, 5000).rate is None
+    assert r.update(100.0, {"m": 5000}) == RateStep(None)
+
+
+def test_a_model_first_seen_starts_from_zero() -> None:
+    """The server creates a model's counter at its first request, already counted."""
+    r = ModelRates()
+    r.update(0.0, {"a": 10})
+    assert r.update(2.0, {"a": 10, "b": 40}) == {"a": 0.0, "b": 20.0}

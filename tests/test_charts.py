@@ -329,25 +329,6 @@ def test_sparkline_has_no_axes():
 # --- numbers ----------------------------------------------------------------
 
 
-def test_summary_stats_exact():
-    stats = frames.summary_stats(_series(np.arange(1.0, 101.0)))
-    assert stats == {"p50": 50.5, "p95": pytest.approx(95.05), "max": 100.0,
-                     "mean": 50.5, "latest": 100.0}
-
-
-def test_summary_stats_empty_and_nan():
-    assert frames.summary_stats(empty_series()) == dict.fromkeys(
-        ["p50", "p95", "max", "mean", "latest"])
-    stats = frames.summary_stats(_series([2.0, np.nan, 4.0, np.nan]))
-    assert stats["mean"] == 3.0 and stats["latest"] == 4.0 and stats["max"] == 4.0
-    assert frames.summary_stats(_series([np.nan]))["p50"] is None
-
-
-def test_summary_stats_aggregated_max_comes_from_hi():
-    stats = frames.summary_stats(_series([10.0, 20.0], hi=[15.0, 80.0], resolution_s=10.0))
-    assert stats["max"] == 80.0 and stats["mean"] == 15.0
-
-
 def test_chart_specs_are_valid_vega_lite():
     # to_dict validates against the bundled Vega-Lite schema and raises if not.
     for chart in (

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["CounterRate", "ModelRates", "RateStep"]
+__all__ = ["ModelRates", "RateStep"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,30 +17,6 @@ class RateStep:
 
     rate: float | None
     reset: bool = False
-
-
-class CounterRate:
-    """Turns successive (time, total) samples into rates."""
-
-    def __init__(self) -> None:
-        self._last: tuple[float, float] | None = None
-
-    def update(self, ts: float, total: float) -> RateStep:
-        """Feed the next sample; returns the rate since the previous one."""
-        last, self._last = self._last, (ts, total)
-        if last is None:
-            return RateStep(None)
-        last_ts, last_total = last
-        if total < last_total:
-            return RateStep(None, reset=True)
-        if ts <= last_ts:
-            self._last = last
-            return RateStep(None)
-        return RateStep((total - last_total) / (ts - last_ts))
-
-    def forget(self) -> None:
-        """Drop the previous sample (after a failed poll the delta would span a gap)."""
-        self._last = None
 
 
 class ModelRates:

@@ -35,7 +35,6 @@ __all__ = [
     "memory_frame",
     "memory_labels",
     "snapshot_window",
-    "summary_stats",
     "threshold_gb",
     "utc_times",
 ]
@@ -76,24 +75,6 @@ def memory_frame(used: Series, total: Series, max_points: int = 1000) -> pd.Data
         "time": utc_times(ts), "used_gb": used.value[idx], "total_gb": tot,
         "segment": used.seg[idx],
     })
-
-
-def summary_stats(series: Series) -> dict[str, float | None]:
-    """p50, p95, mean and latest of ``value``; max of ``hi``. NaNs ignored.
-
-    On raw series value == hi, so all five are exact. On an aggregated tier
-    ``value`` is each bucket's mean: p50/p95/mean are then over bucket means
-    (a smoothed view), while ``max`` uses ``hi`` so a peak is never averaged away.
-    """
-    vals = np.asarray(series.value, dtype=np.float64)
-    finite = vals[np.isfinite(vals)]
-    if not finite.size:
-        return dict.fromkeys(("p50", "p95", "max", "mean", "latest"))
-    p50, p95 = np.percentile(finite, [50, 95])
-    hi = np.asarray(series.hi, dtype=np.float64)
-    peak = float(np.max(hi[np.isfinite(hi)], initial=finite.max()))
-    return {"p50": float(p50), "p95": float(p95), "max": peak,
-            "mean": float(finite.mean()), "latest": float(finite[-1])}
 
 
 def threshold_gb(frame: pd.DataFrame, threshold_pct: float | None) -> float | None:
