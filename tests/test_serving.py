@@ -207,6 +207,47 @@ def test_text_that_is_not_prometheus_fails_the_poll_in_words_and_keeps_the_basel
     assert len(store.snapshot(60).serving) == 0
 
 
+class _Scripted:
+    """Answers each poll with the next scrape (the poller's parsing and deltas are real)."""
+
+    base_url = "http://127.0.0.1:1"
+
+    def __init__(self, *texts: str) -> None:
+        self.texts = list(texts)
+
+    def get_text(self, path: str) -> str:
+        return self.texts.pop(0)
+
+
+def _poll_all(times: list[float], *texts: str) -> tuple[Store, list[str]]:
+    clock = iter(times)
+    store, resets = Store("s", clock=lambda: 200.0), []
+    poller = ServingPoller(_Scripted(*texts), store,  # type: ignore[arg-type]
+                           clock=lambda: next(clock), on_reset=resets.append)
+    for _ in texts:
+        poller.poll()
+    return store, resets
+
+
+def test_a_restart_counts_the_new_readings_from_zero_and_loses_nothing():
+    # B (30 requests), then A (10: lower, a restart), then B again (+20)
+    store, resets = _poll_all([100.0, 110.0, 120.0], SCRAPE_B, SCRAPE_A, SCRAPE_B)
+    assert serving.totals(store.snapshot(300).serving).get("requests") == 10 + 20
+    assert len(resets) == 1
+
+
+def test_a_clock_step_back_keeps_the_baseline():
+    store, _ = _poll_all([100.0, 90.0, 110.0], SCRAPE_A, SCRAPE_B, SCRAPE_B)
+    assert serving.totals(store.snapshot(300).serving).get("requests") == 20
+
+
+def test_a_gauge_the_server_does_not_report_is_a_gap_not_zero():
+    no_limit = SCRAPE_B.replace("lmx_concurrent_limit 4\n", "")
+    store, _ = _poll_all([100.0, 110.0], SCRAPE_A, no_limit)
+    lines = serving_lines(store.snapshot(300).serving, -100.0, 200.0, window_s=300)
+    assert set(lines.queue["series"]) == {"in flight", "queued"}
+
+
 def test_the_sampler_reads_the_demo_servers_metrics_and_survives_an_outage():
     fast_start, t0 = time.monotonic(), time.time()
     server = DemoServer(mode="lmx", clock=lambda: t0 + 40.0 * (time.monotonic() - fast_start),

@@ -3,9 +3,10 @@
 Pure: the caller keeps the previous reading. A key the previous reading did
 not have starts from zero (the server creates a model's or client's counters
 at its first request, already counted). Any counter lower than before means
-the server restarted: no step, the caller starts a new line segment and a
-new baseline. Counts are never dropped across a failed poll: the next step
-covers the whole time since the last good reading, with its real ``dt``.
+the server restarted: no step; the caller starts a new line segment and
+counts the new reading from zero (``is_reset`` tells it so). Counts are
+never dropped across a failed poll: the next step covers the whole time
+since the last good reading, with its real ``dt``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import dataclass, field
 
 from opta_stream.events.prom import Histogram, MetricsReading
 
-__all__ = ["ServingStep", "serving_step"]
+__all__ = ["ServingStep", "is_reset", "serving_step"]
 
 
 @dataclass(frozen=True, slots=True)

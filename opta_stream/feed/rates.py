@@ -13,9 +13,10 @@ __all__ = ["ModelRates", "RateStep"]
 
 @dataclass(frozen=True, slots=True)
 class RateStep:
-    """One update: ``rate`` is None on the first sample, a reset or no time step."""
+    """One update: each model's rate since the previous reading (None on the first
+    reading or when time did not advance); ``reset`` when a count went backwards."""
 
-    rate: float | None
+    rates: dict[str | None, float] | None
     reset: bool = False
 
 
@@ -24,26 +25,32 @@ class ModelRates:
 
     A model the previous reading lacked starts from zero: the server creates
     its counter at its first request, already counted. Any count lower than
-    before is a reset (the server restarted).
+    before is a restart; as Prometheus' ``rate()`` does, the new counts are
+    then taken from zero, so the requests since the restart are not lost.
     """
 
     def __init__(self) -> None:
         self._last: tuple[float, dict[str | None, float]] | None = None
 
-    def update(self, ts: float,
-               counts: dict[str | None, float]) -> RateStep | dict[str | None, float]:
-        """Rates since the previous reading, or a ``RateStep`` (first reading, reset, no time)."""
+    def update(self, ts: float, counts: dict[str | None, float]) -> RateStep:
+        """Rates since the previous reading."""
         last, self._last = self._last, (ts, dict(counts))
         if last is None:
             return RateStep(None)
         last_ts, before = last
-        if any(c < before[m] for m, c in counts.items() if m in before):
-            return RateStep(None, reset=True)
         if ts <= last_ts:
-            self._last = last
+            self._last = last  # a clock step back: keep the baseline
             return RateStep(None)
-        return {m: (c - before.get(m, 0.0)) / (ts - last_ts) for m, c in counts.items()}
+        reset = any(c < before[m] for m, c in counts.items() if m in before)
+        base = {} if reset else before
+        return RateStep({m: (c - base.get(m, 0.0)) / (ts - last_ts) for m, c in counts.items()},
+                        reset)
+
+    def restarted(self) -> None:
+        """The server restarted (seen elsewhere): the next counts are taken from zero."""
+        if self._last is not None:
+            self._last = (self._last[0], {})
 
     def forget(self) -> None:
-        """Drop the previous reading (after a failed poll, or a restart)."""
+        """Drop the previous reading (after a failed poll)."""
         self._last = None

@@ -170,8 +170,8 @@ class Sampler:
             return
         last, self._uptime = self._uptime, (uptime, now)
         if last is not None and uptime + UPTIME_SLACK_S < last[0] + (now - last[1]):
-            self._rate.forget()  # its counters restarted too: no second "reset" message
-            self._serving.forget()
+            self._rate.restarted()  # its counters restarted too: no second "reset" message
+            self._serving.restarted()
             self._reset_round = self._round
             self._store.new_segment()
             self._store.log("server_restarted", f"Server restarted: uptime {duration(last[0])} "
@@ -186,18 +186,15 @@ class Sampler:
             self._rate.forget()
             return True
         step = self._rate.update(now, counts)
-        if isinstance(step, dict):
-            for model, rate in step.items():
-                if model is None or rate > 0 or model in self._loaded:
-                    self._store.add_throughput(now, rate, model)
-        elif step.reset:
+        if step.reset:
             self._counter_reset("Token counter went backwards: the server restarted")
+        for model, rate in (step.rates or {}).items():
+            if model is None or rate > 0 or model in self._loaded:
+                self._store.add_throughput(now, rate, model)
         return True
 
     def _counter_reset(self, message: str) -> None:
-        """Counters went backwards: break the lines, re-baseline; say so once per restart."""
-        self._rate.forget()
-        self._serving.forget()
+        """Counters went backwards: break the lines here; say so once per restart."""
         self._store.new_segment()
         if self._reset_round != self._round:
             self._reset_round = self._round

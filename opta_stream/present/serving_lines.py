@@ -109,9 +109,11 @@ def serving_lines(win: ServingWindow, t0: float, t1: float, *, window_s: float,
     else:
         lat = {name: np.full(at.shape, np.nan) for name in LATENCY_NAMES}
     gauges = win.gauges[tot]
-    g_sum = _window_sums(ts, np.column_stack([np.ones(ts.size), np.nan_to_num(gauges)]), at, step)
+    known = np.isfinite(gauges)  # a gauge the server did not report is a gap, not a 0
+    g_sum = _window_sums(ts, np.where(known, gauges, 0.0), at, step)
+    g_n = _window_sums(ts, known.astype(np.float64), at, step)
     with np.errstate(invalid="ignore", divide="ignore"):
-        g_mean = np.where(g_sum[:, :1] > 0, g_sum[:, 1:] / g_sum[:, :1], np.nan)
+        g_mean = np.where(g_n > 0, g_sum / np.maximum(g_n, 1), np.nan)
     return ServingLines(
         latency=_lines(at, lat, "seconds"),
         requests=_lines(at, {"requests/s": rate[:, V["requests"]],
