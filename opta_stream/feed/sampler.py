@@ -3,8 +3,9 @@
 A real server streams lifecycle events only, so memory, request counts and
 tokens/s come from ``/admin/status``, ``/admin/metrics/json`` (tokens per
 model), ``/admin/metrics`` (Prometheus: latency, queue, errors, clients; see
-``serving_poll``) and ``/admin/models``. When the feed itself carries ``status`` / ``throughput``
-events (the demo's rich mode), that part of the poll is skipped.
+``serving_poll``) and ``/admin/models``. When the feed itself carries
+``status`` / ``throughput`` events (the demo's rich mode), the matching
+status gauges and tokens/s are not polled; the model rows always are.
 """
 
 from __future__ import annotations

@@ -38,7 +38,8 @@ _VAL = slice(5, 5 + _V)
 _BKT = slice(5 + _V, 5 + _V + MAX_BUCKETS)
 _GAU = slice(5 + _V + MAX_BUCKETS, 5 + _V + MAX_BUCKETS + _G)
 _WIDTH = 5 + _V + MAX_BUCKETS + _G
-_IN_FLIGHT, _QUEUED, _LIMIT, _IN_FLIGHT_MAX, _QUEUED_MAX, _RATIO = range(_G)
+_IN_FLIGHT, _QUEUED, _IN_FLIGHT_MAX, _QUEUED_MAX = (
+    SERVING_GAUGES.index(g) for g in ("in_flight", "queued", "in_flight_max", "queued_max"))
 
 
 class _Rows:
@@ -57,10 +58,6 @@ class _Rows:
                 self._len += 1
             else:
                 self._start = (self._start + 1) % cap
-
-    def ordered(self) -> np.ndarray:
-        idx = (self._start + np.arange(self._len)) % self._buf.shape[0]
-        return self._buf[idx]
 
     def between(self, t0: float, t1: float) -> np.ndarray:
         """Copies of the rows with ``t0 < ts <= t1`` only (the ring is two sorted runs)."""
