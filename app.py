@@ -12,10 +12,10 @@ from pathlib import Path
 
 import streamlit as st
 
+from opta_stream.config import BADGE_S, BANNER_S
 from opta_stream.errors import ConfigError
 from opta_stream.snapshot import ConnState, Health, Snapshot
-from opta_stream.store.core import Store
-from opta_stream.ui import resources, routing, session
+from opta_stream.ui import resources, routing, session, shared
 from opta_stream.units import duration
 
 DEMO_BANNER = (
@@ -68,10 +68,10 @@ def badge_label(snap: Snapshot) -> tuple[str, str]:
     return label, color
 
 
-@st.fragment(run_every=1.0)
+@st.fragment(run_every=BADGE_S)
 def connection_badge(src: resources.Source) -> None:
-    """The server's health; reads a one-second snapshot and nothing else."""
-    snap = src.store.snapshot(1.0)
+    """The server's health; reads a one-second snapshot (shared per tick) and nothing else."""
+    snap = shared.snapshot(src, 1.0)
     health, now = snap.health, snap.taken_at
     label, color = badge_label(snap)
     st.badge(label, color=color, icon=":material/circle:")
@@ -92,10 +92,10 @@ def connection_badge(src: resources.Source) -> None:
             st.rerun(scope="app")
 
 
-@st.fragment(run_every=1.0)
-def health_banner(store: Store) -> None:
+@st.fragment(run_every=BANNER_S)
+def health_banner(src: resources.Source) -> None:
     """On every page: what is wrong, when the server was last heard, while not live."""
-    snap = store.snapshot(1.0)
+    snap = shared.snapshot(src, 1.0)
     health = snap.health
     if health.state in (Health.LIVE, Health.CONNECTING):
         return
@@ -173,7 +173,7 @@ def main() -> None:
     sidebar(src)
     if src.is_demo:
         st.info(DEMO_BANNER, icon=":material/science:")
-    health_banner(src.store)
+    health_banner(src)
     with routing.frame():
         nav.run()
 

@@ -15,7 +15,7 @@ server in this process at 50 Hz, so the open event streams are counted
 exactly (``DemoServer.open_streams()``), and the TCP connections of the
 Streamlit process to it are counted with psutil.
 
-``python bench/viewers.py [viewers] [seconds] [page]``
+``python bench/viewers.py [viewers] [seconds] [page] [--floor]``
 """
 
 from __future__ import annotations
@@ -41,14 +41,15 @@ __all__ = ["StreamlitApp", "Viewer", "measure_viewers"]
 
 FRAGMENT_DONE = 3  # ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY
 RUN_DONE = 0  # ForwardMsg.FINISHED_SUCCESSFULLY
+IDLE_S = 4.0  # no viewer, the feed running: this cost does not depend on viewers
 CACHE_KEEP = 64  # hashes of cacheable messages offered back (the browser's cache is bounded)
 
 
 class StreamlitApp(ChildProcess):
     """``streamlit run app.py`` on 127.0.0.1 with the shipped ``.streamlit/config.toml``."""
 
-    def __init__(self, port: int, env: dict[str, str]) -> None:
-        cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
+    def __init__(self, port: int, env: dict[str, str], script: str = "app.py") -> None:
+        cmd = [sys.executable, "-m", "streamlit", "run", script, "--server.headless", "true",
                "--server.port", str(port), "--server.address", "127.0.0.1",
                "--browser.gatherUsageStats", "false"]
         super().__init__(cmd, env=env, log_name=f"streamlit-{port}")
@@ -213,6 +214,18 @@ def _cpu_seconds(proc: psutil.Process) -> float:
     return times.user + times.system
 
 
+async def _prime(app: StreamlitApp, page: str, timeout: float = 60.0) -> None:
+    """One viewer until its first full run: the feed (if any) starts and keeps running."""
+    stop = asyncio.Event()
+    viewer = Viewer(f"http://127.0.0.1:{app.port}", page)
+    task = asyncio.create_task(viewer.run(stop))
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not (viewer.full_runs and viewer.intervals):
+        await asyncio.sleep(0.1)
+    stop.set()
+    await asyncio.wait([task], timeout=10)
+
+
 async def _drive(app: StreamlitApp, demo: DemoServer, n: int, seconds: float, page: str,
                  warm_timeout: float) -> dict[str, Any]:
     """Start ``n`` viewers, wait until every one has its 2 Hz timer, then measure."""
@@ -234,11 +247,12 @@ async def _drive(app: StreamlitApp, demo: DemoServer, n: int, seconds: float, pa
 async def _measure(app: StreamlitApp, demo: DemoServer, viewers: list[Viewer],
                    seconds: float) -> dict[str, Any]:
     proc = psutil.Process(app.pid)
-    streams, tcp = [], []
+    streams, tcp, rss = [], [], []
     c0, t0 = _cpu_seconds(proc), time.monotonic()
     while time.monotonic() - t0 < seconds:
         streams.append(demo.open_streams())
         tcp.append(_tcp_to(app.pid, demo.port))
+        rss.append((time.monotonic() - t0, _rss_mib(app.pid)))
         await asyncio.sleep(1.0)
     c1, t1 = _cpu_seconds(proc), time.monotonic()
     rates = [v.rate(fid, t0, t1) for v in viewers if (fid := v.fastest_fragment())]
@@ -255,22 +269,51 @@ async def _measure(app: StreamlitApp, demo: DemoServer, viewers: list[Viewer],
             "early_runs": sum(v.early for v in viewers),
             "early_runs_fast_fragment": sum(v.early_by_fragment.get(v.fastest_fragment() or "", 0)
                                             for v in viewers),
-            "errors": sorted({e for v in viewers for e in v.errors})[:5]}
+            "errors": sorted({e for v in viewers for e in v.errors})[:5],
+            "rss_with_viewers_mib": _rss_mib(app.pid),
+            "rss_slope_mib_per_h": _slope_per_h(rss[len(rss) // 10:]),
+            "rss_slope_second_half_mib_per_h": _slope_per_h(rss[len(rss) // 2:]),
+            "rss_trace_mib": [round(r, 1) for _, r in rss[::max(1, len(rss) // 10)]]}
+
+
+def _slope_per_h(points: list[tuple[float, float]]) -> float | None:
+    """Least-squares RSS slope (MiB/h) over (seconds, MiB) samples; the first tenth is skipped."""
+    if len(points) < 3:
+        return None
+    n = len(points)
+    mx, my = sum(p[0] for p in points) / n, sum(p[1] for p in points) / n
+    var = sum((p[0] - mx) ** 2 for p in points)
+    return 3600.0 * sum((p[0] - mx) * (p[1] - my) for p in points) / var if var else None
+
+
+def _rss_mib(pid: int) -> float:
+    return psutil.Process(pid).memory_info().rss / 2**20
 
 
 def measure_viewers(n: int = 10, seconds: float = 20.0, page: str = "",
-                    rate_hz: float = 50.0) -> dict[str, Any]:
-    """The whole measurement; the app and the demo server are stopped in ``finally``."""
+                    rate_hz: float = 50.0, script: str = "app.py",
+                    env: dict[str, str] | None = None) -> dict[str, Any]:
+    """The whole measurement; the app and the demo server are stopped in ``finally``.
+
+    ``script`` is ``app.py`` or the floor (``bench/floor_app.py``), driven the
+    same way; ``env`` adds settings (the render interval, say).
+    """
     demo = DemoServer(mode="rich", rate_hz=rate_hz).start()
-    app = StreamlitApp(free_port(), {"OPTA_LMX_URL": demo.url, "OPTA_LMX_ADMIN_KEY": ""})
+    app = StreamlitApp(free_port(), {"OPTA_LMX_URL": demo.url, "OPTA_LMX_ADMIN_KEY": "",
+                                     **(env or {})}, script=script)
     try:
         app.start()
         idle = psutil.Process(app.pid)
+        asyncio.run(_prime(app, page))  # one visit starts the app's feed; it then runs on
+        time.sleep(1.0)
         c0, t0 = _cpu_seconds(idle), time.monotonic()
-        time.sleep(2.0)  # no viewer yet: the app's idle cost, for comparison
+        time.sleep(IDLE_S)  # no viewer yet: the app's idle cost, for comparison
         idle_pct = 100.0 * (_cpu_seconds(idle) - c0) / (time.monotonic() - t0)
+        rss_idle = _rss_mib(app.pid)
         out = asyncio.run(_drive(app, demo, n, seconds, page, warm_timeout=60.0))
         out["idle_cpu_pct"] = idle_pct
+        out["rss_idle_mib"], out["rss_per_viewer_mib"] = rss_idle, \
+            (out.pop("rss_with_viewers_mib") - rss_idle) / n
         out["streams_after"] = demo.open_streams()
         return out
     finally:
@@ -279,12 +322,61 @@ def measure_viewers(n: int = 10, seconds: float = 20.0, page: str = "",
         app.remove_log()
 
 
+async def _round(app: StreamlitApp, n: int, page: str, seconds: float) -> None:
+    """``n`` tabs open the page, watch it for ``seconds`` and close."""
+    stop = asyncio.Event()
+    viewers = [Viewer(f"http://127.0.0.1:{app.port}", page) for _ in range(n)]
+    tasks = [asyncio.create_task(v.run(stop)) for v in viewers]
+    deadline = time.monotonic() + 60.0
+    while time.monotonic() < deadline and not all(v.full_runs and v.intervals for v in viewers):
+        await asyncio.sleep(0.1)
+    await asyncio.sleep(seconds)
+    stop.set()
+    await asyncio.wait(tasks, timeout=10)
+
+
+def measure_sessions(viewers: int = 20, rounds: int = 3, page: str = "",
+                     watch_s: float = 4.0, settle_s: float = 3.0) -> dict[str, Any]:
+    """RSS after each of ``rounds`` rounds of ``viewers`` tabs that open the app and close.
+
+    A closed tab's session is kept for a reconnect (``server.disconnectedSessionTTL``);
+    whatever it holds shows as RSS growing round after round.
+    """
+    demo = DemoServer(mode="rich").start()
+    app = StreamlitApp(free_port(), {"OPTA_LMX_URL": demo.url, "OPTA_LMX_ADMIN_KEY": ""})
+    try:
+        app.start()
+        asyncio.run(_prime(app, page))
+        time.sleep(settle_s)
+        idle = _rss_mib(app.pid)
+        after = []
+        for _ in range(rounds):
+            asyncio.run(_round(app, viewers, page, watch_s))
+            time.sleep(settle_s)
+            after.append(_rss_mib(app.pid))
+        # The first round also grows caches that are then reused: count from its end.
+        kept = (after[-1] - after[0]) / (viewers * (rounds - 1)) if rounds > 1 else None
+        return {"viewers": viewers, "rounds": rounds, "rss_idle_mib": idle,
+                "rss_after_round_mib": after, "kept_per_session_mib": kept}
+    finally:
+        app.stop()
+        demo.stop()
+        app.remove_log()
+
+
+FLOOR = "bench/floor_app.py"
+
+
 def main(argv: list[str] | None = None) -> None:
+    """``viewers.py [N] [SECONDS] [PAGE] [--floor]``: one run, every figure printed."""
     args = sys.argv[1:] if argv is None else argv
+    floor = "--floor" in args
+    args = [a for a in args if a != "--floor"]
     n = int(args[0]) if args else 10
     seconds = float(args[1]) if len(args) > 1 else 20.0
     page = args[2] if len(args) > 2 else ""
-    for key, value in measure_viewers(n, seconds, page).items():
+    out = measure_viewers(n, seconds, page, script=FLOOR if floor else "app.py")
+    for key, value in out.items():
         print(f"{key:>14}: {value}")
 
 

@@ -2,9 +2,10 @@
 
 Settings come from three places, as the operator expects:
 
-1. ``st.secrets``: ``lmx_url``, ``admin_key``, ``read_only``
+1. ``st.secrets``: ``lmx_url``, ``admin_key``, ``read_only``, ``render_interval_s``
    (``.streamlit/secrets.toml`` locally, the Secrets box on Community Cloud);
-2. the environment: ``OPTA_LMX_URL``, ``OPTA_LMX_ADMIN_KEY``, ``OPTA_READ_ONLY``;
+2. the environment: ``OPTA_LMX_URL``, ``OPTA_LMX_ADMIN_KEY``, ``OPTA_READ_ONLY``,
+   ``OPTA_STREAM_RENDER_S``;
 3. the sidebar connection panel.
 
 Secrets win over the environment, field by field: together they are the
@@ -33,7 +34,16 @@ from dataclasses import dataclass
 from opta_stream.errors import ConfigError
 from opta_stream.inputs import preview, same_origin, validate_admin_key, validate_url
 
-__all__ = ["KEY_ORIGINS", "Settings", "key_digest", "parse_bool", "resolve_settings"]
+__all__ = ["BADGE_S", "BANNER_S", "KEY_ORIGINS", "RENDER_S", "Settings", "key_digest", "parse_bool",
+           "resolve_settings"]
+
+RENDER_S = 0.5  # how often the live parts of a page redraw, by default
+RENDER_RANGE = (0.25, 5.0)
+# The sidebar badge and the health banner are fragments of their own. Streamlit ends a
+# fragment's run when another's rerun request arrives, and timers started together stay
+# in step: at 1.0 s both were cut on nearly every tick by the page's 0.5 s fragment (and
+# by each other). Periods that are no multiple of each other meet only now and then.
+BADGE_S, BANNER_S = 1.1, 1.3
 
 KEY_ORIGINS = {"secrets": "the app's secrets (admin_key)",
                "environment": "the environment (OPTA_LMX_ADMIN_KEY)",
@@ -54,6 +64,7 @@ class Settings:
     read_only: bool
     source: str
     key_source: str = "none"
+    render_s: float = RENDER_S  # the live fragments' interval: a share may draw less often
 
     def key_origin(self) -> str:
         """Where the key came from, in words a message can name."""
@@ -83,10 +94,11 @@ def resolve_settings(
                              ("environment", _get(environ, "OPTA_LMX_ADMIN_KEY")))
     validate_admin_key(key, KEY_ORIGINS.get(key_source, ""))
     read_only = _read_only(secrets, environ)
+    render_s = _render_s(secrets, environ)
     url = validate_url(url) if url else None
     panel_url = _clean(_get(panel or {}, "url"))
     if not panel_url:
-        return Settings(url, key, read_only, source if url else "none", key_source)
+        return Settings(url, key, read_only, source if url else "none", key_source, render_s)
     panel_url = validate_url(panel_url)
     panel_key = _clean(_get(panel or {}, "admin_key"))
     if panel_key is not None:
@@ -97,7 +109,7 @@ def resolve_settings(
     else:
         key_source = "none"
     read_only = read_only or parse_bool(_get(panel or {}, "read_only"), "read_only")
-    return Settings(panel_url, panel_key, read_only, "panel", key_source)
+    return Settings(panel_url, panel_key, read_only, "panel", key_source, render_s)
 
 
 def _get(mapping: Mapping, name: str) -> object:
@@ -128,6 +140,23 @@ def _read_only(secrets: Mapping, environ: Mapping) -> bool:
     if value is None or (isinstance(value, str) and not value.strip()):
         return parse_bool(_get(environ, "OPTA_READ_ONLY"), "OPTA_READ_ONLY")
     return parse_bool(value, "read_only")
+
+
+def _render_s(secrets: Mapping, environ: Mapping) -> float:
+    """Seconds between redraws of the live parts: 0.25 to 5, 0.5 when unset."""
+    name, text = _first(("render_interval_s", _get(secrets, "render_interval_s")),
+                        ("OPTA_STREAM_RENDER_S", _get(environ, "OPTA_STREAM_RENDER_S")))
+    if text is None:
+        return RENDER_S
+    low, high = RENDER_RANGE
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not low <= value <= high:
+        raise ConfigError(f"{name} must be a number of seconds from {low:g} to {high:g} "
+                          f"(got {preview(text)}).")
+    return value
 
 
 def parse_bool(value: object, name: str = "setting") -> bool:

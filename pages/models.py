@@ -19,7 +19,8 @@ from opta_stream.present.model_facts import model_facts, readiness_color
 from opta_stream.present.rates import current_rates
 from opta_stream.present.serving import totals
 from opta_stream.snapshot import ModelInfo, Progress, Snapshot
-from opta_stream.ui import actions, load_form, model_actions, routing, session, widgets
+from opta_stream.store import Store
+from opta_stream.ui import actions, load_form, model_actions, routing, session, shared, widgets
 
 MAX_JOBS_SHOWN = 8
 WINDOW_S = 300.0  # the p95 on each row is over this window, as on the Requests page
@@ -64,11 +65,19 @@ def unload_done_elsewhere(snap: Snapshot, blocked: str | None) -> None:
             model_actions.show_action(action.origin, client, blocked)
 
 
-def model_row(model: ModelInfo, snap: Snapshot, rates: dict[str, float]) -> None:
+def tick_facts(store: Store) -> tuple[Snapshot, dict[str, str]]:
+    """The snapshot and each model's line of facts, computed once per tick for every viewer."""
+    snap = store.snapshot(WINDOW_S)
+    rates = current_rates(snap.throughput)
+    facts = {m.model_id: model_facts(
+        m, snap.taken_at, tokens_per_s=rates.get(m.model_id),
+        p95_s=totals(snap.serving, "model", m.model_id).quantile(0.95), window_s=snap.window_s)
+        for m in snap.models}
+    return snap, facts
+
+
+def model_row(model: ModelInfo, snap: Snapshot, facts: str) -> None:
     in_flight = snap.gauges.active_requests or 0
-    p95 = totals(snap.serving, "model", model.model_id).quantile(0.95)
-    facts = model_facts(model, snap.taken_at, tokens_per_s=rates.get(model.model_id),
-                        p95_s=p95, window_s=snap.window_s)
     with st.container(border=True):
         left, right = st.columns([5, 1], vertical_alignment="center")
         left.text(model.model_id)
@@ -104,9 +113,9 @@ def jobs(snap: Snapshot) -> None:
         st.caption(f"{len(ordered) - MAX_JOBS_SHOWN} older jobs not shown.")
 
 
-@st.fragment(run_every=0.5)
+@st.fragment(run_every=src.settings.render_s)
 def live() -> None:
-    snap: Snapshot = store.snapshot(WINDOW_S)
+    snap, facts = shared.page(src, "models", WINDOW_S, lambda store, tz: tick_facts(store))
     age = freshness.models_age(snap)
     st.subheader(f"Loaded models ({len(snap.models) if age.known else '—'})")
     tz = widgets.viewer_tz()
@@ -120,9 +129,8 @@ def live() -> None:
     if blocked and not locked:
         st.caption(f"Actions are disabled: {blocked}")
     unload_done_elsewhere(snap, blocked)
-    rates = current_rates(snap.throughput)
     for model in snap.models:
-        model_row(model, snap, rates)
+        model_row(model, snap, facts[model.model_id])
     st.subheader("Downloads and quantize jobs")
     if not snap.jobs:
         st.caption("No downloads or quantize jobs yet.")

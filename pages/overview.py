@@ -8,6 +8,8 @@ twice a second.
 
 from __future__ import annotations
 
+from datetime import tzinfo
+
 import pandas as pd
 import streamlit as st
 
@@ -18,7 +20,8 @@ from opta_stream.present.rates import LIVE_OVER_S, current_rate, rate_grid
 from opta_stream.present.serving import latest_gauges, seconds, totals
 from opta_stream.present.throughput import TOTAL, line_rows
 from opta_stream.snapshot import LogEntry, Snapshot
-from opta_stream.ui import routing, widgets
+from opta_stream.ui import routing, shared, widgets
+from opta_stream.ui.recorder import Block, Recorder
 from opta_stream.units import duration
 
 SPARK_WINDOW_S = 120.0
@@ -33,21 +36,21 @@ def _round(gb: float | None) -> float | None:
     return None if gb is None else round(gb * 20.0) / 20.0
 
 
-def memory_card(snap: Snapshot) -> None:
+def memory_card(out: Block, snap: Snapshot, tz: tzinfo) -> None:
     g = snap.gauges
-    with st.container(border=True):
-        st.markdown("**Memory**")
+    with out.container(border=True):
+        out.markdown("**Memory**")
         spec = widgets.gauge_spec(_round(g.memory_used_gb), _round(g.memory_total_gb),
                                   g.threshold_pct)
-        st.vega_lite_chart(spec=spec, key="overview_gauge", width="stretch")
+        shared.chart(out, spec, key="overview_gauge")
         if g.memory_used_gb is None or not g.memory_total_gb:
-            st.caption("No memory figures yet — waiting for the first status sample.")
+            out.caption("No memory figures yet — waiting for the first status sample.")
             return
         pct = 100.0 * g.memory_used_gb / g.memory_total_gb
         limit = f" · threshold {g.threshold_pct:.0f} %" if g.threshold_pct is not None else ""
-        stale = freshness.status_age(snap).note(widgets.viewer_tz())
-        st.caption(f"{g.memory_used_gb:.1f} of {g.memory_total_gb:.1f} GB used "
-                   f"({pct:.0f} %){limit}" + (f" · {stale}" if stale else ""))
+        stale = freshness.status_age(snap).note(tz)
+        out.caption(f"{g.memory_used_gb:.1f} of {g.memory_total_gb:.1f} GB used "
+                    f"({pct:.0f} %){limit}" + (f" · {stale}" if stale else ""))
 
 
 def total_frame(snap: Snapshot, step_s: float = 2.0) -> pd.DataFrame:
@@ -57,45 +60,45 @@ def total_frame(snap: Snapshot, step_s: float = 2.0) -> pd.DataFrame:
     return line_rows(grid.t, grid.total, TOTAL, 1.5)
 
 
-def throughput_card(snap: Snapshot) -> None:
+def throughput_card(out: Block, snap: Snapshot, tz: tzinfo) -> None:
     series = snap.throughput
-    with st.container(border=True):
-        st.metric("Tokens / s", number(current_rate(series)),
-                  help="All loaded models together, the rate over the last 10 s (the "
-                       "Throughput page's 'Now').")
-        widgets.chart(cards.sparkline_plan(total_frame(snap)), key="overview_sparkline")
+    with out.container(border=True):
+        out.metric("Tokens / s", number(current_rate(series)),
+                   help="All loaded models together, the rate over the last 10 s (the "
+                        "Throughput page's 'Now').")
+        shared.chart(out, cards.sparkline_plan(total_frame(snap)), key="overview_sparkline")
         if not len(series):
-            st.caption("No throughput samples yet — waiting for the first one."
-                       if snap.gauges.tokens_per_s is None else
-                       f"No throughput sample in the last {duration(SPARK_WINDOW_S)}.")
-        elif note := freshness.age_of(float(series.ts[-1]), snap).note(widgets.viewer_tz()):
-            st.caption(f":material/schedule: {note}: no newer sample.")
+            out.caption("No throughput samples yet — waiting for the first one."
+                        if snap.gauges.tokens_per_s is None else
+                        f"No throughput sample in the last {duration(SPARK_WINDOW_S)}.")
+        elif note := freshness.age_of(float(series.ts[-1]), snap).note(tz):
+            out.caption(f":material/schedule: {note}: no newer sample.")
 
 
-def numbers_row(snap: Snapshot) -> None:
+def numbers_row(out: Block, snap: Snapshot, tz: tzinfo) -> None:
     g = snap.gauges
     active = number(g.active_requests, "d")
     if g.active_requests is not None and g.max_concurrent:
         active += f" / {g.max_concurrent}"
     models = freshness.models_age(snap)
-    cols = st.columns(4)
+    cols = out.columns(4)
     cols[0].metric("Loaded models", len(snap.models) if models.known else "—", border=True,
                    help=None if models.known else "The model list has not arrived yet.")
     cols[1].metric("Active requests", active, border=True)
     cols[2].metric("Uptime", duration(g.uptime_s), border=True)
     cols[3].metric("Server version", g.version or "—", border=True)
-    note = freshness.status_age(snap).note(widgets.viewer_tz(), "Server status")
+    note = freshness.status_age(snap).note(tz, "Server status")
     if note:
-        st.caption(f":material/schedule: {note}: the server has not answered since.")
+        out.caption(f":material/schedule: {note}: the server has not answered since.")
 
 
-def serving_row(snap: Snapshot) -> None:
+def serving_row(out: Block, snap: Snapshot) -> None:
     """Latency, errors and queue over the sparkline's window, as the Requests page counts them."""
     t0, t1 = snapshot_window(snap)
     t = totals(snap.serving, t0=t0, t1=t1)
     g = latest_gauges(snap.serving)
     over = duration(SPARK_WINDOW_S)
-    cols = st.columns(4)
+    cols = out.columns(4)
     cols[0].metric("p95 latency", seconds(t.quantile(0.95)), border=True,
                    help=f"95 % of the requests that finished in the last {over} took at most "
                         "this (from the server's latency histogram).")
@@ -106,36 +109,43 @@ def serving_row(snap: Snapshot) -> None:
     cols[3].metric("Requests / s", number(t.per_s("requests"), ".2f"), border=True,
                    help=f"Requests finished per second over the last {over}.")
     if not len(snap.serving):
-        st.caption("No request metrics yet — they come from the server's /admin/metrics.")
+        out.caption("No request metrics yet — they come from the server's /admin/metrics.")
 
 
-def events_frame(entries: tuple[LogEntry, ...]) -> pd.DataFrame:
-    tz = widgets.viewer_tz()
+def events_frame(entries: tuple[LogEntry, ...], tz: tzinfo) -> pd.DataFrame:
     rows = [(clock_time(e.ts, tz), e.type, e.severity, e.summary)
             for e in reversed(entries)]
     return pd.DataFrame(rows, columns=["time", "event", "severity", "summary"], dtype=object)
 
 
-def latest_events(snap: Snapshot) -> None:
-    st.markdown("**Latest events**")
+def latest_events(out: Block, snap: Snapshot, tz: tzinfo) -> None:
+    out.markdown("**Latest events**")
     entries = tuple(e for e in snap.events if e.severity != "debug")[-LATEST_EVENTS:]
     if not entries:
-        st.caption("No events yet — model loads, downloads and warnings will appear here.")
+        out.caption("No events yet — model loads, downloads and warnings will appear here.")
         return
-    st.dataframe(events_frame(entries), hide_index=True, width="stretch", key="overview_events")
+    shared.table(out, events_frame(entries, tz), hide_index=True, width="stretch",
+                 key="overview_events")
 
 
-@st.fragment(run_every=0.5)
-def live() -> None:
-    snap = store.snapshot(SPARK_WINDOW_S)
-    left, right = st.columns([3, 2])
+def build(snap: Snapshot, tz: tzinfo) -> Recorder:
+    """The live part's elements for one tick, shared by every viewer of it."""
+    out = Recorder()
+    left, right = out.columns([3, 2])
     with left:
-        memory_card(snap)
+        memory_card(out, snap, tz)
     with right:
-        throughput_card(snap)
-    numbers_row(snap)
-    serving_row(snap)
-    latest_events(snap)
+        throughput_card(out, snap, tz)
+    numbers_row(out, snap, tz)
+    serving_row(out, snap)
+    latest_events(out, snap, tz)
+    return out
+
+
+@st.fragment(run_every=src.settings.render_s)
+def live() -> None:
+    shared.draw(shared.page(src, "overview", SPARK_WINDOW_S,
+                            lambda store, tz: build(store.snapshot(SPARK_WINDOW_S), tz)))
 
 
 st.header("Overview")

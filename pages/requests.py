@@ -11,6 +11,7 @@ in one step at its end.
 from __future__ import annotations
 
 import math
+from datetime import tzinfo
 
 import streamlit as st
 
@@ -21,15 +22,16 @@ from opta_stream.present.serving_charts import lines_plan
 from opta_stream.present.serving_lines import ServingLines, serving_lines
 from opta_stream.present.serving_tables import client_table, model_table, serving_csv
 from opta_stream.snapshot import Snapshot
-from opta_stream.ui import routing, widgets
+from opta_stream.ui import routing, shared, widgets
+from opta_stream.ui.recorder import Block, Recorder
 from opta_stream.units import span
 
 src = routing.page_source(__file__)
 store = src.store
 
 
-def figures(t: ServingTotals, gauges: dict[str, float]) -> None:
-    row = st.columns(4)
+def figures(out: Block, t: ServingTotals, gauges: dict[str, float]) -> None:
+    row = out.columns(4)
     row[0].metric("Requests / s", number(t.per_s("requests"), ".2f"), border=True,
                   help=f"{t.get('requests'):,.0f} requests finished in the window.")
     row[1].metric("Errors / s", number(t.per_s("errors"), ".2f"), border=True,
@@ -40,14 +42,14 @@ def figures(t: ServingTotals, gauges: dict[str, float]) -> None:
     in_flight = gauges.get("in_flight", math.nan)
     row[3].metric("In flight / limit", f"{number(in_flight, '.0f')} / {number(limit, '.0f')}",
                   border=True, help="Requests running now, against the concurrency limit.")
-    row = st.columns(4)
+    row = out.columns(4)
     for col, (label, q) in zip(row, (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)), strict=False):
         col.metric(f"{label} latency", seconds(t.quantile(q)), border=True,
                    help=f"{round(q * 100)} % of requests in the window took at most this "
                         "(estimated inside a histogram bucket, as Prometheus does).")
     row[3].metric("Mean latency", seconds(t.mean_latency), border=True,
                   help="Total request time over the number of requests.")
-    row = st.columns(4)
+    row = out.columns(4)
     row[0].metric("Queued", number(gauges.get("queued", math.nan), ".0f"), border=True,
                   help="Requests waiting for a free slot now.")
     row[1].metric("Prompt tokens / s", number(t.per_s("prompt_tokens")), border=True)
@@ -58,10 +60,10 @@ def figures(t: ServingTotals, gauges: dict[str, float]) -> None:
                                     "(— when no request used speculative decoding).")
 
 
-def charts(snap: Snapshot, lines: ServingLines) -> None:
+def charts(out: Block, snap: Snapshot, lines: ServingLines, tz: tzinfo) -> None:
     window = snapshot_window(snap)
     marks = marker_frame(snap.events, window)
-    axis = widgets.time_axis(snap.window_s)
+    axis = widgets.time_axis(snap.window_s, tz)
     titles = {"latency": "Latency", "requests": "Requests and errors per second",
               "queue": "In flight and queued, against the limit",
               "tokens": "Prompt and completion tokens per second"}
@@ -69,12 +71,12 @@ def charts(snap: Snapshot, lines: ServingLines) -> None:
               "tokens": lines.tokens}
     kinds = list(titles)
     for pair in (kinds[:2], kinds[2:]):
-        for col, kind in zip(st.columns(2), pair, strict=True):
+        for col, kind in zip(out.columns(2), pair, strict=True):
             with col:
-                st.markdown(f"**{titles[kind]}**")
-                widgets.chart(lines_plan(kind, frames[kind], gaps=snap.gaps, markers=marks,
-                                         window=window, axis=axis), key=f"requests_{kind}")
-    st.caption(f"Rates over the {span(lines.over_s)} before each point and latency over "
+                out.markdown(f"**{titles[kind]}**")
+                shared.chart(out, lines_plan(kind, frames[kind], gaps=snap.gaps, markers=marks,
+                                             window=window, axis=axis), key=f"requests_{kind}")
+    out.caption(f"Rates over the {span(lines.over_s)} before each point and latency over "
                f"the {span(lines.latency_over_s)} before it, every "
                f"{span(lines.step_s)}. Amber lines mark loads, unloads, downloads, "
                "reloads and restarts.")
@@ -83,47 +85,54 @@ def charts(snap: Snapshot, lines: ServingLines) -> None:
 _NUM = st.column_config.NumberColumn
 
 
-def tables(snap: Snapshot) -> None:
+def tables(out: Block, snap: Snapshot) -> None:
     t0, t1 = snapshot_window(snap)
     models, clients = model_table(snap.serving, t0, t1), client_table(snap.serving, t0, t1)
-    st.markdown("**Per model**")
+    out.markdown("**Per model**")
     if models.empty:
-        st.caption("No model finished a request in this window.")
+        out.caption("No model finished a request in this window.")
     else:
-        st.dataframe(models, hide_index=True, width="stretch", column_config={
+        shared.table(out, models, hide_index=True, width="stretch", column_config={
             "model": st.column_config.TextColumn(width="large"),
             "error %": _NUM(format="%.1f"), "tokens/s": _NUM(format="%.1f"),
             "p50 s": _NUM(format="%.2f"), "p95 s": _NUM(format="%.2f"),
             "mean s": _NUM(format="%.2f")})
-    st.markdown("**Per client**")
+    out.markdown("**Per client**")
     if clients.empty:
-        st.caption("No client counted in this window (the server lists clients once it "
-                   "has seen one).")
+        out.caption("No client counted in this window (the server lists clients once it "
+                    "has seen one).")
     else:
-        st.dataframe(clients, hide_index=True, width="stretch", column_config={
+        shared.table(out, clients, hide_index=True, width="stretch", column_config={
             "error %": _NUM(format="%.1f"), "tokens/s": _NUM(format="%.1f")})
 
 
-def download(snap: Snapshot) -> None:
+def download(out: Block, snap: Snapshot) -> None:
     widgets.window_csv(
         snap.server, "requests", snapshot_window(snap),
         lambda start, end: serving_csv(snap.serving, start, end), len(snap.serving),
         help="The raw counter and histogram deltas of the window, one row per poll (or "
-             "minute) and per server, model or client, with UTC timestamps.")
+             "minute) and per server, model or client, with UTC timestamps.", out=out)
 
 
-@st.fragment(run_every=0.5)
-def live(window_s: float) -> None:
-    snap = store.snapshot(window_s)
+def build(snap: Snapshot, tz: tzinfo) -> Recorder:
+    """The live part's elements for one tick, shared by every viewer of it."""
+    out = Recorder()
     t0, t1 = snapshot_window(snap)
     win = snap.serving
     if not len(win):
-        st.caption(":material/hourglass_empty: No request metrics yet — they come from two "
-                   "readings of the server's /admin/metrics, about a second apart.")
-    figures(totals(win, t0=t0, t1=t1), latest_gauges(win))
-    charts(snap, serving_lines(win, t0, t1, window_s=snap.window_s))
-    tables(snap)
-    download(snap)
+        out.caption(":material/hourglass_empty: No request metrics yet — they come from two "
+                    "readings of the server's /admin/metrics, about a second apart.")
+    figures(out, totals(win, t0=t0, t1=t1), latest_gauges(win))
+    charts(out, snap, serving_lines(win, t0, t1, window_s=snap.window_s), tz)
+    tables(out, snap)
+    download(out, snap)
+    return out
+
+
+@st.fragment(run_every=src.settings.render_s)
+def live(window_s: float) -> None:
+    shared.draw(shared.page(src, "requests", window_s,
+                            lambda store, tz: build(store.snapshot(window_s), tz)))
 
 
 st.header("Requests")

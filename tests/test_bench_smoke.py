@@ -25,6 +25,10 @@ REQUIRED_KEYS = {
     "ingest_vs_raw_bound", "tick_ms_p95_1h", "chart_points_max", "tick_bytes_per_chart",
     "store_mb_full", "rss_growth_mb", "upstream_connections_10_viewers",
     "server_cpu_pct_10_viewers", "viewer_hz_10_viewers", "event_to_browser_ms_p95",
+    "viewer_cost_vs_floor", "viewer_cost_vs_floor_throughput", "viewer_cost_vs_floor_requests",
+    "viewer_cost_vs_floor_memory", "viewer_cost_vs_floor_models", "viewer_cost_vs_floor_events",
+    "viewer_hz_30_viewers", "viewer_hz_50_viewers", "upstream_connections_50_viewers",
+    "rss_per_viewer_mib", "rss_kept_per_closed_session_mib", "viewer_hz_50_viewers_render_1s",
 }
 
 
@@ -132,3 +136,60 @@ def test_viewer_follows_auto_rerun_and_counts_fragment_runs():
 def test_store_full_measure_is_bounded():
     res = tick.measure_store_full(300)
     assert 0 < res["traced_mib"] < 50
+
+
+def test_the_floor_overview_draws_the_same_elements_as_the_real_one(filled_store, clean_env,
+                                                                      monkeypatch):
+    """``bench/floor_app.py`` is the per-viewer floor only while it mirrors the page."""
+    from collections import Counter
+
+    from streamlit.testing.v1 import AppTest
+    from test_app_pages import FakeClient, make_app, open_page
+    from test_shared_ticks import _walk
+
+    from opta_stream.ui import compat
+
+    compat.use_navigation_mode(monkeypatch)
+    real = open_page(make_app(filled_store, client=FakeClient()), "overview")
+    floor = AppTest.from_file(str(ROOT / "bench" / "floor_app.py"), default_timeout=15).run()
+    assert not floor.exception
+    kinds = [Counter(el.type for el in _walk(at.main) if el.type != "info")
+             for at in (real, floor)]  # the floor shows the demo banner, the test store not
+    assert kinds[0] == kinds[1] and kinds[0]["vega_lite_chart"] == 2 and kinds[0]["metric"] == 9
+
+
+def test_viewer_cost_subtracts_each_apps_idle_cost():
+    app = {"cpu_pct": 30.0, "idle_cpu_pct": 6.0, "hz_median": 2.0}
+    floor = {"cpu_pct": 24.0, "idle_cpu_pct": 0.0, "hz_median": 2.0}
+    cost, note = run._viewer_cost(app, floor)
+    assert cost == pytest.approx(1.0) and "raw CPU ratio 1.25" in note
+    assert run._viewer_cost(app, {**floor, "cpu_pct": 0.0})[0] is None
+
+
+def test_the_render_interval_setting_reaches_the_pages_fragment(clean_env):
+    """``streamlit run app.py`` with OPTA_STREAM_RENDER_S=1: the live fragment asks the
+    browser for a rerun every second (the sidebar's badge and banner keep their own)."""
+    demo = DemoServer(mode="lmx").start()
+    app = viewers.StreamlitApp(common.free_port(), {
+        "OPTA_LMX_URL": demo.url, "OPTA_LMX_ADMIN_KEY": "", "OPTA_STREAM_RENDER_S": "1"})
+    try:
+        app.start()
+
+        async def visit() -> viewers.Viewer:
+            stop = asyncio.Event()
+            v = viewers.Viewer(f"http://127.0.0.1:{app.port}", "throughput")
+            task = asyncio.create_task(v.run(stop))
+            for _ in range(300):
+                if len(v.intervals) == 3:
+                    break
+                await asyncio.sleep(0.1)
+            stop.set()
+            await task
+            return v
+
+        v = asyncio.run(visit())
+    finally:
+        app.stop()
+        demo.stop()
+        app.remove_log()
+    assert sorted(round(i, 2) for i in v.intervals.values()) == [1.0, 1.1, 1.3], v.errors

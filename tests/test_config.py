@@ -8,7 +8,7 @@ from collections.abc import Iterator, Mapping
 
 import pytest
 
-from opta_stream.config import Settings, key_digest, parse_bool, resolve_settings
+from opta_stream.config import RENDER_S, Settings, key_digest, parse_bool, resolve_settings
 from opta_stream.errors import ConfigError
 from opta_stream.inputs import (
     host_label,
@@ -302,3 +302,20 @@ def test_key_origin_names_where_the_key_came_from():
     assert resolve_settings({}, {"OPTA_LMX_ADMIN_KEY": "k"}).key_origin() == (
         "the environment (OPTA_LMX_ADMIN_KEY)")
     assert resolve_settings({}, {}).key_origin() == "nowhere: no admin key is set"
+
+
+def test_the_render_interval_comes_from_secrets_then_the_environment():
+    assert resolve_settings({}, {}).render_s == RENDER_S == 0.5
+    assert resolve_settings({}, {"OPTA_STREAM_RENDER_S": "1"}).render_s == 1.0
+    both = resolve_settings({"render_interval_s": 2}, {"OPTA_STREAM_RENDER_S": "1"})
+    assert both.render_s == 2.0
+    panel = resolve_settings({"render_interval_s": 1.5}, {}, {"url": "http://h:1"})
+    assert panel.render_s == 1.5  # a viewer's own server keeps the operator's rate
+
+
+@pytest.mark.parametrize("value", ["0.1", "6", "fast", "nan"])
+def test_a_render_interval_out_of_range_is_a_clear_error(value):
+    with pytest.raises(ConfigError) as err:
+        resolve_settings({}, {"OPTA_STREAM_RENDER_S": value})
+    assert str(err.value).startswith("OPTA_STREAM_RENDER_S must be a number of seconds from "
+                                     "0.25 to 5")

@@ -1,4 +1,8 @@
-"""Every use of Streamlit's internals, in one place: tests and bench only, never the app.
+"""Every use of Streamlit's internals, in one place: tests and bench, and two Arrow helpers.
+
+The app itself uses only ``arrow_bytes`` and ``arrow_table`` (``ui.shared``
+turns a tick's data into Arrow once for every viewer, exactly as Streamlit
+would for each); everything else here serves tests and the benchmarks.
 
 Checked against Streamlit 1.67.0 (``STREAMLIT_CHECKED``); ``pyproject.toml``
 caps streamlit below 1.68 so that a new release is tried here first. Each
@@ -13,11 +17,30 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 __all__ = [
-    "STREAMLIT_CHECKED", "back_msg", "cached_values", "chart_proto_sizes", "forward_msg",
-    "quiet_no_runtime_warning", "record_media", "resource_value_key", "use_navigation_mode",
+    "STREAMLIT_CHECKED", "arrow_bytes", "arrow_table", "back_msg", "cached_values",
+    "chart_proto_sizes", "forward_msg", "quiet_no_runtime_warning", "record_media",
+    "resource_value_key", "use_navigation_mode",
 ]
 
 STREAMLIT_CHECKED = "1.67.0"
+
+
+def arrow_bytes(data: Any) -> bytes:
+    """A chart dataset as Streamlit sends it (``dataframe_util.convert_anything_to_arrow_bytes``).
+
+    ``st.vega_lite_chart`` passes a named dataset that is already ``bytes`` through as is.
+    """
+    from streamlit import dataframe_util
+
+    return bytes(dataframe_util.convert_anything_to_arrow_bytes(data))
+
+
+def arrow_table(frame: Any) -> Any:
+    """A DataFrame as the Arrow table Streamlit would make of it
+    (``dataframe_util.convert_pandas_df_to_arrow_table``); ``st.dataframe`` only serialises it."""
+    from streamlit import dataframe_util
+
+    return dataframe_util.convert_pandas_df_to_arrow_table(frame)
 
 
 def use_navigation_mode(monkeypatch: Any) -> None:

@@ -8,7 +8,9 @@ thread is orphaned. ``source()`` hands a page its ``Source``.
 
 Test seam: a Store put in ``st.session_state[TEST_STORE_KEY]`` is used instead
 of any feed, and ``st.session_state[TEST_CLIENT_KEY]`` stands in for the admin
-client. AppTest fills a Store deterministically this way.
+client. AppTest fills a Store deterministically this way; such a Source does
+not share ticks between viewers (``ui.shared``) unless
+``st.session_state[TEST_SHARE_KEY]`` is set.
 """
 
 from __future__ import annotations
@@ -25,12 +27,13 @@ from opta_stream.store import Store
 from opta_stream.ui import session
 
 __all__ = [
-    "MAX_FEEDS", "TEST_CLIENT_KEY", "TEST_STORE_KEY", "Source", "demo_server", "shared_feed",
-    "shutdown", "source",
+    "MAX_FEEDS", "TEST_CLIENT_KEY", "TEST_SHARE_KEY", "TEST_STORE_KEY", "Source", "demo_server",
+    "shared_feed", "shutdown", "source",
 ]
 
 TEST_STORE_KEY = "opta_test_store"
 TEST_CLIENT_KEY = "opta_test_client"
+TEST_SHARE_KEY = "opta_test_share"
 MAX_FEEDS = 8
 
 
@@ -44,6 +47,7 @@ class Source:
     is_demo: bool
     read_only: bool
     feed: Feed | None = None
+    share: bool = True  # per-tick work shared between viewers (ui.shared)
 
 
 def _stop(resource: Feed | DemoServer) -> None:
@@ -80,7 +84,8 @@ def source() -> Source:
     injected = st.session_state.get(TEST_STORE_KEY)
     if isinstance(injected, Store):
         client = st.session_state.get(TEST_CLIENT_KEY)
-        return Source(injected, client, conf, False, session.read_only(conf))
+        return Source(injected, client, conf, False, session.read_only(conf),
+                      share=bool(st.session_state.get(TEST_SHARE_KEY)))
     if not conf.url:
         server = demo_server()
         feed = shared_feed(server.url, session.digest(None), None)

@@ -42,9 +42,9 @@ def viewer_tz() -> tzinfo:
         return UTC
 
 
-def time_axis(window_s: float) -> TimeAxis:
+def time_axis(window_s: float, tz: tzinfo | None = None) -> TimeAxis:
     """The time axis for a window, titled with the viewer's zone (dates on long windows)."""
-    tz = viewer_tz()
+    tz = viewer_tz() if tz is None else tz
     return TimeAxis.for_window(window_s, getattr(tz, "key", None) or str(tz))
 
 
@@ -60,7 +60,7 @@ def gauge_spec(used_gb: float | None, total_gb: float | None,
     """The memory gauge as a Vega-Lite spec, built once per reading for every viewer.
 
     Building and validating it costs ~25 ms; the reading changes about once a
-    second while each viewer redraws twice a second. Round the inputs first.
+    second while the page is built twice a second. Round the inputs first.
     """
     return cards.gauge_chart(used_gb, total_gb, threshold_pct).to_dict()
 
@@ -75,7 +75,7 @@ def chart(plan: ChartPlan, key: str, height: int | None = None) -> None:
 
 
 def csv_button(build: Callable[[], bytes], rows: int, *, file_name: str, key: str,
-               help: str) -> None:
+               help: str, out: Any = st) -> None:
     """The CSV download of what a fragment shows, built from the snapshot it holds.
 
     Small exports are built on every rerun: Streamlit keeps the previous file
@@ -83,14 +83,15 @@ def csv_button(build: Callable[[], bytes], rows: int, *, file_name: str, key: st
     ones (an hour of 10 Hz samples is ~50 ms and 2 MB) are built only on click.
     """
     data: bytes | Callable[[], bytes] = build() if rows <= STATIC_CSV_ROWS else build
-    st.download_button("Download CSV", data, file_name=file_name, mime="text/csv",
+    out.download_button("Download CSV", data, file_name=file_name, mime="text/csv",
                        on_click="ignore", icon=":material/download:", key=key, help=help)
 
 
 def window_csv(server: str, kind: str, window: tuple[float, float],
-               build: Callable[[float, float], bytes], rows: int, help: str) -> None:
+               build: Callable[[float, float], bytes], rows: int, help: str,
+               out: Any = st) -> None:
     """A page's CSV of exactly its window: named for the server, kind and span."""
     start, end = window
     csv_button(lambda: build(start, end), rows,
                file_name=export.export_filename(server, kind, start, end), key=f"{kind}_csv",
-               help=help)
+               help=help, out=out)

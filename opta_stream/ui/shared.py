@@ -1,0 +1,98 @@
+"""Per-tick work shared by every viewer: snapshots, frames, chart specs, Arrow bytes.
+
+``page(src, name, window_s, build)`` runs a page's ``build(store, tz)`` once
+per tick slot for each server, window and time zone (``ui.slots``) and hands
+every viewer the same ``Recorder``; ``draw`` replays it. While recording,
+``chart`` and ``table`` turn data into Arrow once, so a viewer's rerun does no
+pandas work at all: Streamlit is handed bytes for chart datasets (it passes
+them through) and Arrow tables for tables (it only serialises them).
+
+Sharing is off for an injected test store (AppTest runs on a frozen clock
+and changes the store between runs), unless a test turns it on.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Hashable
+from datetime import tzinfo
+from typing import Any, TypeVar
+
+import pandas as pd
+import streamlit as st
+
+from opta_stream.present.chart_specs import ChartPlan, to_spec
+from opta_stream.snapshot import Snapshot
+from opta_stream.store import Store
+from opta_stream.ui.compat import arrow_bytes, arrow_table
+from opta_stream.ui.recorder import Block, Recorder, replay
+from opta_stream.ui.resources import Source
+from opta_stream.ui.slots import SlotMemo
+
+__all__ = ["arrow_spec", "chart", "draw", "memo", "page", "snapshot", "table", "tz_name"]
+
+T = TypeVar("T")
+
+_memos: dict[float, SlotMemo] = {}
+_lock = threading.Lock()
+
+
+def memo(render_s: float) -> SlotMemo:
+    """The process's memo for this render interval (slots of half of it)."""
+    with _lock:
+        found = _memos.get(render_s)
+        if found is None:
+            found = _memos[render_s] = SlotMemo(render_s / 2.0, max_keys=128)
+        return found
+
+
+def tz_name(tz: tzinfo) -> str:
+    return getattr(tz, "key", None) or str(tz)
+
+
+def _shared(src: Source, key: Hashable, build: Callable[[], Any]) -> Any:
+    if not src.share:
+        return build()
+    return memo(src.settings.render_s).get((id(src.store), src.store.server, key), build)
+
+
+def page(src: Source, name: str, window_s: float, build: Callable[[Store, tzinfo], T],
+         *extra: Hashable) -> T:
+    """This tick's elements (or figures) of page ``name``: built by the slot's first viewer."""
+    from opta_stream.ui.widgets import viewer_tz
+
+    tz = viewer_tz()
+    return _shared(src, ("page", name, window_s, tz_name(tz), *extra),
+                   lambda: build(src.store, tz))
+
+
+def snapshot(src: Source, window_s: float) -> Snapshot:
+    """The store's snapshot, taken once per slot (the sidebar badge and the banner)."""
+    return _shared(src, ("snapshot", window_s), lambda: src.store.snapshot(window_s))
+
+
+def draw(recording: Recorder) -> None:
+    """This viewer's rerun: emit the recorded elements, nothing else."""
+    replay(recording.ops, st)
+
+
+def arrow_spec(spec: dict[str, Any]) -> dict[str, Any]:
+    """The spec with each named dataset as Arrow IPC bytes, which Streamlit passes on as is."""
+    datasets = spec.get("datasets")
+    if not datasets:
+        return spec
+    return {**spec, "datasets": {name: data if isinstance(data, bytes) else arrow_bytes(data)
+                                 for name, data in datasets.items()}}
+
+
+def chart(out: Block, plan: ChartPlan | dict[str, Any], key: str,
+          height: int | None = None) -> None:
+    """Record a chart (see ``widgets.chart``) with its data already Arrow."""
+    spec = to_spec(plan) if isinstance(plan, ChartPlan) else plan
+    out.vega_lite_chart(spec=arrow_spec(spec), key=key, width="stretch",
+                        height=height if height is not None else "content")
+
+
+def table(out: Block, frame: pd.DataFrame, **kwargs: Any) -> None:
+    """Record ``st.dataframe`` of an Arrow table made once from ``frame``."""
+    out.dataframe(arrow_table(frame), **kwargs)
