@@ -1,8 +1,9 @@
 """Opta Stream: a live dashboard for Opta LMX.
 
-The entry file is the router and the shared frame: page config, the five
+The entry file is the router and the shared frame: page config, the six
 pages, the sidebar's connection panel and live connection badge, and the
-demo banner when no server is configured. Pages get their data from
+demo banner when no server is configured (the health banner is drawn by each
+page's live fragment, ``ui.shared.draw``). Pages get their data from
 ``opta_stream.resources.source()``; nothing here talks to the server.
 """
 
@@ -12,10 +13,11 @@ from pathlib import Path
 
 import streamlit as st
 
-from opta_stream.config import BADGE_S, BANNER_S
+from opta_stream.config import BADGE_S
 from opta_stream.errors import ConfigError
-from opta_stream.snapshot import ConnState, Health, Snapshot
+from opta_stream.snapshot import Health
 from opta_stream.ui import resources, routing, session, shared
+from opta_stream.ui.health import badge_label
 from opta_stream.units import duration
 
 DEMO_BANNER = (
@@ -26,16 +28,6 @@ URL_INPUT, KEY_INPUT, CONNECT_ERROR = "opta_url_input", "opta_key_input", "opta_
 # The favicon ships with the app: with a ":material/…:" icon every viewer's browser would
 # fetch it from fonts.gstatic.com, which fails offline (tests/test_browser.py checks this).
 ICON = str(Path(__file__).resolve().parent / "assets" / "opta-stream.png")
-
-BADGES = {  # health → (label, colour); "Live" is the live state's alone
-    Health.CONNECTING: ("Connecting…", "orange"),
-    Health.LIVE: ("Live", "green"),
-    Health.DEGRADED: ("Degraded", "orange"),
-    Health.DOWN: ("Down", "red"),
-    Health.KEY_REJECTED: ("Admin key rejected", "red"),
-    Health.INTERNAL_ERROR: ("Internal error", "red"),
-    Health.STOPPED: ("Stopped", "gray"),
-}
 
 PAGES = [
     # The default page lives at "/" but reserves its own name, which Streamlit then
@@ -57,15 +49,6 @@ def overview_by_name() -> None:
 
 ALIASES = [st.Page(overview_by_name, title="Overview", url_path="overview",
                    visibility="hidden")]
-
-
-def badge_label(snap: Snapshot) -> tuple[str, str]:
-    """The badge's words and colour; a stream waiting to reconnect says when."""
-    label, color = BADGES[snap.health.state]
-    conn = snap.connection
-    if conn.state is ConnState.RECONNECTING and conn.next_retry_at is not None:
-        label += f" · reconnecting in {max(0.0, conn.next_retry_at - snap.taken_at):.0f} s"
-    return label, color
 
 
 @st.fragment(run_every=BADGE_S)
@@ -90,24 +73,6 @@ def connection_badge(src: resources.Source) -> None:
         if st.button("Reconnect", key="reconnect",
                      help="This feed was stopped (settings changed or the cache was cleared)."):
             st.rerun(scope="app")
-
-
-@st.fragment(run_every=BANNER_S)
-def health_banner(src: resources.Source) -> None:
-    """On every page: what is wrong, when the server was last heard, while not live."""
-    snap = shared.snapshot(src, 1.0)
-    health = snap.health
-    if health.state in (Health.LIVE, Health.CONNECTING):
-        return
-    label, _ = BADGES[health.state]
-    seen = (f" Last heard from the server {duration(snap.taken_at - health.last_seen_at)} ago;"
-            " figures older than a few seconds say how old they are." if health.last_seen_at
-            else " Nothing has been heard from the server yet.")
-    text = f"{label}: {health.message}{seen}"
-    if health.state is Health.DEGRADED:
-        st.warning(text, icon=":material/warning:")
-    else:
-        st.error(text, icon=":material/error:")
 
 
 def _on_connect() -> None:
@@ -173,7 +138,6 @@ def main() -> None:
     sidebar(src)
     if src.is_demo:
         st.info(DEMO_BANNER, icon=":material/science:")
-    health_banner(src)
     with routing.frame():
         nav.run()
 

@@ -20,7 +20,11 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from opta_stream.config import BADGE_S, BANNER_S, RENDER_S  # the app's own intervals
+from opta_stream.config import (  # the app's own intervals
+    BADGE_S,
+    LOAD_RESULT_S,
+    RENDER_S,
+)
 
 LINE_ROWS = 120  # a live chart's datasets are 1–4 KB of Arrow: about this many rows
 
@@ -72,11 +76,6 @@ def download(key: str) -> None:
 def badge() -> None:
     st.badge("Live", color="green", icon=":material/circle:")
     st.caption("50.0 events/s · reconnected 0× in 0 tries · server last heard 0 s ago")
-
-
-@st.fragment(run_every=BANNER_S)
-def banner() -> None:
-    """The health banner: draws nothing while the server is live."""
 
 
 def window() -> None:
@@ -147,6 +146,16 @@ def models_live() -> None:
     st.caption("No downloads or quantize jobs yet.")
 
 
+@st.fragment(run_every=LOAD_RESULT_S)
+def load_result() -> None:
+    """The Models page's load result under its form: nothing while no load runs."""
+
+
+def models() -> None:
+    models_live()
+    load_result()
+
+
 @st.fragment(run_every=RENDER_S)
 def events_live() -> None:
     st.caption("20 of 20 logged events in the last 5 min match.")
@@ -175,7 +184,7 @@ PAGES = [
     st.Page(page("Throughput", throughput_live), title="Throughput", url_path="throughput"),
     st.Page(page("Requests", requests_live), title="Requests", url_path="requests"),
     st.Page(page("Memory", memory_live), title="Memory", url_path="memory"),
-    st.Page(page("Models", models_live, windowed=False), title="Models", url_path="models"),
+    st.Page(page("Models", models, windowed=False), title="Models", url_path="models"),
     st.Page(page("Events", events_live), title="Events", url_path="events"),
 ]
 
@@ -188,5 +197,4 @@ with st.sidebar:
         st.text_input("Admin key", type="password")
         st.form_submit_button("Connect")
 st.info("No server configured — showing the embedded demo server.")
-banner()
 nav.run()

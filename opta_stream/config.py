@@ -34,16 +34,17 @@ from dataclasses import dataclass
 from opta_stream.errors import ConfigError
 from opta_stream.inputs import preview, same_origin, validate_admin_key, validate_url
 
-__all__ = ["BADGE_S", "BANNER_S", "KEY_ORIGINS", "RENDER_S", "Settings", "key_digest", "parse_bool",
-           "resolve_settings"]
+__all__ = ["BADGE_S", "KEY_ORIGINS", "LOAD_RESULT_S", "RENDER_S", "Settings",
+           "key_digest", "parse_bool", "resolve_settings"]
 
 RENDER_S = 0.5  # how often the live parts of a page redraw, by default
 RENDER_RANGE = (0.25, 5.0)
-# The sidebar badge and the health banner are fragments of their own. Streamlit ends a
-# fragment's run when another's rerun request arrives, and timers started together stay
-# in step: at 1.0 s both were cut on nearly every tick by the page's 0.5 s fragment (and
-# by each other). Periods that are no multiple of each other meet only now and then.
-BADGE_S, BANNER_S = 1.1, 1.3
+# The sidebar badge is a fragment of its own (it cannot write outside the sidebar), as is
+# the Models page's load result under its form. A fragment's run that meets another's
+# rerun request often ends early, and timers started together stay in step: at 1.0 s and
+# 0.5 s the badge lost nearly every run to the page's fragment. Periods that are no
+# multiple of each other meet only now and then.
+BADGE_S, LOAD_RESULT_S = 1.1, 0.7
 
 KEY_ORIGINS = {"secrets": "the app's secrets (admin_key)",
                "environment": "the environment (OPTA_LMX_ADMIN_KEY)",

@@ -116,7 +116,7 @@ def build(snap: Snapshot, tz: tzinfo, window_s: float, categories: Sequence[str]
 def live(window_s: float, categories: Sequence[str], severities: Sequence[str],
          needle: str) -> None:
     filters = (tuple(categories), tuple(severities), needle)
-    shared.draw(shared.page(
+    shared.draw(src, shared.page(
         src, "events", window_s,
         lambda store, tz: build(store.snapshot(60.0), tz, window_s, *filters), filters))
 

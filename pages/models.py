@@ -21,6 +21,7 @@ from opta_stream.present.serving import totals
 from opta_stream.snapshot import ModelInfo, Progress, Snapshot
 from opta_stream.store import Store
 from opta_stream.ui import actions, load_form, model_actions, routing, session, shared, widgets
+from opta_stream.ui.health import banner
 
 MAX_JOBS_SHOWN = 8
 WINDOW_S = 300.0  # the p95 on each row is over this window, as on the Requests page
@@ -115,6 +116,7 @@ def jobs(snap: Snapshot) -> None:
 
 @st.fragment(run_every=src.settings.render_s)
 def live() -> None:
+    banner(st, shared.snapshot(src, 1.0))
     snap, facts = shared.page(src, "models", WINDOW_S, lambda store, tz: tick_facts(store))
     age = freshness.models_age(snap)
     st.subheader(f"Loaded models ({len(snap.models) if age.known else '—'})")

@@ -17,6 +17,7 @@ from typing import Any
 
 import streamlit as st
 
+from opta_stream.config import LOAD_RESULT_S
 from opta_stream.errors import AuthRejected, ConfigError, ServerRefused
 from opta_stream.inputs import MODEL_ID_MAX, validate_model_id
 from opta_stream.present.formatting import plain
@@ -200,7 +201,7 @@ def _overrides(off: bool) -> dict[str, Any]:
             "draft_tokens": draft_tokens}
 
 
-@st.fragment(run_every=0.5)
+@st.fragment(run_every=LOAD_RESULT_S)
 def load_result(client: Any, why_not: Callable[[], str | None]) -> None:
     """Under the form: the running load, then its result, until dismissed.
 

@@ -25,6 +25,7 @@ from opta_stream.present.chart_specs import ChartPlan, to_spec
 from opta_stream.snapshot import Snapshot
 from opta_stream.store import Store
 from opta_stream.ui.compat import arrow_bytes, arrow_table
+from opta_stream.ui.health import banner
 from opta_stream.ui.recorder import Block, Recorder, replay
 from opta_stream.ui.resources import Source
 from opta_stream.ui.slots import SlotMemo
@@ -71,8 +72,9 @@ def snapshot(src: Source, window_s: float) -> Snapshot:
     return _shared(src, ("snapshot", window_s), lambda: src.store.snapshot(window_s))
 
 
-def draw(recording: Recorder) -> None:
-    """This viewer's rerun: emit the recorded elements, nothing else."""
+def draw(src: Source, recording: Recorder) -> None:
+    """This viewer's rerun: the health banner (while not live), then the recorded elements."""
+    banner(st, snapshot(src, 1.0))
     replay(recording.ops, st)
 
 

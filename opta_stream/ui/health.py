@@ -1,0 +1,54 @@
+"""The server's health in words: the sidebar badge's label and the banner on every page.
+
+The banner is drawn at the top of each page's live fragment, not by a
+fragment of its own: every extra ``run_every`` fragment of a session adds
+rerun requests that collide with the page's, and with 30 viewers the page's
+2 Hz fragment lost a fifth of its runs to those collisions (bench/RESULTS.md).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opta_stream.snapshot import ConnState, Health, Snapshot
+from opta_stream.units import duration
+
+__all__ = ["BADGES", "badge_label", "banner"]
+
+BADGES = {  # health → (label, colour); "Live" is the live state's alone
+    Health.CONNECTING: ("Connecting…", "orange"),
+    Health.LIVE: ("Live", "green"),
+    Health.DEGRADED: ("Degraded", "orange"),
+    Health.DOWN: ("Down", "red"),
+    Health.KEY_REJECTED: ("Admin key rejected", "red"),
+    Health.INTERNAL_ERROR: ("Internal error", "red"),
+    Health.STOPPED: ("Stopped", "gray"),
+}
+
+
+def badge_label(snap: Snapshot) -> tuple[str, str]:
+    """The badge's words and colour; a stream waiting to reconnect says when."""
+    label, color = BADGES[snap.health.state]
+    conn = snap.connection
+    if conn.state is ConnState.RECONNECTING and conn.next_retry_at is not None:
+        label += f" · reconnecting in {max(0.0, conn.next_retry_at - snap.taken_at):.0f} s"
+    return label, color
+
+
+def banner(where: Any, snap: Snapshot) -> None:
+    """What is wrong and when the server was last heard, while it is not live (else nothing).
+
+    ``where`` is ``st`` or a recorder block.
+    """
+    health = snap.health
+    if health.state in (Health.LIVE, Health.CONNECTING):
+        return
+    label, _ = BADGES[health.state]
+    seen = (f" Last heard from the server {duration(snap.taken_at - health.last_seen_at)} ago;"
+            " figures older than a few seconds say how old they are." if health.last_seen_at
+            else " Nothing has been heard from the server yet.")
+    text = f"{label}: {health.message}{seen}"
+    if health.state is Health.DEGRADED:
+        where.warning(text, icon=":material/warning:")
+    else:
+        where.error(text, icon=":material/error:")
