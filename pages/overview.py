@@ -144,8 +144,7 @@ def build(snap: Snapshot, tz: tzinfo) -> Recorder:
 
 @st.fragment(run_every=src.settings.render_s)
 def live() -> None:
-    shared.draw(src, shared.page(src, "overview", SPARK_WINDOW_S,
-                            lambda store, tz: build(store.snapshot(SPARK_WINDOW_S), tz)))
+    shared.draw_window(src, "overview", SPARK_WINDOW_S, build)
 
 
 st.header("Overview")

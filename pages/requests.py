@@ -131,8 +131,7 @@ def build(snap: Snapshot, tz: tzinfo) -> Recorder:
 
 @st.fragment(run_every=src.settings.render_s)
 def live(window_s: float) -> None:
-    shared.draw(src, shared.page(src, "requests", window_s,
-                            lambda store, tz: build(store.snapshot(window_s), tz)))
+    shared.draw_window(src, "requests", window_s, build)
 
 
 st.header("Requests")

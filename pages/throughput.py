@@ -84,7 +84,7 @@ def build(store: Store, window_s: float, tz: tzinfo) -> Recorder:
 @st.fragment(run_every=src.settings.render_s)
 def live(window_s: float) -> None:
     shared.draw(src, shared.page(src, "throughput", window_s,
-                            lambda store, tz: build(store, window_s, tz)))
+                                 lambda store, tz: build(store, window_s, tz)))
 
 
 st.header("Throughput")

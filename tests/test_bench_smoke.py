@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import common, ingest, run, soak, tick, viewers  # noqa: E402
+from bench import common, ingest, protocol, run, soak, tick, viewer_measures, viewers  # noqa: E402
 from opta_stream.demo.server import DemoServer  # noqa: E402
 
 REQUIRED_KEYS = {
@@ -118,7 +118,7 @@ def test_viewer_follows_auto_rerun_and_counts_fragment_runs():
         v._on_message(msg, ws)
         await asyncio.wait_for(ws.rerun.wait(), 5.0)  # the 50 ms timer fired
         done = compat.forward_msg()
-        done.script_finished = viewers.FRAGMENT_DONE
+        done.script_finished = protocol.FRAGMENT_DONE
         done.metadata.run.fragment_ids.append("frag")
         v._on_message(done, ws)
         v._stop_timer("frag")
@@ -161,9 +161,9 @@ def test_the_floor_overview_draws_the_same_elements_as_the_real_one(filled_store
 def test_viewer_cost_subtracts_each_apps_idle_cost():
     app = {"cpu_pct": 30.0, "idle_cpu_pct": 6.0, "hz_median": 2.0}
     floor = {"cpu_pct": 24.0, "idle_cpu_pct": 0.0, "hz_median": 2.0}
-    cost, note = run._viewer_cost(app, floor)
+    cost, note = viewer_measures._viewer_cost(app, floor)
     assert cost == pytest.approx(1.0) and "raw CPU ratio 1.25" in note
-    assert run._viewer_cost(app, {**floor, "cpu_pct": 0.0})[0] is None
+    assert viewer_measures._viewer_cost(app, {**floor, "cpu_pct": 0.0})[0] is None
 
 
 def test_the_render_interval_setting_reaches_the_pages_fragment(clean_env):

@@ -30,7 +30,8 @@ from opta_stream.ui.recorder import Block, Recorder, replay
 from opta_stream.ui.resources import Source
 from opta_stream.ui.slots import SlotMemo
 
-__all__ = ["arrow_spec", "chart", "draw", "memo", "page", "snapshot", "table", "tz_name"]
+__all__ = ["arrow_spec", "chart", "draw", "draw_window", "memo", "page", "snapshot", "table",
+           "tz_name"]
 
 T = TypeVar("T")
 
@@ -65,6 +66,12 @@ def page(src: Source, name: str, window_s: float, build: Callable[[Store, tzinfo
     tz = viewer_tz()
     return _shared(src, ("page", name, window_s, tz_name(tz), *extra),
                    lambda: build(src.store, tz))
+
+
+def draw_window(src: Source, name: str, window_s: float,
+                build: Callable[[Snapshot, tzinfo], Recorder]) -> None:
+    """A live fragment's whole rerun, for a page built from one snapshot of ``window_s``."""
+    draw(src, page(src, name, window_s, lambda store, tz: build(store.snapshot(window_s), tz)))
 
 
 def snapshot(src: Source, window_s: float) -> Snapshot:
