@@ -98,3 +98,14 @@ def test_a_stuck_builder_does_not_hold_other_viewers_forever():
 def test_the_slot_must_be_positive():
     with pytest.raises(ValueError):
         SlotMemo(0.0)
+
+
+def test_a_result_nobody_asked_for_lately_is_dropped():
+    clock = Clock(0.0)
+    memo = SlotMemo(1.0, max_age_slots=10, clock=clock)
+    memo.get("heavy", lambda: "24 h page")
+    clock.t = 5.0
+    memo.get("light", lambda: "1 min page")
+    clock.t = 11.0  # "heavy" was last built in slot 0: 11 slots ago, past the limit
+    memo.get("light", lambda: "1 min page, newer")
+    assert len(memo._entries) == 1 and "light" in memo._entries

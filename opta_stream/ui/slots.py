@@ -33,16 +33,19 @@ class SlotMemo:
     """``get(key, build)``: ``build()`` at most once per key and slot; LRU-bounded keys.
 
     Only the newest slot of a key is kept, so memory is bounded by
-    ``max_keys`` results whatever the uptime. A build that raises is not
-    kept: every viewer waiting on it gets the same exception, and the next
-    call builds again.
+    ``max_keys`` results whatever the uptime, and a result nobody asked for in
+    ``max_age_slots`` slots is dropped (a 24 h page's recording holds its
+    snapshot; it should not outlive its last viewer by long). A build that
+    raises is not kept: every viewer waiting on it gets the same exception,
+    and the next call builds again.
     """
 
-    def __init__(self, slot_s: float, *, max_keys: int = 64,
+    def __init__(self, slot_s: float, *, max_keys: int = 64, max_age_slots: int = 240,
                  clock: Callable[[], float] = time.monotonic, wait_s: float = 10.0) -> None:
         if slot_s <= 0:
             raise ValueError("slot_s must be positive")
         self.slot_s, self.max_keys, self.wait_s = slot_s, max_keys, wait_s
+        self.max_age_slots = max_age_slots
         self._clock = clock
         self._lock = threading.Lock()
         self._entries: OrderedDict[Hashable, _Entry] = OrderedDict()
@@ -60,8 +63,8 @@ class SlotMemo:
             if mine:
                 entry = _Entry(slot)
                 self._entries[key] = entry
-                while len(self._entries) > self.max_keys:
-                    self._entries.popitem(last=False)
+                self._entries.move_to_end(key)
+                self._evict(slot)
             else:
                 self.hits += 1
             self._entries.move_to_end(key)
@@ -73,6 +76,14 @@ class SlotMemo:
         if entry.error is not None:
             raise entry.error
         return entry.value
+
+    def _evict(self, slot: int) -> None:
+        """Oldest-used first: past the key bound, or not asked for in ``max_age_slots``."""
+        while self._entries:
+            oldest = next(iter(self._entries.values()))
+            if len(self._entries) <= self.max_keys and oldest.slot >= slot - self.max_age_slots:
+                return
+            self._entries.popitem(last=False)
 
     def _build(self, key: Hashable, entry: _Entry, build: Callable[[], Any]) -> Any:
         try:
