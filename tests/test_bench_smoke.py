@@ -192,4 +192,4 @@ def test_the_render_interval_setting_reaches_the_pages_fragment(clean_env):
         app.stop()
         demo.stop()
         app.remove_log()
-    assert sorted(round(i, 2) for i in v.intervals.values()) == [1.0, 1.3], v.errors
+    assert sorted(round(i, 2) for i in v.intervals.values()) == [1.0, 2.9], v.errors
