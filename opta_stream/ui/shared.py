@@ -29,9 +29,9 @@ from opta_stream.ui.health import banner
 from opta_stream.ui.recorder import Block, Recorder, replay
 from opta_stream.ui.resources import Source
 from opta_stream.ui.slots import SlotMemo
+from opta_stream.ui.widgets import tz_name, viewer_tz
 
-__all__ = ["arrow_spec", "chart", "draw", "draw_window", "memo", "page", "snapshot", "table",
-           "tz_name"]
+__all__ = ["arrow_spec", "chart", "draw", "draw_window", "memo", "page", "snapshot", "table"]
 
 T = TypeVar("T")
 
@@ -48,10 +48,6 @@ def memo(render_s: float) -> SlotMemo:
         return found
 
 
-def tz_name(tz: tzinfo) -> str:
-    return getattr(tz, "key", None) or str(tz)
-
-
 def _shared(src: Source, key: Hashable, build: Callable[[], Any]) -> Any:
     if not src.share:
         return build()
@@ -61,8 +57,6 @@ def _shared(src: Source, key: Hashable, build: Callable[[], Any]) -> Any:
 def page(src: Source, name: str, window_s: float, build: Callable[[Store, tzinfo], T],
          *extra: Hashable) -> T:
     """This tick's elements (or figures) of page ``name``: built by the slot's first viewer."""
-    from opta_stream.ui.widgets import viewer_tz
-
     tz = viewer_tz()
     return _shared(src, ("page", name, window_s, tz_name(tz), *extra),
                    lambda: build(src.store, tz))
@@ -96,7 +90,8 @@ def arrow_spec(spec: dict[str, Any]) -> dict[str, Any]:
 
 def chart(out: Block, plan: ChartPlan | dict[str, Any], key: str,
           height: int | None = None) -> None:
-    """Record a chart (see ``widgets.chart``) with its data already Arrow."""
+    """Record ``st.vega_lite_chart`` of a plan's spec (see ``chart_specs``) or a ready spec,
+    its datasets already Arrow; ``height`` in pixels for charts sized by their rows."""
     spec = to_spec(plan) if isinstance(plan, ChartPlan) else plan
     out.vega_lite_chart(spec=arrow_spec(spec), key=key, width="stretch",
                         height=height if height is not None else "content")

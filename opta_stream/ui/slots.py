@@ -99,7 +99,3 @@ class SlotMemo:
             raise
         finally:
             entry.ready.set()
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()

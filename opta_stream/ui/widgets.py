@@ -1,4 +1,4 @@
-"""The controls several pages share: window selector, charts, CSV button, error boxes, times."""
+"""The controls several pages share: window selector, CSV button, error boxes, times."""
 
 from __future__ import annotations
 
@@ -11,11 +11,10 @@ import streamlit as st
 
 from opta_stream.present import cards, export
 from opta_stream.present.chart_parts import TimeAxis
-from opta_stream.present.chart_specs import ChartPlan, to_spec
 
 __all__ = [
-    "STATIC_CSV_ROWS", "WINDOWS", "chart", "csv_button", "gauge_spec", "show_verbatim",
-    "time_axis", "viewer_tz", "window_csv", "window_selector",
+    "STATIC_CSV_ROWS", "WINDOWS", "csv_button", "gauge_spec", "show_verbatim",
+    "time_axis", "tz_name", "viewer_tz", "window_csv", "window_selector",
 ]
 
 WINDOWS: dict[str, float] = {"1 min": 60.0, "5 min": 300.0, "15 min": 900.0,
@@ -44,8 +43,12 @@ def viewer_tz() -> tzinfo:
 
 def time_axis(window_s: float, tz: tzinfo | None = None) -> TimeAxis:
     """The time axis for a window, titled with the viewer's zone (dates on long windows)."""
-    tz = viewer_tz() if tz is None else tz
-    return TimeAxis.for_window(window_s, getattr(tz, "key", None) or str(tz))
+    return TimeAxis.for_window(window_s, tz_name(viewer_tz() if tz is None else tz))
+
+
+def tz_name(tz: tzinfo) -> str:
+    """The zone's IANA name ("UTC" when unknown): axis titles and the tick memo's key."""
+    return getattr(tz, "key", None) or str(tz)
 
 
 def show_verbatim(heading: str, message: str) -> None:
@@ -63,15 +66,6 @@ def gauge_spec(used_gb: float | None, total_gb: float | None,
     second while the page is built twice a second. Round the inputs first.
     """
     return cards.gauge_chart(used_gb, total_gb, threshold_pct).to_dict()
-
-
-def chart(plan: ChartPlan, key: str, height: int | None = None) -> None:
-    """Draw a chart from its cached structure and this tick's data (see chart_specs).
-
-    ``height`` (pixels, axes included) for charts whose height follows their rows.
-    """
-    st.vega_lite_chart(spec=to_spec(plan), key=key, width="stretch",
-                       height=height if height is not None else "content")
 
 
 def csv_button(build: Callable[[], bytes], rows: int, *, file_name: str, key: str,
