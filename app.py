@@ -1,6 +1,6 @@
 """Opta Stream: a live dashboard for Opta LMX.
 
-The entry file is the router and the shared frame: page config, the six
+The entry file is the router and the shared frame: page config, the seven
 pages, the sidebar's connection panel and live connection badge, and the
 demo banner when no server is configured (the health banner is drawn by each
 page's live fragment, ``ui.shared.draw``). Pages get their data from
@@ -17,7 +17,7 @@ from opta_stream.config import BADGE_S
 from opta_stream.errors import ConfigError
 from opta_stream.snapshot import Health
 from opta_stream.ui import resources, routing, session, shared
-from opta_stream.ui.health import badge_label
+from opta_stream.ui.health import badge_label, history_caption
 from opta_stream.units import duration
 
 DEMO_BANNER = (
@@ -39,6 +39,7 @@ PAGES = [
     st.Page("pages/memory.py", title="Memory", icon=":material/memory:"),
     st.Page("pages/models.py", title="Models", icon=":material/deployed_code:"),
     st.Page("pages/events.py", title="Events", icon=":material/list_alt:"),
+    st.Page("pages/usage.py", title="Usage", icon=":material/receipt_long:"),
 ]
 
 
@@ -64,6 +65,7 @@ def connection_badge(src: resources.Source) -> None:
                f"{c.reconnect_attempts} tries · server last heard {seen}")
     if health.state is not Health.LIVE and health.message:
         st.text(health.message)
+    st.caption(history_caption(snap))
     if health.state is Health.KEY_REJECTED:
         st.text(f"The key came from {src.settings.key_origin()}. It is checked again "
                 "every minute.")

@@ -34,8 +34,8 @@ from dataclasses import dataclass
 from opta_stream.errors import ConfigError
 from opta_stream.inputs import preview, same_origin, validate_admin_key, validate_url
 
-__all__ = ["BADGE_S", "KEY_ORIGINS", "LOAD_RESULT_S", "RENDER_S", "Settings",
-           "key_digest", "parse_bool", "resolve_settings"]
+__all__ = ["BADGE_S", "KEY_ORIGINS", "LOAD_RESULT_S", "RENDER_S", "HistorySettings",
+           "Settings", "history_settings", "key_digest", "parse_bool", "resolve_settings"]
 
 RENDER_S = 0.5  # how often the live parts of a page redraw, by default
 RENDER_RANGE = (0.25, 5.0)
@@ -48,6 +48,28 @@ RENDER_RANGE = (0.25, 5.0)
 # 1.82 Hz with the badge at 1.3 s and 1.92 Hz at 2.9 s. The banner on the page (2 Hz)
 # says what is wrong at once; the badge's figures say how old they are.
 BADGE_S, LOAD_RESULT_S = 2.9, 0.7
+
+HISTORY_DAYS, HISTORY_MAX_MB, HISTORY_BATCH_S = 30.0, 200.0, 5.0
+
+
+@dataclass(frozen=True)
+class HistorySettings:
+    """Where history is kept: ``path`` None is the per-user default (``history.place``),
+    "" turns history off. Kept ``days`` and at most ``max_mb`` MB (10⁶ bytes)."""
+
+    path: str | None = None
+    days: float = HISTORY_DAYS
+    max_mb: float = HISTORY_MAX_MB
+    batch_s: float = HISTORY_BATCH_S  # how often the feed writes (tests and the recorder)
+
+    @property
+    def enabled(self) -> bool:
+        return self.path != ""
+
+    @property
+    def max_bytes(self) -> int:
+        return int(self.max_mb * 1_000_000)
+
 
 KEY_ORIGINS = {"secrets": "the app's secrets (admin_key)",
                "environment": "the environment (OPTA_LMX_ADMIN_KEY)",
@@ -69,6 +91,7 @@ class Settings:
     source: str
     key_source: str = "none"
     render_s: float = RENDER_S  # the live fragments' interval: a share may draw less often
+    history: HistorySettings = HistorySettings()
 
     def key_origin(self) -> str:
         """Where the key came from, in words a message can name."""
@@ -99,10 +122,12 @@ def resolve_settings(
     validate_admin_key(key, KEY_ORIGINS.get(key_source, ""))
     read_only = _read_only(secrets, environ)
     render_s = _render_s(secrets, environ)
+    history = history_settings(secrets, environ)
     url = validate_url(url) if url else None
     panel_url = _clean(_get(panel or {}, "url"))
     if not panel_url:
-        return Settings(url, key, read_only, source if url else "none", key_source, render_s)
+        return Settings(url, key, read_only, source if url else "none", key_source, render_s,
+                        history)
     panel_url = validate_url(panel_url)
     panel_key = _clean(_get(panel or {}, "admin_key"))
     if panel_key is not None:
@@ -113,7 +138,7 @@ def resolve_settings(
     else:
         key_source = "none"
     read_only = read_only or parse_bool(_get(panel or {}, "read_only"), "read_only")
-    return Settings(panel_url, panel_key, read_only, "panel", key_source, render_s)
+    return Settings(panel_url, panel_key, read_only, "panel", key_source, render_s, history)
 
 
 def _get(mapping: Mapping, name: str) -> object:
@@ -160,6 +185,37 @@ def _render_s(secrets: Mapping, environ: Mapping) -> float:
     if not low <= value <= high:
         raise ConfigError(f"{name} must be a number of seconds from {low:g} to {high:g} "
                           f"(got {preview(text)}).")
+    return value
+
+
+def history_settings(secrets: Mapping, environ: Mapping) -> HistorySettings:
+    """``history_path`` / ``OPTA_STREAM_HISTORY`` (set but empty: off), ``history_days`` /
+    ``OPTA_STREAM_HISTORY_DAYS``, ``history_max_mb`` / ``OPTA_STREAM_HISTORY_MAX_MB``."""
+    path: str | None = None
+    for mapping, name in ((secrets, "history_path"), (environ, "OPTA_STREAM_HISTORY")):
+        value = _get(mapping, name)
+        if value is not None:
+            path = str(value).strip()
+            break
+    days = _number(secrets, environ, "history_days", "OPTA_STREAM_HISTORY_DAYS",
+                   HISTORY_DAYS, (1 / 24, 3650.0), "days")
+    max_mb = _number(secrets, environ, "history_max_mb", "OPTA_STREAM_HISTORY_MAX_MB",
+                     HISTORY_MAX_MB, (1.0, 1_000_000.0), "MB")
+    return HistorySettings(path, days, max_mb)
+
+
+def _number(secrets: Mapping, environ: Mapping, secret: str, env: str, default: float,
+            bounds: tuple[float, float], unit: str) -> float:
+    name, text = _first((secret, _get(secrets, secret)), (env, _get(environ, env)))
+    if text is None:
+        return default
+    try:
+        value = float(text)
+    except ValueError:
+        value = float("nan")
+    if not bounds[0] <= value <= bounds[1]:
+        raise ConfigError(f"{name} must be a number of {unit} from {bounds[0]:g} to "
+                          f"{bounds[1]:g} (got {preview(text)}).")
     return value
 
 

@@ -13,6 +13,8 @@ from types import MappingProxyType
 
 import numpy as np
 
+from opta_stream.ledger import HistoryState, Usage, empty_usage
+
 __all__ = [
     "ConnState",
     "Connection",
@@ -290,3 +292,5 @@ class Snapshot:
     polls: tuple[PollStatus, ...] = ()
     models_at: float | None = None  # when the models table was last refreshed; None: never
     serving: ServingWindow = field(default_factory=empty_serving)
+    usage: Usage = field(default_factory=empty_usage)  # the ledger: the window's buckets
+    history: HistoryState = field(default_factory=HistoryState)

@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Callable, Iterator
 
@@ -22,6 +23,10 @@ from opta_stream.events.prom import parse_metrics
 from opta_stream.events.records import DownloadProgress, QuantizeProgress
 from opta_stream.snapshot import ConnState, ModelInfo
 from opta_stream.store.core import Store
+
+# No test writes history into the developer's data folder, nor does any app it starts
+# (subprocesses inherit this); the history tests name their own files.
+os.environ["OPTA_STREAM_HISTORY"] = ""
 
 T0 = 1_795_000_000.0  # a fixed "now" (2026-11-18) for deterministic stores
 SERVER = "http://lmx.test:1234"

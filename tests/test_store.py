@@ -124,8 +124,8 @@ def test_memory_series_and_gauges() -> None:
     assert snap.memory_used.resolution_s == 0.0 and len(snap.memory_used) == 60
     assert snap.memory_total.value.tolist() == [64.0] * 60
     assert (snap.gauges.memory_used_gb, snap.gauges.threshold_pct) == (10.0 + 399 % 7, 90.0)
-    long = store.snapshot(300.0)  # raw holds 100 s: the 60 s tier answers
-    assert long.memory_used.resolution_s == 60.0 and long.memory_used.ts[0] <= T0 + 100
+    long = store.snapshot(300.0)  # raw holds 100 s: the 10 s tier answers
+    assert long.memory_used.resolution_s == 10.0 and long.memory_used.ts[0] <= T0 + 100
     assert long.memory_used.hi.max() == 16.0 and long.memory_used.lo.min() == 10.0
 
 

@@ -1,18 +1,15 @@
-"""One live feed per server: the SSE reader thread and the sampler thread.
+"""One live feed per server: the SSE reader thread, the sampler thread, the history writer.
 
-The Feed is the only writer of its Store. Every viewer of the same server
-shares it, so the server sees one connection however many tabs are open.
-It never touches Streamlit. ``stop()`` is idempotent, closes the stream from
-outside (waking a blocked read) and joins both threads with a timeout.
-
-Recovery is fast and quiet: while the stream is down, the first poll that
-reaches the server makes it reconnect at once; with no sign of life the
-backoff runs as usual. A rejected key is re-checked every ``key_recheck_s``
-(or at once on ``retry_now()``) and nothing else is sent meanwhile. Each
-thread runs ``supervise.supervised``: a bug is logged, reported as an
-internal error and the thread starts again. Streamed samples go through
-``clock.ServerClock``, so a skewed or jumping server clock never blanks the
-live chart.
+The Feed is the only writer of its Store; every viewer of the server shares
+it, so the server sees one connection however many tabs are open. It never
+touches Streamlit. ``stop()`` is idempotent, closes the stream from outside
+and joins the threads with a timeout. Recovery is fast and quiet: while the
+stream is down, the first poll that reaches the server makes it reconnect at
+once. A rejected key is re-checked every ``key_recheck_s`` (or on
+``retry_now()``). Each thread runs ``supervise.supervised``: a bug is logged,
+reported and the thread restarted. Streamed samples go through
+``clock.ServerClock``, so a skewed server clock never blanks the live chart.
+With ``history`` on, the Store starts from the file (``history.writer``).
 """
 
 from __future__ import annotations
@@ -25,12 +22,14 @@ from collections.abc import Callable
 
 import requests
 
+from opta_stream.config import HistorySettings
 from opta_stream.errors import AuthRejected, FeedError, redact
 from opta_stream.events.batch import ThroughputBatch, parse_frames
 from opta_stream.events.records import StatusEvent
 from opta_stream.feed.clock import ServerClock
 from opta_stream.feed.sampler import Sampler
 from opta_stream.feed.supervise import crash_text, supervised
+from opta_stream.history.writer import HistoryWriter
 from opta_stream.inputs import host_label, validate_admin_key
 from opta_stream.snapshot import ConnState
 from opta_stream.store.core import Store
@@ -67,6 +66,8 @@ class Feed:
         backoff_base: float = 0.5,
         backoff_cap: float = 30.0,
         key_recheck_s: float = KEY_RECHECK_S,
+        history: HistorySettings | None = None,
+        identity: str | None = None,
     ) -> None:
         validate_admin_key(admin_key)  # a key a header cannot carry is never sent
         self.url = url.rstrip("/")
@@ -97,6 +98,10 @@ class Feed:
         self._streamed_at: dict[str, float] = {}
         self.sampler = Sampler(self.client, self.store, clock=clock,
                                streamed_recently=self._streamed_recently)
+        # history is keyed by a name that outlives restarts: the URL, or "demo"
+        self.history = (HistoryWriter(self.store, history, identity or self.url, clock=clock,
+                                      label=self.label)
+                        if history is not None and history.enabled else None)
 
     # lifecycle -----------------------------------------------------------
     def start(self) -> Feed:
@@ -105,6 +110,8 @@ class Feed:
             if self._started or self._stop.is_set():
                 return self
             self._started = True
+            if self.history is not None:  # before any live row, so the loaded ones come first
+                self.history.open_and_load()
             self._threads = [
                 threading.Thread(target=self._supervise, args=(role, body),
                                  name=f"opta-{name} {self.label}", daemon=True)
@@ -112,6 +119,8 @@ class Feed:
                                          (SAMPLER, "sampler", self._run_sampler))]
         for thread in self._threads:
             thread.start()
+        if self.history is not None:
+            self.history.start()
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
@@ -129,6 +138,8 @@ class Feed:
             if thread is not me:
                 thread.join(max(0.0, deadline - self._clock()))
         self.store.set_connection(ConnState.STOPPED, "Feed stopped")
+        if self.history is not None:
+            self.history.stop(max(0.0, deadline - self._clock()) + 1.0)
 
     @property
     def stopped(self) -> bool:

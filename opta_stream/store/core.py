@@ -24,28 +24,33 @@ from opta_stream.events.batch import ThroughputBatch
 from opta_stream.events.deltas import ServingStep
 from opta_stream.events.records import LmxEvent, ThroughputEvent
 from opta_stream.events.text import classify
+from opta_stream.ledger import HistoryState, Usage
 from opta_stream.snapshot import (
     Connection,
-    ConnState,
     Counters,
     Gauges,
     LogEntry,
     ModelInfo,
-    PollStatus,
     Progress,
     Snapshot,
 )
 from opta_stream.store.apply import EventHandlers
 from opta_stream.store.bounds import OTHER, Interner, clip, clip_bytes
-from opta_stream.store.health import HEALTH_WORDS, SAMPLER, STREAM, HealthTracker
+from opta_stream.store.conn import ConnectionState
+from opta_stream.store.health import HealthTracker
+from opta_stream.store.keep import Keep
 from opta_stream.store.notify import Notifier
 from opta_stream.store.rings import EventRate, assign_segments, server_rate
 from opta_stream.store.serving import ServingHistory
 from opta_stream.store.tiers import TieredSeries
+from opta_stream.store.usage import UsageLedger
 
 __all__ = ["OTHER", "Store"]
 
-THROUGHPUT_TIERS, MEMORY_TIERS = ((1.0, 7_200), (10.0, 8_640), (60.0, 1_440)), ((60.0, 1_440),)
+# 1 s for two hours, 10 s for a day, 60 s for 30 days (history brings them back on start;
+# the 60 s throughput tier holds two models' rows a minute for that long)
+THROUGHPUT_TIERS = ((1.0, 7_200), (10.0, 8_640), (60.0, 86_400))
+MEMORY_TIERS = ((10.0, 8_640), (60.0, 43_200))
 SNAPSHOT_EVENTS = 500
 MAX_EVENT_TYPES, MAX_MODEL_IDS, MAX_GAPS = 200, 256, 1000
 CLOCK_SKEW_S = 5.0  # samples up to this far "in the future" (server clock ahead) still show
@@ -53,7 +58,7 @@ _COUNTER_NAMES = frozenset(f.name for f in fields(Counters))
 TP_FRESH_S = 3.0  # a model silent for longer no longer counts toward the server rate
 
 
-class Store(EventHandlers, Notifier):
+class Store(EventHandlers, ConnectionState, Keep):
     """Thread-safe, bounded state of one server's feed. See docs/ARCHITECTURE.md."""
 
     def __init__(self, server: str = "", *, clock: Callable[[], float] = time.time,
@@ -82,6 +87,9 @@ class Store(EventHandlers, Notifier):
         self._seq = 0
         self._rate = EventRate(10)
         self._serving = ServingHistory()
+        self._usage = UsageLedger()
+        self._log_removed: list[int] = []  # seqs a finished job's line left (for history)
+        self._history = HistoryState()
 
     # -- series --------------------------------------------------------------
     def add_throughput(self, ts: float, tps: float, model_id: str | None = None) -> None:
@@ -142,6 +150,7 @@ class Store(EventHandlers, Notifier):
         """One poll's counter and histogram deltas (see ``store.serving``)."""
         with self._write():
             self._serving.add(step, self._seg)
+            self._usage.add(step)
 
     def new_segment(self) -> None:
         """Break every series' line here (counter reset, poll failure)."""
@@ -213,49 +222,6 @@ class Store(EventHandlers, Notifier):
             self._set_models(models)
             self._models_at = self._clock()
 
-    def set_connection(self, state: ConnState, message: str = "", *,
-                       next_retry_at: float | None = None, attempt: int = 0) -> None:
-        """Move the feed's state; leaving OPEN opens a gap, entering OPEN closes it."""
-        with self._write():
-            now, old = self._clock(), self._conn
-            if old.state is ConnState.OPEN and state is not ConnState.OPEN:
-                self._gaps.append((now, None))
-                self._seg += 1
-            elif state is ConnState.OPEN and old.state is not ConnState.OPEN:
-                if self._gaps and self._gaps[-1][1] is None:
-                    self._gaps[-1] = (self._gaps[-1][0], now)
-            since = old.since if state is old.state else now
-            self._conn = Connection(state, clip(message, 1000), since, next_retry_at,
-                                    attempt=attempt)
-            if state is ConnState.OPEN:
-                self._health.internal.pop(STREAM, None)
-            self._reassess(now)
-
-    def set_poll(self, endpoint: str, ok: bool, message: str = "", *,
-                 auth_rejected: bool = False) -> None:
-        """The latest answer of one polled endpoint (each is polled and reported on its own)."""
-        with self._write():
-            now = self._clock()
-            self._health.set_poll(PollStatus(clip(endpoint, 100), ok, clip(message, 500), now,
-                                             auth_rejected=auth_rejected))
-            if ok:
-                self._health.internal.pop(SAMPLER, None)
-            self._reassess(now)
-
-    def set_internal_error(self, role: str, message: str) -> None:
-        """A bug in Opta Stream's ``role`` thread; cleared by that thread's next success."""
-        with self._write():
-            self._counters["internal_errors"] += 1
-            self._health.internal[role] = clip(message, 500)
-            self._reassess(self._clock())
-
-    def _reassess(self, now: float) -> None:
-        changed = self._health.update(self._conn, now)
-        if changed is not None:
-            label, severity = HEALTH_WORDS[changed.state]
-            self._append_log("feed_health", f"{label}: {changed.message}", "feed", severity,
-                             "", now)
-
     def count(self, **deltas: int) -> None:
         """Add to counters by name, e.g. ``count(bytes=512, oversized_lines=1)``."""
         unknown = set(deltas) - _COUNTER_NAMES
@@ -271,7 +237,8 @@ class Store(EventHandlers, Notifier):
         with self._lock:
             now = self._clock()
             t0, t1 = now - window_s, now + CLOCK_SKEW_S
-            tp, used, total = (s.window(t0, t1) for s in self._series())
+            tp, used, total = (s.window(t0, t1) for s in (self._tp, self._mem_used,
+                                                           self._mem_total))
             names, log = self._names.names, list(self._log)[-SNAPSHOT_EVENTS:]
             models, jobs = tuple(self._models.values()), tuple(self._jobs.values())
             counts, counters, gaps = (dict(self._type_counts), Counters(**self._counters),
@@ -280,21 +247,21 @@ class Store(EventHandlers, Notifier):
             gauges, eps = self._gauges, self._rate.rate(now)
             health, polls = self._health.verdict(self._last_event_at), self._health.snapshot()
             models_at, serving = self._models_at, self._serving.window(t0, t1)
+            usage, history = self._usage.window(t0, t1), self._history
         return Snapshot(server=self.server, taken_at=now, window_s=float(window_s),
                         throughput=replace(tp, model_names=names), memory_used=used,
                         memory_total=total, gaps=gaps, models=models, jobs=jobs,
                         events=tuple(log), event_counts=MappingProxyType(counts),
                         connection=conn, counters=counters, gauges=gauges, events_per_s=eps,
-                        health=health, polls=polls, models_at=models_at, serving=serving)
+                        health=health, polls=polls, models_at=models_at, serving=serving,
+                        usage=usage, history=history)
 
-    def _series(self) -> tuple[TieredSeries, ...]:
-        return self._tp, self._mem_used, self._mem_total
-
-    def memory_bytes(self) -> int:
-        """numpy buffers exactly, plus a rough estimate of the Python objects."""
+    def usage(self, t0: float, t1: float) -> Usage:
+        """The ledger's buckets in [t0, t1] (the Usage page: days, without the tiers)."""
         with self._lock:
-            arrays = sum(s.nbytes for s in self._series()) + self._serving.nbytes()
-            log = sum(300 + len(e.data) + len(e.summary) + len(e.type) for e in self._log)
-            tables = 400 * (len(self._models) + len(self._jobs))
-            small = 120 * (len(self._gaps) + len(self._type_counts) + len(self._names.names))
-        return arrays + log + tables + small
+            return self._usage.window(t0, t1)
+
+    def set_history(self, state: HistoryState) -> None:
+        """Where this server's history is kept now (the history writer says)."""
+        with self._write():
+            self._history = state

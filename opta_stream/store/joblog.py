@@ -37,6 +37,7 @@ class JobLines:
     """``_log_job``: a job's tick updates its line; its outcome moves the line to the end."""
 
     _log: deque[LogEntry]
+    _log_removed: list[int]
 
     if TYPE_CHECKING:  # defined by Store
         def _append_log(self, type_: str, summary: str, category: str, severity: str,
@@ -54,6 +55,9 @@ class JobLines:
                                     first_ts=_first(old))
             return
         if at is not None:
+            self._log_removed.append(self._log[at].seq)
+            if len(self._log_removed) > 4096:  # nobody collects them (history off): bounded
+                del self._log_removed[:2048]
             del self._log[at]
         self._append_log(e.type, summary, category, severity, e.raw, e.received_at)
         if old is not None or not done:

@@ -69,6 +69,9 @@ class ColumnRing:
         self.size = 0  # rows held
         self.total = 0  # rows ever written
         self._disorder_at = -1  # absolute index of the newest row older than its predecessor
+        # Until the ring wraps it holds everything there was, unless history was loaded
+        # into it: then it is complete only from this time on (see ``store.keep``).
+        self.complete_from: float | None = None
 
     def __len__(self) -> int:
         return self.size
@@ -93,7 +96,9 @@ class ColumnRing:
 
     def covers(self, t0: float) -> bool:
         """Does this ring hold everything from ``t0`` on?"""
-        return not self.wrapped or (self.size > 0 and self.oldest_ts() <= t0)
+        if self.size > 0 and self.oldest_ts() <= t0:
+            return True
+        return not self.wrapped and (self.complete_from is None or t0 >= self.complete_from)
 
     def append(self, **row: float) -> None:
         """Write one row (every column must be given)."""
@@ -145,6 +150,10 @@ class ColumnRing:
         lo = sum(int(np.searchsorted(ts[a:b], t0, "left")) for a, b in spans)
         hi = sum(int(np.searchsorted(ts[a:b], t1, "right")) for a, b in spans)
         return self._copy(lo, hi, spans)
+
+    def rows(self, lo: int, hi: int) -> dict[str, np.ndarray]:
+        """Copies of the logical rows [lo, hi), 0 being the oldest held."""
+        return self._copy(lo, hi, self._spans())
 
     def _spans(self) -> list[tuple[int, int]]:
         """Physical slices holding the rows, oldest first (one or two)."""

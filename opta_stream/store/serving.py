@@ -25,7 +25,7 @@ from opta_stream.snapshot import (
     frozen_array,
 )
 
-__all__ = ["MAX_BUCKETS", "ServingHistory"]
+__all__ = ["MAX_BUCKETS", "ROW_WIDTH", "ServingHistory"]
 
 MAX_BUCKETS = 16  # latency buckets kept per row (Opta LMX has 10)
 RAW_ROWS = 24_576  # about an hour at seven busy keys a second
@@ -37,7 +37,7 @@ _TS, _DT, _SEG, _KEY, _BID = range(5)
 _VAL = slice(5, 5 + _V)
 _BKT = slice(5 + _V, 5 + _V + MAX_BUCKETS)
 _GAU = slice(5 + _V + MAX_BUCKETS, 5 + _V + MAX_BUCKETS + _G)
-_WIDTH = 5 + _V + MAX_BUCKETS + _G
+_WIDTH = ROW_WIDTH = 5 + _V + MAX_BUCKETS + _G
 _IN_FLIGHT, _QUEUED, _IN_FLIGHT_MAX, _QUEUED_MAX = (
     SERVING_GAUGES.index(g) for g in ("in_flight", "queued", "in_flight_max", "queued_max"))
 
@@ -49,9 +49,11 @@ class _Rows:
         self._buf = np.full((capacity, _WIDTH), np.nan)
         self._start = 0
         self._len = 0
+        self.total = 0  # rows ever written
 
     def extend(self, rows: np.ndarray) -> None:
         cap = self._buf.shape[0]
+        self.total += len(rows)
         for row in rows[-cap:]:
             self._buf[(self._start + self._len) % cap] = row
             if self._len < cap:
@@ -69,6 +71,12 @@ class _Rows:
             lo, hi = np.searchsorted(ts, t0, "right"), np.searchsorted(ts, t1, "right")
             parts.append(self._buf[a + lo: a + hi])
         return np.concatenate(parts)
+
+    def since(self, mark: int) -> np.ndarray:
+        """Copies of the rows written at absolute index ``mark`` or later (those still held)."""
+        cap, skip = self._buf.shape[0], max(0, mark - (self.total - self._len))
+        idx = (self._start + np.arange(skip, self._len)) % cap
+        return self._buf[idx].copy()
 
     @property
     def wrapped(self) -> bool:
@@ -92,6 +100,7 @@ class ServingHistory:
         self._bounds: dict[tuple[float, ...], int] = {}
         self._open: list[np.ndarray] = []  # raw rows of the minute not yet summed
         self._open_minute: float | None = None
+        self._raw_from: float | None = None  # history loaded: per-poll rows start here
 
     def _code(self, kind: str, name: str) -> int:
         return self._keys.setdefault((kind, name), len(self._keys))
@@ -138,8 +147,11 @@ class ServingHistory:
         return row
 
     def _close_minute(self) -> None:
-        """Sum the open minute's rows per key into minute rows (gauges: mean and max)."""
         block, self._open = np.vstack(self._open), []
+        self._minutes.extend(self._summed(block))
+
+    def _summed(self, block: np.ndarray) -> np.ndarray:
+        """The open minute's rows per key as minute rows (gauges: mean and max)."""
         assert self._open_minute is not None
         out = []
         for key in np.unique(block[:, _KEY]):
@@ -158,15 +170,54 @@ class ServingHistory:
                     row[_GAU.start + _IN_FLIGHT_MAX] = np.nanmax(g[:, _IN_FLIGHT_MAX])
                     row[_GAU.start + _QUEUED_MAX] = np.nanmax(g[:, _QUEUED_MAX])
             out.append(row)
-        self._minutes.extend(np.vstack(out))
+        return np.vstack(out)
+
+    # -- history (store.keep) ------------------------------------------------
+    def minutes_since(self, mark: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """Minute rows closed since ``mark``, then the open minute summed so far (sent
+        again until it closes, so a kill loses no more than the rows since the last
+        write; its ``ts`` is its last poll's), each row's minute end, and the next mark."""
+        rows = self._minutes.since(mark)
+        ends = rows[:, _TS].copy()
+        if self._open:
+            block = np.vstack(self._open)
+            partial = self._summed(block)
+            ends = np.r_[ends, partial[:, _TS]]
+            partial[:, _TS] = block[-1, _TS]
+            rows = np.vstack([rows, partial])
+        return rows, ends, self._minutes.total
+
+    @property
+    def minutes_total(self) -> int:
+        return self._minutes.total
+
+    def decode(self, rows: np.ndarray) -> tuple[list[tuple[str, str]], list[tuple[float, ...]]]:
+        """Each row's (kind, name) and latency bounds (empty: none), for the history file."""
+        keys, bounds = list(self._keys), list(self._bounds)
+        return ([keys[int(k)] for k in rows[:, _KEY]],
+                [bounds[int(b)] if b >= 0 else () for b in rows[:, _BID]])
+
+    def load(self, rows: np.ndarray, keys: list[tuple[str, str]],
+             bounds: list[tuple[float, ...]], loaded_at: float) -> None:
+        """Minute rows read back from history (columns as ``_Rows``, key and bounds
+        given apart); the per-poll rows then cover only from ``loaded_at`` on."""
+        if not len(rows):
+            return
+        rows = rows.copy()
+        rows[:, _KEY] = [self._code(kind, name) for kind, name in keys]
+        rows[:, _BID] = [float(self._bounds.setdefault(b[:MAX_BUCKETS], len(self._bounds)))
+                         if b else -1.0 for b in bounds]
+        self._minutes.extend(rows)
+        self._raw_from = loaded_at
 
     def window(self, t0: float, t1: float) -> ServingWindow:
         """Rows ending in (t0, t1]: per-poll rows for up to an hour while they reach back
         to t0; otherwise minute rows, then the per-poll rows of the minute still open."""
         oldest = self._raw.oldest_ts()
-        if oldest is None:
+        if oldest is None and not self._minutes.total:
             return empty_serving()
-        if t1 - t0 <= RAW_SPAN_S + 60.0 and (not self._raw.wrapped or oldest <= t0):
+        complete = not self._raw.wrapped and (self._raw_from is None or t0 >= self._raw_from)
+        if t1 - t0 <= RAW_SPAN_S + 60.0 and (complete or (oldest is not None and oldest <= t0)):
             rows, resolution = self._raw.between(t0, t1), 0.0
         else:
             minutes = self._minutes.between(t0, t1)

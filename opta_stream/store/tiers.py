@@ -123,6 +123,22 @@ class TierRing:
         self._open[model] = self.ring.total
         self.ring.append(ts=start, model=model, **cols)
 
+    def rows_since(self, mark: int) -> tuple[dict[str, np.ndarray], int, int]:
+        """Rows written at absolute index ``mark`` or later (those still held), the first
+        one's absolute index, and the next mark: the open bucket's rows come again next
+        time, since samples still merge into them."""
+        ring = self.ring
+        first = max(mark, ring.total - ring.size)
+        rows = ring.rows(first - (ring.total - ring.size), ring.size)
+        held = [i for i in self._open.values() if i >= ring.total - ring.size]
+        return rows, first, min(held, default=ring.total)
+
+    def load(self, cols: Mapping[str, np.ndarray]) -> None:
+        """Rows read back from history, oldest first; they are closed buckets."""
+        if cols["ts"].shape[0]:
+            self.ring.extend(**cols)
+        self._open_start, self._open = None, {}
+
     def window(self, t0: float, t1: float) -> Series:
         """Buckets overlapping [t0, t1]; value is the bucket mean of each model's samples."""
         rows = self.ring.window(t0 - self.width, t1)

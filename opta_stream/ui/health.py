@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from opta_stream.snapshot import ConnState, Health, Snapshot
-from opta_stream.units import duration
+from opta_stream.units import byte_size, duration
 
 __all__ = ["BADGES", "badge_label", "banner"]
 
@@ -36,10 +36,13 @@ def badge_label(snap: Snapshot) -> tuple[str, str]:
 
 
 def banner(where: Any, snap: Snapshot) -> None:
-    """What is wrong and when the server was last heard, while it is not live (else nothing).
+    """What is wrong and when the server was last heard, while it is not live, and a history
+    file that cannot be written (else nothing).
 
     ``where`` is ``st`` or a recorder block.
     """
+    if snap.history.trouble:  # the file cannot be written: say so on every page
+        where.warning(snap.history.message, icon=":material/save:")
     health = snap.health
     if health.state in (Health.LIVE, Health.CONNECTING):
         return
@@ -52,3 +55,19 @@ def banner(where: Any, snap: Snapshot) -> None:
         where.warning(text, icon=":material/warning:")
     else:
         where.error(text, icon=":material/error:")
+
+
+def history_caption(snap: Snapshot) -> str:
+    """One line for the sidebar: where history goes, how far back it reaches, its size."""
+    h = snap.history
+    if h.state == "off":
+        return "History: off (the history path is empty); a restart forgets what was seen."
+    if h.state in ("memory", "reading"):
+        return f"History: {h.message}"
+    reach = f", from {duration(snap.taken_at - h.since)} ago" if h.since else ""
+    size = f", {byte_size(h.size_bytes)}" if h.size_bytes is not None else ""
+    text = f"History: kept in {h.path}{reach}{size}."
+    if h.ephemeral:
+        text += (" This disk is wiped when the app restarts or sleeps (Streamlit Community "
+                 "Cloud): point history_path at lasting storage to keep it.")
+    return text

@@ -20,7 +20,7 @@ from typing import Any
 
 import streamlit as st
 
-from opta_stream.config import Settings
+from opta_stream.config import HistorySettings, Settings
 from opta_stream.demo import DemoServer
 from opta_stream.feed import Feed
 from opta_stream.store import Store
@@ -35,6 +35,7 @@ TEST_STORE_KEY = "opta_test_store"
 TEST_CLIENT_KEY = "opta_test_client"
 TEST_SHARE_KEY = "opta_test_share"
 MAX_FEEDS = 8
+DEMO_IDENTITY = "demo"
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,9 +62,18 @@ def _usable(feed: Feed) -> bool:
 
 @st.cache_resource(on_release=_stop, max_entries=MAX_FEEDS, show_spinner=False,
                    validate=_usable)
-def shared_feed(url: str, key_digest_hex: str, _admin_key: str | None) -> Feed:
-    """The one Feed for this server and key, shared by every viewer."""
-    return Feed(url, _admin_key).start()
+def shared_feed(url: str, key_digest_hex: str, _admin_key: str | None,
+                history_path: str | None = "", history_days: float = 30.0,
+                history_max_mb: float = 200.0, identity: str | None = None) -> Feed:
+    """The one Feed for this server and key, shared by every viewer; with history on
+    it starts from what the file kept under ``identity`` (the URL, or "demo")."""
+    history = HistorySettings(history_path, history_days, history_max_mb)
+    return Feed(url, _admin_key, history=history, identity=identity).start()
+
+
+def _feed(url: str, key: str | None, conf: Settings, identity: str | None = None) -> Feed:
+    h = conf.history
+    return shared_feed(url, session.digest(key), key, h.path, h.days, h.max_mb, identity)
 
 
 @st.cache_resource(on_release=_stop, max_entries=1, show_spinner=False)
@@ -86,9 +96,8 @@ def source() -> Source:
         client = st.session_state.get(TEST_CLIENT_KEY)
         return Source(injected, client, conf, False, session.read_only(conf),
                       share=bool(st.session_state.get(TEST_SHARE_KEY)))
-    if not conf.url:
-        server = demo_server()
-        feed = shared_feed(server.url, session.digest(None), None)
+    if not conf.url:  # the demo's port changes with every start; its history is "demo"
+        feed = _feed(demo_server().url, None, conf, DEMO_IDENTITY)
         return Source(feed.store, feed.client, conf, True, session.read_only(conf), feed)
-    feed = shared_feed(conf.url, session.digest(conf.admin_key), conf.admin_key)
+    feed = _feed(conf.url, conf.admin_key, conf)
     return Source(feed.store, feed.client, conf, False, session.read_only(conf), feed)

@@ -18,7 +18,8 @@ __all__ = [
 ]
 
 WINDOWS: dict[str, float] = {"1 min": 60.0, "5 min": 300.0, "15 min": 900.0,
-                             "1 h": 3600.0, "24 h": 86400.0}
+                             "1 h": 3600.0, "24 h": 86400.0, "7 d": 7 * 86400.0,
+                             "30 d": 30 * 86400.0}  # the long ones: what history kept
 WINDOW_KEY = "opta_window"
 STATIC_CSV_ROWS = 10_000
 

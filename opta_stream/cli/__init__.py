@@ -1,0 +1,1 @@
+"""The command line: ``python -m opta_stream export`` and ``record`` (see ``__main__``)."""

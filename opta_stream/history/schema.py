@@ -1,0 +1,83 @@
+"""The history file's layout, and how a file proves it is one of ours.
+
+SQLite from the standard library, in WAL mode: one writer and any number of
+readers at once, and an app killed mid-write leaves the last committed batch
+intact (the WAL is replayed or ignored, never half applied). ``synchronous =
+NORMAL`` keeps that guarantee for a killed process; only a power cut can lose
+the last batches. DuckDB was not chosen: its single-process write lock would
+stop a second dashboard from even reading the file, and its strength (scans
+over millions of rows) is not this load, which is a few hundred small rows
+every 5 s and one read on start.
+
+The file is ours when its ``application_id`` is ``APPLICATION_ID``; a new
+file has 0 and no tables. Anything else (another program's database, a
+newer layout) is foreign and is moved aside, never written into.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+
+__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "SERIES", "ForeignFile", "check", "create"]
+
+APPLICATION_ID = 0x4F505453  # "OPTS"
+SCHEMA_VERSION = 1
+# (series, bucket width) → its code in ``tiers.series``
+SERIES: dict[tuple[str, float], int] = {
+    ("throughput", 1.0): 1, ("throughput", 10.0): 2, ("throughput", 60.0): 3,
+    ("memory_used", 10.0): 4, ("memory_used", 60.0): 5,
+    ("memory_total", 10.0): 6, ("memory_total", 60.0): 7,
+}
+
+_DDL = """
+CREATE TABLE servers (id INTEGER PRIMARY KEY, identity TEXT NOT NULL UNIQUE);
+CREATE TABLE runs (id INTEGER PRIMARY KEY, server INTEGER NOT NULL,
+                   started_at REAL NOT NULL, last_at REAL NOT NULL);
+CREATE TABLE names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE tiers (server INTEGER NOT NULL, series INTEGER NOT NULL, run INTEGER NOT NULL,
+                    idx INTEGER NOT NULL, ts REAL NOT NULL, sum REAL, lo REAL, hi REAL,
+                    count INTEGER, seg INTEGER, model INTEGER,
+                    PRIMARY KEY (server, series, run, idx)) WITHOUT ROWID;
+CREATE INDEX tiers_ts ON tiers (server, series, ts);
+CREATE TABLE serving (server INTEGER NOT NULL, run INTEGER NOT NULL, ts REAL NOT NULL,
+                      key INTEGER NOT NULL, bounds INTEGER, row BLOB NOT NULL,
+                      PRIMARY KEY (server, run, ts, key)) WITHOUT ROWID;
+CREATE INDEX serving_ts ON serving (server, ts);
+CREATE TABLE usage (server INTEGER NOT NULL, model INTEGER NOT NULL, bucket REAL NOT NULL,
+                    requests REAL, errors REAL, prompt_tokens REAL, completion_tokens REAL,
+                    busy_s REAL, PRIMARY KEY (server, model, bucket)) WITHOUT ROWID;
+CREATE TABLE events (server INTEGER NOT NULL, run INTEGER NOT NULL, seq INTEGER NOT NULL,
+                     ts REAL NOT NULL, type TEXT, category TEXT, severity TEXT, summary TEXT,
+                     data TEXT, updates INTEGER, first_ts REAL,
+                     PRIMARY KEY (server, run, seq)) WITHOUT ROWID;
+CREATE INDEX events_ts ON events (server, ts);
+CREATE TABLE gaps (server INTEGER NOT NULL, start REAL NOT NULL, "end" REAL,
+                   PRIMARY KEY (server, start)) WITHOUT ROWID;
+"""
+
+
+class ForeignFile(Exception):
+    """The file is a database, but not an Opta Stream history (or a newer one)."""
+
+
+def check(conn: sqlite3.Connection) -> bool:
+    """True when the file is ours; False when it is new and empty. Raises ForeignFile
+    for another database, sqlite3.DatabaseError for a file that is no database."""
+    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+    version = conn.execute("PRAGMA user_version").fetchone()[0]
+    tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    if app_id == APPLICATION_ID:
+        if version > SCHEMA_VERSION:
+            raise ForeignFile(f"it was written by a newer Opta Stream (layout {version}, "
+                              f"this one reads {SCHEMA_VERSION})")
+        return True
+    if app_id == 0 and tables == 0:
+        return False
+    raise ForeignFile("it is a database of another program")
+
+
+def create(conn: sqlite3.Connection) -> None:
+    """Lay out a new file (incremental vacuum lets retention shrink it)."""
+    conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
+    conn.executescript(f"BEGIN; {_DDL} PRAGMA application_id = {APPLICATION_ID}; "
+                       f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")

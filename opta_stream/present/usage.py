@@ -1,0 +1,74 @@
+"""The usage ledger by the viewer's local day: the Usage page's table, chart and CSV.
+
+A bucket belongs to the local date its start falls on in the viewer's zone
+(buckets are quarter hours, so every zone's days are whole buckets; a DST
+change only makes that day 23 or 25 hours long).
+"""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from opta_stream.ledger import USAGE_VALUES, Usage
+from opta_stream.present.chart_parts import CONFIG, MODEL_COLORS, legend_color
+from opta_stream.present.export import _csv, _iso, _numbers, _text
+
+__all__ = ["COLUMNS", "daily", "per_model", "usage_chart", "usage_csv"]
+
+COLUMNS = ("date", "day_start", "model_id", *USAGE_VALUES)
+
+
+def daily(usage: Usage, tz: tzinfo) -> pd.DataFrame:
+    """One row per local date and model, oldest day first; ``day_start`` is unix seconds."""
+    if not len(usage):
+        return pd.DataFrame({c: pd.Series(dtype=object if c in ("date", "model_id")
+                                          else float) for c in COLUMNS})
+    local = pd.to_datetime(np.asarray(usage.ts), unit="s", utc=True).tz_convert(tz)
+    start = local.normalize()
+    names = np.array(usage.names, dtype=object)
+    frame = pd.DataFrame(np.asarray(usage.values), columns=list(USAGE_VALUES))
+    frame["day"] = start
+    frame["model_id"] = names[np.asarray(usage.model)]
+    out = frame.groupby(["day", "model_id"], sort=True).sum().reset_index()
+    out.insert(0, "date", out["day"].dt.strftime("%Y-%m-%d"))
+    out.insert(1, "day_start", out.pop("day").map(lambda d: d.timestamp()).astype(float))
+    return out[list(COLUMNS)]
+
+
+def per_model(days: pd.DataFrame) -> pd.DataFrame:
+    """The range's totals per model, most completion tokens first."""
+    if days.empty:
+        return pd.DataFrame(columns=["model_id", *USAGE_VALUES])
+    totals = days.groupby("model_id")[list(USAGE_VALUES)].sum().reset_index()
+    return totals.sort_values("completion_tokens", ascending=False, kind="stable")
+
+
+def usage_csv(days: pd.DataFrame) -> bytes:
+    """``date,timestamp_utc,unix_s,model_id,requests,errors,prompt_tokens,
+    completion_tokens,busy_s``: one row per local day and model; the times are the
+    local day's start."""
+    start = days["day_start"].to_numpy(np.float64)
+    cols = [[_text(d) for d in days["date"]], _iso(start), _numbers(start),
+            [_text(m) for m in days["model_id"]],
+            *[_numbers(days[c].to_numpy(np.float64)) for c in USAGE_VALUES]]
+    return _csv(("date", "timestamp_utc", "unix_s", "model_id", *USAGE_VALUES), cols)
+
+
+def usage_chart(days: pd.DataFrame, zone: str) -> dict:
+    """Completion tokens per local day, stacked by model, as a Vega-Lite spec."""
+    names = sorted(days["model_id"].unique().tolist()) if not days.empty else []
+    colors = [MODEL_COLORS[i % len(MODEL_COLORS)] for i in range(len(names))]
+    data = days[["date", "model_id", "completion_tokens", "requests"]]
+    chart = alt.Chart(data).mark_bar().encode(
+        x=alt.X("date:O", title=f"day ({zone})", axis=alt.Axis(labelAngle=-45)),
+        y=alt.Y("completion_tokens:Q", title="completion tokens", stack="zero"),
+        color=legend_color("model_id", names, colors),
+        tooltip=[alt.Tooltip("date:O", title="day"), alt.Tooltip("model_id:N", title="model"),
+                 alt.Tooltip("completion_tokens:Q", title="completion tokens", format=",.0f"),
+                 alt.Tooltip("requests:Q", title="requests", format=",.0f")],
+    ).properties(height=260).configure(**{k: v for k, v in CONFIG.to_dict().items()})
+    return chart.to_dict()

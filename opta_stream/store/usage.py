@@ -1,0 +1,77 @@
+"""The usage ledger: per model and quarter hour, what finished there (see ``ledger``).
+
+Fed by the same serving steps as the Requests page: a step's per-model deltas
+go to the bucket its poll time falls in. Bounded: the oldest buckets go first
+once ``max_rows`` (model, bucket) rows are held. The Store holds the lock.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+
+import numpy as np
+
+from opta_stream.events.deltas import ServingStep
+from opta_stream.ledger import USAGE_BUCKET_S, USAGE_VALUES, Usage
+
+__all__ = ["MAX_USAGE_ROWS", "UsageLedger", "UsageRow"]
+
+MAX_USAGE_ROWS = 100_000  # 30 days of quarter hours is 2,880 rows per model
+_FROM_STEP = ("requests", "errors", "prompt_tokens", "completion_tokens", "latency_sum")
+UsageRow = tuple[float, str, tuple[float, ...]]  # bucket start, model id, USAGE_VALUES
+
+
+class UsageLedger:
+    def __init__(self, max_rows: int = MAX_USAGE_ROWS) -> None:
+        self._rows: dict[tuple[float, str], list[float]] = {}
+        self._dirty: set[tuple[float, str]] = set()
+        self._max = max_rows
+
+    def add(self, step: ServingStep) -> None:
+        bucket = math.floor(step.ts / USAGE_BUCKET_S) * USAGE_BUCKET_S
+        for model, values in step.per_model.items():
+            delta = [float(values.get(name, 0.0) or 0.0) for name in _FROM_STEP]
+            if any(delta):
+                row = self._rows.setdefault((bucket, model), [0.0] * len(USAGE_VALUES))
+                for i, d in enumerate(delta):
+                    row[i] += d
+                self._dirty.add((bucket, model))
+        self._bound()
+
+    def load(self, rows: Iterable[UsageRow]) -> None:
+        """Rows read back from history; a bucket already counted here is added to."""
+        for bucket, model, values in rows:
+            row = self._rows.setdefault((bucket, model), [0.0] * len(USAGE_VALUES))
+            for i, v in enumerate(values):
+                row[i] += v
+        self._bound()
+
+    def take_changed(self) -> list[UsageRow]:
+        """The rows changed since the last call, whole (the file replaces its copy)."""
+        keys, self._dirty = self._dirty, set()
+        return [(b, m, tuple(self._rows[(b, m)])) for b, m in sorted(keys) if (b, m) in self._rows]
+
+    def window(self, t0: float, t1: float) -> Usage:
+        """Buckets that start in [t0 rounded down to a bucket, t1]."""
+        low = math.floor(t0 / USAGE_BUCKET_S) * USAGE_BUCKET_S
+        keys = sorted(k for k in self._rows if low <= k[0] <= t1)
+        names = tuple(sorted({m for _, m in keys}))
+        code = {m: i for i, m in enumerate(names)}
+        ts = np.array([b for b, _ in keys], np.float64)
+        model = np.array([code[m] for _, m in keys], np.int32)
+        values = np.array([self._rows[k] for k in keys], np.float64).reshape(
+            len(keys), len(USAGE_VALUES))
+        for arr in (ts, model, values):
+            arr.flags.writeable = False
+        return Usage(ts, model, values, names)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def _bound(self) -> None:
+        if len(self._rows) <= self._max:
+            return
+        for key in sorted(self._rows)[: len(self._rows) - self._max]:
+            del self._rows[key]
+            self._dirty.discard(key)
