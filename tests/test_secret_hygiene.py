@@ -164,7 +164,7 @@ def cache_keys() -> Hay:
         digest = key_digest(feed._key, session.SALT)
         assert digest != hashlib.sha256(KEY.encode()).hexdigest()
         for stand_in in (None, "something-else"):  # any _admin_key gives the same key
-            args = (feed.url, digest, stand_in)
+            args = (feed.url, digest, stand_in, "", 30.0, 200.0, None)  # history off here
             assert compat.resource_value_key(resources.shared_feed, args) == value_key
     return [*((f"cache value key {k}", k) for k in feeds),
             ("cache function key", resources.shared_feed._function_key)]

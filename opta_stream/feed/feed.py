@@ -98,10 +98,8 @@ class Feed:
         self._streamed_at: dict[str, float] = {}
         self.sampler = Sampler(self.client, self.store, clock=clock,
                                streamed_recently=self._streamed_recently)
-        # history is keyed by a name that outlives restarts: the URL, or "demo"
         self.history = (HistoryWriter(self.store, history, identity or self.url, clock=clock,
-                                      label=self.label)
-                        if history is not None and history.enabled else None)
+                        label=self.label) if history is not None and history.enabled else None)
 
     # lifecycle -----------------------------------------------------------
     def start(self) -> Feed:
