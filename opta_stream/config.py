@@ -173,19 +173,8 @@ def _read_only(secrets: Mapping, environ: Mapping) -> bool:
 
 def _render_s(secrets: Mapping, environ: Mapping) -> float:
     """Seconds between redraws of the live parts: 0.25 to 5, 0.5 when unset."""
-    name, text = _first(("render_interval_s", _get(secrets, "render_interval_s")),
-                        ("OPTA_STREAM_RENDER_S", _get(environ, "OPTA_STREAM_RENDER_S")))
-    if text is None:
-        return RENDER_S
-    low, high = RENDER_RANGE
-    try:
-        value = float(text)
-    except ValueError:
-        value = float("nan")
-    if not low <= value <= high:
-        raise ConfigError(f"{name} must be a number of seconds from {low:g} to {high:g} "
-                          f"(got {preview(text)}).")
-    return value
+    return _number(secrets, environ, "render_interval_s", "OPTA_STREAM_RENDER_S", RENDER_S,
+                   RENDER_RANGE, "seconds")
 
 
 def history_settings(secrets: Mapping, environ: Mapping) -> HistorySettings:

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["USAGE_BUCKET_S", "USAGE_VALUES", "HistoryState", "Usage", "empty_usage"]
+__all__ = ["USAGE_BUCKET_S", "USAGE_VALUES", "HistoryState", "Usage"]
 
 USAGE_BUCKET_S = 900.0
 # busy_s: the seconds the model spent on the requests that finished in the bucket (the
@@ -32,15 +32,6 @@ class Usage:
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])
-
-
-def empty_usage() -> Usage:
-    ts = np.empty(0, np.float64)
-    model = np.empty(0, np.int32)
-    values = np.empty((0, len(USAGE_VALUES)), np.float64)
-    for arr in (ts, model, values):
-        arr.flags.writeable = False
-    return Usage(ts, model, values)
 
 
 @dataclass(frozen=True, slots=True)

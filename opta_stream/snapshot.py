@@ -13,7 +13,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from opta_stream.ledger import HistoryState, Usage, empty_usage
+from opta_stream.ledger import HistoryState
 
 __all__ = [
     "ConnState",
@@ -292,5 +292,4 @@ class Snapshot:
     polls: tuple[PollStatus, ...] = ()
     models_at: float | None = None  # when the models table was last refreshed; None: never
     serving: ServingWindow = field(default_factory=empty_serving)
-    usage: Usage = field(default_factory=empty_usage)  # the ledger: the window's buckets
     history: HistoryState = field(default_factory=HistoryState)

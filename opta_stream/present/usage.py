@@ -63,12 +63,12 @@ def usage_chart(days: pd.DataFrame, zone: str) -> dict:
     names = sorted(days["model_id"].unique().tolist()) if not days.empty else []
     colors = [MODEL_COLORS[i % len(MODEL_COLORS)] for i in range(len(names))]
     data = days[["date", "model_id", "completion_tokens", "requests"]]
-    chart = alt.Chart(data).mark_bar().encode(
+    chart = alt.Chart(data, config=CONFIG).mark_bar().encode(
         x=alt.X("date:O", title=f"day ({zone})", axis=alt.Axis(labelAngle=-45)),
         y=alt.Y("completion_tokens:Q", title="completion tokens", stack="zero"),
         color=legend_color("model_id", names, colors),
         tooltip=[alt.Tooltip("date:O", title="day"), alt.Tooltip("model_id:N", title="model"),
                  alt.Tooltip("completion_tokens:Q", title="completion tokens", format=",.0f"),
                  alt.Tooltip("requests:Q", title="requests", format=",.0f")],
-    ).properties(height=260).configure(**{k: v for k, v in CONFIG.to_dict().items()})
+    ).properties(height=260)
     return chart.to_dict()

@@ -247,14 +247,14 @@ class Store(EventHandlers, ConnectionState, Keep):
             gauges, eps = self._gauges, self._rate.rate(now)
             health, polls = self._health.verdict(self._last_event_at), self._health.snapshot()
             models_at, serving = self._models_at, self._serving.window(t0, t1)
-            usage, history = self._usage.window(t0, t1), self._history
+            history = self._history
         return Snapshot(server=self.server, taken_at=now, window_s=float(window_s),
                         throughput=replace(tp, model_names=names), memory_used=used,
                         memory_total=total, gaps=gaps, models=models, jobs=jobs,
                         events=tuple(log), event_counts=MappingProxyType(counts),
                         connection=conn, counters=counters, gauges=gauges, events_per_s=eps,
                         health=health, polls=polls, models_at=models_at, serving=serving,
-                        usage=usage, history=history)
+                        history=history)
 
     def usage(self, t0: float, t1: float) -> Usage:
         """The ledger's buckets in [t0, t1] (the Usage page: days, without the tiers)."""

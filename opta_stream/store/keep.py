@@ -44,11 +44,6 @@ class Keep(Notifier):
         return {"throughput": self._tp, "memory_used": self._mem_used,
                 "memory_total": self._mem_total}
 
-    def history_marks(self) -> Marks:
-        """Marks that count everything held now as already in the file."""
-        with self._lock:
-            return self._marks()
-
     def _marks(self) -> Marks:
         tiers = {(name, t.width): t.ring.total
                  for name, s in self._series_by_name().items() for t in s.tiers}
