@@ -6,9 +6,10 @@ Everything the app produces is collected and searched for it, plain and
 base64'd. In AppTest: every element of the page tree (values and serialised
 protos), exception texts, every log record of every logger at DEBUG, the CSV
 downloads, the resource cache's keys, the session's widget state, the feed's
-store, thread names, and the paths and headers the server saw. In the browser:
-each page's HTML and text, every requested URL, every websocket frame both
-ways, the CSV and the Streamlit process's output. The key may appear only as
+store, thread names, the paths and headers the server saw, and every byte of the
+history file, its WAL and lock (where the key's salted digest is a leak too). In
+the browser: each page's HTML and text, every requested URL, every websocket
+frame both ways, the CSV and the Streamlit process's output. The key may appear only as
 the ``X-Admin-Key`` header of requests to the server it was given for (and in
 the panel's own session entry, which is where Connect keeps it by design).
 
@@ -164,7 +165,8 @@ def cache_keys() -> Hay:
         digest = key_digest(feed._key, session.SALT)
         assert digest != hashlib.sha256(KEY.encode()).hexdigest()
         for stand_in in (None, "something-else"):  # any _admin_key gives the same key
-            args = (feed.url, digest, stand_in, "", 30.0, 200.0, None)  # history off here
+            path = feed.history.path if feed.history is not None else ""
+            args = (feed.url, digest, stand_in, path, 30.0, 200.0, None)
             assert compat.resource_value_key(resources.shared_feed, args) == value_key
     return [*((f"cache value key {k}", k) for k in feeds),
             ("cache function key", resources.shared_feed._function_key)]
@@ -255,12 +257,14 @@ def demo(seed: int) -> DemoServer:
 
 
 @pytest.fixture
-def server(app_shutdown: None, clean_env: None,
-           monkeypatch: pytest.MonkeyPatch) -> Iterator[DemoServer]:
-    """The configured server, given to the app through the environment."""
+def server(app_shutdown: None, clean_env: None, monkeypatch: pytest.MonkeyPatch,
+           tmp_path: Path) -> Iterator[DemoServer]:
+    """The configured server, given to the app through the environment; history is on,
+    into a file of this test's own."""
     srv = demo(7).start()
     monkeypatch.setenv("OPTA_LMX_URL", srv.url)
     monkeypatch.setenv("OPTA_LMX_ADMIN_KEY", KEY)
+    monkeypatch.setenv("OPTA_STREAM_HISTORY", str(tmp_path / "history" / "h.sqlite3"))
     try:
         yield srv
     finally:
@@ -351,6 +355,20 @@ def failing_unload(at: Any, server: DemoServer, feed: Feed) -> Hay:
     return hay
 
 
+def history_files(feed: Feed) -> Hay:
+    """Every byte of the history folder (file, WAL, shared memory, lock), after a batch;
+    the key's salted digest counts as a leak there too."""
+    assert feed.history is not None and feed.history.flush(), "history was not written"
+    folder = Path(feed.history.path).parent
+    hay: Hay = [(f"history {p.name}", p.read_bytes()) for p in sorted(folder.iterdir())]
+    assert any(name.endswith("-wal") for name, _ in hay) and len(hay) >= 3, hay
+    salted = session.digest(KEY).encode()
+    assert not [name for name, data in hay if salted in data], "the key digest is in history"
+    with_events = [data for name, data in hay if b"model_unloaded" in data]
+    assert with_events, "the event log did not reach the history file"
+    return hay
+
+
 def everything_else(logs: LogRecorder, media: dict[str, Any],
                     servers: dict[str, DemoServer]) -> Hay:
     hay = [*logs.hay(), *downloads(media), *cache_keys()]
@@ -377,6 +395,7 @@ def test_pages_errors_and_exports_never_show_the_key(server, all_logs, media_fil
     csvs = downloads(media_files)
     assert any(b"model_unloaded" in data for _, data in csvs), "no events CSV with rows"
     hay += everything_else(all_logs, media_files, {"server": server})
+    hay += history_files(feed)
     assert_clean(hay)
 
 

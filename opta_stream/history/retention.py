@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import sqlite3
 
+from opta_stream.history.write import rollback
+
 __all__ = ["file_bytes", "prune"]
 
 DAY_S = 86_400.0
@@ -43,7 +45,7 @@ def prune(conn: sqlite3.Connection, now: float, days: float, max_bytes: int) -> 
         deleted += _delete_before(conn, now - days * DAY_S)
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        rollback(conn)
         raise
     for _ in range(20):  # bounded: each round drops a tenth of what is left
         if file_bytes(conn) <= max_bytes:
@@ -57,7 +59,7 @@ def prune(conn: sqlite3.Connection, now: float, days: float, max_bytes: int) -> 
             deleted += _delete_before(conn, cutoff)
             conn.execute("COMMIT")
         except BaseException:
-            conn.execute("ROLLBACK")
+            rollback(conn)
             raise
     conn.execute("PRAGMA incremental_vacuum")
     return deleted

@@ -19,7 +19,7 @@ from opta_stream.history.schema import SERIES
 from opta_stream.ledger import USAGE_VALUES
 from opta_stream.store.kept import HistoryRows
 
-__all__ = ["key_name", "write_batch"]
+__all__ = ["key_name", "rollback", "write_batch"]
 
 
 def key_name(kind: str, name: str) -> str:
@@ -30,6 +30,13 @@ def bounds_name(bounds: tuple[float, ...]) -> str:
     return "bounds:" + json.dumps([float(b) for b in bounds])
 
 
+def rollback(conn: sqlite3.Connection) -> None:
+    """Undo the open transaction, if SQLite has not already: on a full disk or an I/O
+    error it rolls back by itself, and a second ROLLBACK would raise and hide why."""
+    if conn.in_transaction:
+        conn.execute("ROLLBACK")
+
+
 def write_batch(conn: sqlite3.Connection, names: NameIds, server: int, run: int,
                 rows: HistoryRows, now: float) -> None:
     """Commit ``rows`` or nothing (the caller keeps its marks when this raises)."""
@@ -38,7 +45,7 @@ def write_batch(conn: sqlite3.Connection, names: NameIds, server: int, run: int,
         _write(conn, names, server, run, rows, now)
         conn.execute("COMMIT")
     except BaseException:
-        conn.execute("ROLLBACK")
+        rollback(conn)
         names.forget()
         raise
 
