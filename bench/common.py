@@ -121,7 +121,10 @@ class ChildProcess:
     def __init__(self, cmd: Sequence[str], *, env: dict[str, str] | None = None,
                  log_name: str = "child") -> None:
         self.cmd = list(cmd)
-        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})}
+        # history off: no bench writes into the user's data folder, and its cost is
+        # measured on its own (history_bench.py)
+        self.env = {**os.environ, "PYTHONUNBUFFERED": "1", "OPTA_STREAM_HISTORY": "",
+                    **(env or {})}
         OUT.mkdir(parents=True, exist_ok=True)
         self.log_path = OUT / f"{log_name}-{os.getpid()}-{int(time.time() * 1000)}.log"
         self.proc: subprocess.Popen[bytes] | None = None

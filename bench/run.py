@@ -113,6 +113,30 @@ def browser(quick: bool) -> list[Result]:
                     f"missed {m['missed']}")]
 
 
+def history(quick: bool) -> list[Result]:
+    """History: the writer at 50 Hz ingest, loading a start from a simulated month, its size."""
+    from bench.history_bench import main as measure_history
+
+    m = measure_history(quick)
+    p, mo, ld = m["persistence"], m["month"], m["load"]
+    rows = ", ".join(f"{k} {v:,}" for k, v in mo["rows"].items())
+    return [_result("history_persist_cpu_pct", "history write", p["writer_cpu_pct"],
+                    "% core", "<= 2", lambda v: v <= 2.0,
+                    f"{p['batches']} batches of 5 s over {p['seconds']:.0f} s at 50 Hz, median "
+                    f"{p['batch_ms_median']:.1f} ms each; the feed's ingest: "
+                    f"{p['ingest_cpu_pct']:.1f} % of a core"),
+            _result("history_persist_vs_ingest", "write/ingest", p["vs_ingest"], "x", "-", None,
+                    "the writer's CPU over the ingest's CPU, same process and run"),
+            _result("history_load_s", "history load", ld["load_s_median"], "s", "<= 1",
+                    lambda v: v <= 1.0, f"a fresh Store from a 30-day file: {ld['rows_read']:,} "
+                    f"rows; bare SQL reads them in {ld['bare_s_median']:.2f} s"),
+            _result("history_load_vs_bare", "load/bare SQL", ld["vs_bare"], "x", "-", None,
+                    f"retention on the month when nothing is due: {ld['prune_s']:.2f} s"),
+            _result("history_month_mb", "30-day file", mo["file_bytes"] / 1e6, "MB", "report",
+                    None, f"{mo['simulated_s'] / 3600:g} h simulated at 50 Hz (rich demo), "
+                    f"copied to 30 days, pruned: {rows}")]
+
+
 MEASURES: dict[str, tuple[Measure, tuple[str, ...]]] = {
     "decoder": (decoder, ("decoder_events_per_s", "decoder_vs_sseclient")),
     "ingest": (ingest, ("ingest_events_per_s", "ingest_vs_raw_bound")),
@@ -131,6 +155,8 @@ MEASURES: dict[str, tuple[Measure, tuple[str, ...]]] = {
         "server_cpu_pct_50_viewers_render_1s")),
     "sessions": (sessions, ("rss_kept_per_closed_session_mib",)),
     "browser": (browser, ("event_to_browser_ms_p95",)),
+    "history": (history, ("history_persist_cpu_pct", "history_persist_vs_ingest",
+                          "history_load_s", "history_load_vs_bare", "history_month_mb")),
 }
 
 

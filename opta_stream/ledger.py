@@ -29,6 +29,7 @@ class Usage:
     model: np.ndarray
     values: np.ndarray
     names: tuple[str, ...] = ()
+    codes: tuple[int, ...] = ()  # each name's code in the Store's interner: its colour
 
     def __len__(self) -> int:
         return int(self.ts.shape[0])

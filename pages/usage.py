@@ -15,7 +15,7 @@ import streamlit as st
 
 from opta_stream.present import export
 from opta_stream.present.formatting import number
-from opta_stream.present.usage import daily, per_model, usage_chart, usage_csv
+from opta_stream.present.usage import colors, daily, per_model, readable, usage_chart, usage_csv
 from opta_stream.store import Store
 from opta_stream.ui import routing, shared, widgets
 from opta_stream.ui.recorder import Recorder
@@ -38,14 +38,15 @@ def build(store: Store, days: int, tz: tzinfo) -> Recorder:
     snap = store.snapshot(1.0)
     now = snap.taken_at
     start = first_day(now, days, tz)
-    frame = daily(store.usage(start, now), tz)
+    usage = store.usage(start, now)
+    frame = daily(usage, tz)
     totals = per_model(frame)
     cols = out.columns(4)
     sums = {c: float(frame[c].sum()) if not frame.empty else 0.0
             for c in ("completion_tokens", "prompt_tokens", "requests", "busy_s")}
-    cols[0].metric("Completion tokens", number(sums["completion_tokens"]), border=True)
-    cols[1].metric("Prompt tokens", number(sums["prompt_tokens"]), border=True)
-    cols[2].metric("Requests", number(sums["requests"]), border=True)
+    cols[0].metric("Completion tokens", number(sums["completion_tokens"], ",.0f"), border=True)
+    cols[1].metric("Prompt tokens", number(sums["prompt_tokens"], ",.0f"), border=True)
+    cols[2].metric("Requests", number(sums["requests"], ",.0f"), border=True)
     cols[3].metric("Busy time", duration(sums["busy_s"]), border=True,
                    help="The seconds requests took, summed: two at once count twice.")
     zone = widgets.tz_name(tz)
@@ -53,11 +54,11 @@ def build(store: Store, days: int, tz: tzinfo) -> Recorder:
         out.caption("No request has finished in this range yet. Counts appear when a "
                     "request finishes, as the server counts them.")
     else:
-        shared.chart(out, usage_chart(frame, zone), key="usage_chart")
+        shared.chart(out, usage_chart(frame, zone, colors(usage)), key="usage_chart")
         out.subheader("Per model")
-        shared.table(out, totals, hide_index=True, width="stretch")
+        shared.table(out, readable(totals), hide_index=True, width="stretch")
         out.subheader("Per day")
-        shared.table(out, frame.drop(columns=["day_start"]).iloc[::-1], hide_index=True,
+        shared.table(out, readable(frame.drop(columns=["day_start"]).iloc[::-1]), hide_index=True,
                      width="stretch")
     h = snap.history
     kept = ("History is off: only what this process saw since it started is counted."

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import common, ingest, protocol, run, soak, tick, viewer_measures, viewers  # noqa: E402
+from bench import common, history_bench, ingest, protocol, run, soak, tick, viewer_measures, viewers  # noqa: E402
 from opta_stream.demo.server import DemoServer  # noqa: E402
 
 REQUIRED_KEYS = {
@@ -29,6 +29,7 @@ REQUIRED_KEYS = {
     "viewer_cost_vs_floor_memory", "viewer_cost_vs_floor_models", "viewer_cost_vs_floor_events",
     "viewer_hz_30_viewers", "viewer_hz_50_viewers", "upstream_connections_50_viewers",
     "rss_per_viewer_mib", "rss_kept_per_closed_session_mib", "viewer_hz_50_viewers_render_1s",
+    "history_persist_cpu_pct", "history_load_s", "history_month_mb",
 }
 
 
@@ -193,3 +194,11 @@ def test_the_render_interval_setting_reaches_the_pages_fragment(clean_env):
         demo.stop()
         app.remove_log()
     assert sorted(round(i, 2) for i in v.intervals.values()) == [1.0, 2.9], v.errors
+
+
+def test_history_month_and_load_run_on_a_small_span(tmp_path):
+    path = str(tmp_path / "h.sqlite3")
+    month = history_bench.build_month(path, hours=0.05, days=0.5)
+    assert month["copies"] == 239 and month["rows"]["tiers"] > 0 and month["file_bytes"] > 0
+    load = history_bench.measure_load(path, month["end"], runs=1, days=0.5)
+    assert load["rows_read"] > 0 and load["throughput_points_30d"] > 0

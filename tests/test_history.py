@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from datetime import UTC
 from pathlib import Path
 
 from conftest import MODEL_A, SERVER, T0, fill_store
@@ -69,3 +70,18 @@ def test_export_without_a_file_is_a_clear_message_and_exit_1(tmp_path: Path) -> 
                          capture_output=True, text=True, timeout=60)
     assert got.returncode == 1 and "no history file" in got.stderr
     assert "Traceback" not in got.stderr and got.stdout == ""
+
+
+def test_usage_colours_models_as_every_other_page_does(filled_store: Store) -> None:
+    from opta_stream.present.chart_parts import model_color
+    from opta_stream.present.usage import colors, daily, readable
+
+    usage = filled_store.usage(T0 - 3600, T0 + 3600)
+    names = filled_store.snapshot(900.0).throughput.model_names
+    palette = colors(usage)
+    assert usage.names and set(usage.names) <= set(names)
+    for name in usage.names:  # the interner's code, not the place in the ledger's list
+        assert palette[name] == model_color(names.index(name)) and names.index(name) >= 2
+    assert len(set(palette.values())) == len(palette)  # one colour per model
+    table = readable(daily(usage, UTC))
+    assert str(table["completion_tokens"].dtype) == "int64"

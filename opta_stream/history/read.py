@@ -22,7 +22,7 @@ from opta_stream.snapshot import LogEntry
 from opta_stream.store.kept import TIER_COLUMNS, HistoryRows, ServingRows, TierRows
 from opta_stream.store.serving import ROW_WIDTH
 
-__all__ = ["LOAD_S", "load", "servers"]
+__all__ = ["DAY_S", "LOAD_S", "LOG_ROWS", "SERVING_LOAD_S", "load", "servers"]
 
 DAY_S = 86_400.0
 LOAD_S: Mapping[float, float] = {1.0: 7_200.0, 10.0: DAY_S}  # 60 s: ``days``

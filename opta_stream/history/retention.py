@@ -61,5 +61,5 @@ def prune(conn: sqlite3.Connection, now: float, days: float, max_bytes: int) -> 
         except BaseException:
             rollback(conn)
             raise
-    conn.execute("PRAGMA incremental_vacuum")
+    conn.execute("PRAGMA incremental_vacuum").fetchall()  # each row is a page freed: step all
     return deleted

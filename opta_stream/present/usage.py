@@ -7,6 +7,7 @@ change only makes that day 23 or 25 hours long).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import tzinfo
 
 import altair as alt
@@ -14,12 +15,27 @@ import numpy as np
 import pandas as pd
 
 from opta_stream.ledger import USAGE_VALUES, Usage
-from opta_stream.present.chart_parts import CONFIG, MODEL_COLORS, legend_color
+from opta_stream.present.chart_parts import CONFIG, PALETTE, legend_color, model_color
 from opta_stream.present.export import _csv, _iso, _numbers, _text
 
-__all__ = ["COLUMNS", "daily", "per_model", "usage_chart", "usage_csv"]
+__all__ = ["COLUMNS", "COUNTS", "colors", "daily", "per_model", "readable", "usage_chart",
+           "usage_csv"]
 
 COLUMNS = ("date", "day_start", "model_id", *USAGE_VALUES)
+COUNTS = ("requests", "errors", "prompt_tokens", "completion_tokens")
+
+
+def colors(usage: Usage) -> dict[str, str]:
+    """Each model's colour on every page: from its code in the Store's interner."""
+    return {n: model_color(c) for n, c in zip(usage.names, usage.codes, strict=True)}
+
+
+def readable(frame: pd.DataFrame) -> pd.DataFrame:
+    """For a table: counts as whole numbers (the ledger sums floats), busy time to 0.1 s."""
+    out = frame.astype({c: "int64" for c in COUNTS if c in frame.columns})
+    if "busy_s" in out.columns:
+        out["busy_s"] = out["busy_s"].round(1)
+    return out
 
 
 def daily(usage: Usage, tz: tzinfo) -> pd.DataFrame:
@@ -58,15 +74,16 @@ def usage_csv(days: pd.DataFrame) -> bytes:
     return _csv(("date", "timestamp_utc", "unix_s", "model_id", *USAGE_VALUES), cols)
 
 
-def usage_chart(days: pd.DataFrame, zone: str) -> dict:
-    """Completion tokens per local day, stacked by model, as a Vega-Lite spec."""
+def usage_chart(days: pd.DataFrame, zone: str, palette: Mapping[str, str]) -> dict:
+    """Completion tokens per local day, stacked by model, as a Vega-Lite spec; ``palette``
+    is each model's colour (``colors``), the same as on the other pages."""
     names = sorted(days["model_id"].unique().tolist()) if not days.empty else []
-    colors = [MODEL_COLORS[i % len(MODEL_COLORS)] for i in range(len(names))]
+    hues = [palette.get(n, PALETTE["muted"]) for n in names]
     data = days[["date", "model_id", "completion_tokens", "requests"]]
     chart = alt.Chart(data, config=CONFIG).mark_bar().encode(
         x=alt.X("date:O", title=f"day ({zone})", axis=alt.Axis(labelAngle=-45)),
         y=alt.Y("completion_tokens:Q", title="completion tokens", stack="zero"),
-        color=legend_color("model_id", names, colors),
+        color=legend_color("model_id", names, hues),
         tooltip=[alt.Tooltip("date:O", title="day"), alt.Tooltip("model_id:N", title="model"),
                  alt.Tooltip("completion_tokens:Q", title="completion tokens", format=",.0f"),
                  alt.Tooltip("requests:Q", title="requests", format=",.0f")],

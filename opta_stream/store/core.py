@@ -259,7 +259,8 @@ class Store(EventHandlers, ConnectionState, Keep):
     def usage(self, t0: float, t1: float) -> Usage:
         """The ledger's buckets in [t0, t1] (the Usage page: days, without the tiers)."""
         with self._lock:
-            return self._usage.window(t0, t1)
+            u = self._usage.window(t0, t1)
+            return replace(u, codes=tuple(self._names.code(n) for n in u.names))
 
     def set_history(self, state: HistoryState) -> None:
         """Where this server's history is kept now (the history writer says)."""
