@@ -117,9 +117,9 @@ class _Frame:
     data: str
 
 
-def simulate(path: str, hours: float, rate_hz: int = 50) -> dict[str, Any]:
-    """``hours`` of the demo's simulation into a Store and its history file."""
-    now = [START]
+def simulate(path: str, hours: float, rate_hz: int = 50, start: float = START) -> dict[str, Any]:
+    """``hours`` of the demo's simulation from ``start`` into a Store and its history file."""
+    now = [start]
     clock = lambda: now[0]  # noqa: E731
     sim = Simulation("rich", rng=random.Random(0), clock=clock)
     store = Store(IDENTITY, clock=clock)
@@ -129,7 +129,7 @@ def simulate(path: str, hours: float, rate_hz: int = 50) -> dict[str, Any]:
     steps = np.arange(rate_hz) / rate_hz
     t0 = time.perf_counter()
     for second in range(int(hours * 3600)):
-        t = START + second
+        t = start + second
         now[0] = t
         for kind, data in sim.step(t):
             store.apply(parse_event(_Frame(kind, json.dumps(data)), t))
@@ -150,12 +150,13 @@ def simulate(path: str, hours: float, rate_hz: int = 50) -> dict[str, Any]:
             writer.flush()
     writer.stop()
     return {"simulated_s": hours * 3600, "sim_wall_s": time.perf_counter() - t0,
-            "end": now[0]}
+            "start": start, "end": now[0]}
 
 
-def build_month(path: str, hours: float, days: float = 30.0) -> dict[str, Any]:
+def build_month(path: str, hours: float, days: float = 30.0,
+                start: float = START) -> dict[str, Any]:
     """Simulate ``hours``, copy them back in time to ``days``, prune as the app does."""
-    sim = simulate(path, hours)
+    sim = simulate(path, hours, start=start)
     span = hours * 3600.0
     copies = math.ceil(days * DAY_S / span) - 1
     conn = sqlite3.connect(path, isolation_level=None)
@@ -174,7 +175,7 @@ def build_month(path: str, hours: float, days: float = 30.0) -> dict[str, Any]:
                          "serving WHERE run = ?", (new, shift, run))
             conn.execute("INSERT OR REPLACE INTO usage SELECT server, model, bucket + ?, "
                          "requests, errors, prompt_tokens, completion_tokens, busy_s FROM usage "
-                         "WHERE bucket >= ?", (shift, START))
+                         "WHERE bucket >= ?", (shift, start))
             conn.execute("INSERT INTO events SELECT server, ?, seq, ts + ?, type, category, "
                          "severity, summary, data, updates, first_ts + ? FROM events WHERE run = ?",
                          (new, shift, shift, run))

@@ -12,9 +12,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["USAGE_BUCKET_S", "USAGE_VALUES", "HistoryState", "Usage"]
+__all__ = ["ALL_MODELS", "USAGE_BUCKET_S", "USAGE_VALUES", "HistoryState", "Usage"]
 
 USAGE_BUCKET_S = 900.0
+# The whole server's row: Opta LMX counts prompt tokens only server-wide
+# (``lmx_prompt_tokens_total``; its per-model families have requests, errors and
+# completion tokens), so a model's prompt_tokens is NaN, "not reported", and the
+# server's total is in this row. No model id is "*".
+ALL_MODELS = "*"
 # busy_s: the seconds the model spent on the requests that finished in the bucket (the
 # latency histogram's sum), so two requests served at once count twice.
 USAGE_VALUES = ("requests", "errors", "prompt_tokens", "completion_tokens", "busy_s")

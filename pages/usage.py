@@ -4,7 +4,8 @@ Answers "how many tokens did each model generate this week": requests, errors,
 prompt and completion tokens and busy time (the seconds requests took, summed)
 from the usage ledger, which history keeps across restarts. Counts move when a
 request finishes, as the server counts them. The CSV holds one row per day and
-model, in the viewer's zone.
+model, in the viewer's zone, and the whole server's row (``*``), which alone has
+the prompt tokens: Opta LMX does not count them per model.
 """
 
 from __future__ import annotations
@@ -14,8 +15,16 @@ from datetime import datetime, timedelta, tzinfo
 import streamlit as st
 
 from opta_stream.present import export
-from opta_stream.present.formatting import number
-from opta_stream.present.usage import colors, daily, per_model, readable, usage_chart, usage_csv
+from opta_stream.present.formatting import count
+from opta_stream.present.usage import (
+    colors,
+    daily,
+    per_model,
+    readable,
+    totals,
+    usage_chart,
+    usage_csv,
+)
 from opta_stream.store import Store
 from opta_stream.ui import routing, shared, widgets
 from opta_stream.ui.recorder import Recorder
@@ -40,13 +49,13 @@ def build(store: Store, days: int, tz: tzinfo) -> Recorder:
     start = first_day(now, days, tz)
     usage = store.usage(start, now)
     frame = daily(usage, tz)
-    totals = per_model(frame)
+    models = per_model(frame)
     cols = out.columns(4)
-    sums = {c: float(frame[c].sum()) if not frame.empty else 0.0
-            for c in ("completion_tokens", "prompt_tokens", "requests", "busy_s")}
-    cols[0].metric("Completion tokens", number(sums["completion_tokens"], ",.0f"), border=True)
-    cols[1].metric("Prompt tokens", number(sums["prompt_tokens"], ",.0f"), border=True)
-    cols[2].metric("Requests", number(sums["requests"], ",.0f"), border=True)
+    sums = totals(frame)
+    cols[0].metric("Completion tokens", count(sums["completion_tokens"]), border=True)
+    cols[1].metric("Prompt tokens", count(sums["prompt_tokens"]), border=True,
+                   help="The server counts prompt tokens for all models together.")
+    cols[2].metric("Requests", count(sums["requests"]), border=True)
     cols[3].metric("Busy time", duration(sums["busy_s"]), border=True,
                    help="The seconds requests took, summed: two at once count twice.")
     zone = widgets.tz_name(tz)
@@ -56,10 +65,12 @@ def build(store: Store, days: int, tz: tzinfo) -> Recorder:
     else:
         shared.chart(out, usage_chart(frame, zone, colors(usage)), key="usage_chart")
         out.subheader("Per model")
-        shared.table(out, readable(totals), hide_index=True, width="stretch")
+        shared.table(out, readable(models), hide_index=True, width="stretch")
+        out.caption("Opta LMX counts prompt tokens for all models together, so a model's "
+                    "prompt tokens are empty; the per-day table has the server's own row.")
         out.subheader("Per day")
-        shared.table(out, readable(frame.drop(columns=["day_start"]).iloc[::-1]), hide_index=True,
-                     width="stretch")
+        shared.table(out, readable(frame.drop(columns=["day_start"]).iloc[::-1]),
+                     hide_index=True, width="stretch")
     h = snap.history
     kept = ("History is off: only what this process saw since it started is counted."
             if h.state == "off" else

@@ -12,6 +12,7 @@ from conftest import MODEL_A, SERVER, T0, fill_store
 
 from opta_stream.config import HistorySettings
 from opta_stream.history.writer import HistoryWriter
+from opta_stream.ledger import ALL_MODELS
 from opta_stream.store.core import Store
 
 
@@ -79,9 +80,61 @@ def test_usage_colours_models_as_every_other_page_does(filled_store: Store) -> N
     usage = filled_store.usage(T0 - 3600, T0 + 3600)
     names = filled_store.snapshot(900.0).throughput.model_names
     palette = colors(usage)
-    assert usage.names and set(usage.names) <= set(names)
-    for name in usage.names:  # the interner's code, not the place in the ledger's list
+    models = [n for n in usage.names if n != ALL_MODELS]
+    assert models and set(models) <= set(names) and ALL_MODELS not in names
+    for name in models:  # the interner's code, not the place in the ledger's list
         assert palette[name] == model_color(names.index(name)) and names.index(name) >= 2
-    assert len(set(palette.values())) == len(palette)  # one colour per model
+    assert len({palette[n] for n in models}) == len(models)  # one colour per model
     table = readable(daily(usage, UTC))
-    assert str(table["completion_tokens"].dtype) == "int64"
+    assert str(table["completion_tokens"].dtype) == "Int64"
+
+
+def test_prompt_tokens_are_the_servers_own_and_not_reported_per_model(tmp_path: Path) -> None:
+    """Opta LMX counts prompt tokens only server-wide: no model's row may claim 0."""
+    from opta_stream.present.usage import daily, per_model, totals, usage_csv
+
+    now = [T0]
+    store = Store(SERVER, clock=lambda: now[0])
+    w = _writer(store, tmp_path / "h.sqlite3", now)
+    fill_store(store, T0)  # SCRAPE_A → SCRAPE_B: the fixture's families, as the real server
+    frame = daily(store.usage(T0 - 3600, T0 + 3600), UTC)
+    server = totals(frame)
+    assert server["prompt_tokens"] > 0
+    assert per_model(frame)["prompt_tokens"].isna().all()
+    assert server["completion_tokens"] == per_model(frame)["completion_tokens"].sum()
+    rows = usage_csv(frame).decode().splitlines()
+    head = rows[0].split(",")
+    cells = [dict(zip(head, r.split(","), strict=True)) for r in rows[1:]]
+    assert [c["prompt_tokens"] != "" for c in cells] == [c["model_id"] == ALL_MODELS
+                                                         for c in cells]
+    assert w.flush()
+    w.stop()
+    again = Store(SERVER, clock=lambda: now[0])
+    _writer(again, tmp_path / "h.sqlite3", now).stop()  # NULL in the file, NaN again
+    back = daily(again.usage(T0 - 3600, T0 + 3600), UTC)
+    assert totals(back) == server and per_model(back)["prompt_tokens"].isna().all()
+
+
+def test_retention_gives_the_space_back_to_the_disk(tmp_path: Path) -> None:
+    from opta_stream.history.files import open_for_writing
+    from opta_stream.history.retention import prune
+
+    conn, _ = open_for_writing(str(tmp_path / "h.sqlite3"), T0)
+    assert conn.execute("PRAGMA auto_vacuum").fetchone()[0] == 2  # incremental
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    conn.execute("BEGIN")
+    conn.executemany("INSERT INTO events VALUES (1, 1, ?, ?, 't', 'c', 'info', ?, '', 0, NULL)",
+                     [(i, T0 - 40 * 86_400 + i, "x" * 500) for i in range(4_000)])
+    conn.execute("COMMIT")
+    before = conn.execute("PRAGMA page_count").fetchone()[0]
+    assert prune(conn, T0, 30.0, 200 * 2**20) == 4_000
+    after = conn.execute("PRAGMA page_count").fetchone()[0]
+    assert before > 400 and after < before / 10, (before, after)
+    conn.close()
+
+
+def test_usage_counts_fit_a_metric_card() -> None:
+    from opta_stream.present.formatting import count
+
+    assert [count(v) for v in (15290.0, 99_999.0, 89_596_123.0, 1_234.5e9, float("nan"), None)] \
+        == ["15,290", "99,999", "89.6 M", "1.23 T", "—", "—"]

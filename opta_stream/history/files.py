@@ -53,9 +53,9 @@ def _move_aside(path: Path, now: float) -> Path:
 def _open_ours(path: Path) -> sqlite3.Connection:
     conn = _connect(_uri(path, "rwc"))
     try:
-        conn.execute("PRAGMA journal_mode = WAL")
-        if not check(conn):
+        if not check(conn):  # before WAL: a new file's auto_vacuum only holds if set first
             create(conn)
+        conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         ok = conn.execute("PRAGMA quick_check").fetchone()[0]
         if ok != "ok":

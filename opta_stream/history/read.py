@@ -10,6 +10,7 @@ its cutoff, so a longer window reads a coarser tier instead of a short one.
 from __future__ import annotations
 
 import json
+import math
 import sqlite3
 import zlib
 from collections.abc import Mapping
@@ -28,6 +29,11 @@ DAY_S = 86_400.0
 LOAD_S: Mapping[float, float] = {1.0: 7_200.0, 10.0: DAY_S}  # 60 s: ``days``
 SERVING_LOAD_S = DAY_S
 LOG_ROWS = 2_000
+
+
+def _counts(values: list) -> tuple[float, ...]:
+    """A ledger row; NULL is a count the server does not report (NaN in the Store)."""
+    return tuple(math.nan if v is None else float(v) for v in values)
 
 
 def servers(conn: sqlite3.Connection) -> list[tuple[str, float | None]]:
@@ -57,7 +63,7 @@ def load(conn: sqlite3.Connection, server: int, now: float, days: float,
                             "LIMIT 1", (server, code, cutoff)).fetchone():
                 out.complete_from[(series, width)] = cutoff
         out.serving = _serving(conn, names, server, now - (span_s or SERVING_LOAD_S))
-        out.usage = [(float(b), _model(names, m) or "", tuple(float(v) for v in values))
+        out.usage = [(float(b), _model(names, m) or "", _counts(values))
                      for b, m, *values in conn.execute(
                          "SELECT bucket, model, requests, errors, prompt_tokens, "
                          "completion_tokens, busy_s FROM usage WHERE server = ? AND "

@@ -135,7 +135,8 @@ def model_color(code: int) -> str:
     return MODEL_COLORS[code % len(MODEL_COLORS)] if code >= 0 else PALETTE["muted"]
 
 
-def legend_color(field: str, names: Sequence[str], colors: Sequence[str]) -> alt.Color:
+def legend_color(field: str, names: Sequence[str], colors: Sequence[str],
+                 symbol: str = "stroke", columns: int = 2) -> alt.Color:
     """A colour channel with a fixed name → colour map; labels keep the end of long ids.
 
     Ids share prefixes (``mlx-community/``), so the distinguishing part is the end.
@@ -144,5 +145,5 @@ def legend_color(field: str, names: Sequence[str], colors: Sequence[str]) -> alt
              f"slice(datum.label, -{LEGEND_CHARS - 1}) : datum.label")
     return alt.Color(field=field, type="nominal", title=None,
                      scale=alt.Scale(domain=list(names), range=list(colors)),
-                     legend=alt.Legend(labelExpr=label, labelLimit=0, columns=2,
-                                       symbolType="stroke"))
+                     legend=alt.Legend(labelExpr=label, labelLimit=0, columns=columns,
+                                       symbolType=symbol))

@@ -24,7 +24,7 @@ from opta_stream.events.batch import ThroughputBatch
 from opta_stream.events.deltas import ServingStep
 from opta_stream.events.records import LmxEvent, ThroughputEvent
 from opta_stream.events.text import classify
-from opta_stream.ledger import HistoryState, Usage
+from opta_stream.ledger import ALL_MODELS, HistoryState, Usage
 from opta_stream.snapshot import (
     Connection,
     Counters,
@@ -260,7 +260,8 @@ class Store(EventHandlers, ConnectionState, Keep):
         """The ledger's buckets in [t0, t1] (the Usage page: days, without the tiers)."""
         with self._lock:
             u = self._usage.window(t0, t1)
-            return replace(u, codes=tuple(self._names.code(n) for n in u.names))
+            return replace(u, codes=tuple(-1 if n == ALL_MODELS else self._names.code(n)
+                                          for n in u.names))
 
     def set_history(self, state: HistoryState) -> None:
         """Where this server's history is kept now (the history writer says)."""

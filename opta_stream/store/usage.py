@@ -8,18 +8,25 @@ once ``max_rows`` (model, bucket) rows are held. The Store holds the lock.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 
 from opta_stream.events.deltas import ServingStep
-from opta_stream.ledger import USAGE_BUCKET_S, USAGE_VALUES, Usage
+from opta_stream.ledger import ALL_MODELS, USAGE_BUCKET_S, USAGE_VALUES, Usage
 
 __all__ = ["MAX_USAGE_ROWS", "UsageLedger", "UsageRow"]
 
 MAX_USAGE_ROWS = 100_000  # 30 days of quarter hours is 2,880 rows per model
 _FROM_STEP = ("requests", "errors", "prompt_tokens", "completion_tokens", "latency_sum")
 UsageRow = tuple[float, str, tuple[float, ...]]  # bucket start, model id, USAGE_VALUES
+
+
+def _count(values: Mapping[str, float], name: str) -> float:
+    if name not in values:
+        return 0.0 if name != "prompt_tokens" else math.nan
+    value = values[name]
+    return float(value) if value is not None else 0.0
 
 
 class UsageLedger:
@@ -29,10 +36,12 @@ class UsageLedger:
         self._max = max_rows
 
     def add(self, step: ServingStep) -> None:
+        """A step's deltas per model, and the server's totals under ``ALL_MODELS``; a count
+        the server does not report for a model (its prompt tokens) is NaN."""
         bucket = math.floor(step.ts / USAGE_BUCKET_S) * USAGE_BUCKET_S
-        for model, values in step.per_model.items():
-            delta = [float(values.get(name, 0.0) or 0.0) for name in _FROM_STEP]
-            if any(delta):
+        for model, values in (*step.per_model.items(), (ALL_MODELS, step.totals)):
+            delta = [_count(values, name) for name in _FROM_STEP]
+            if any(d for d in delta if d == d):  # NaN (not reported) is no activity
                 row = self._rows.setdefault((bucket, model), [0.0] * len(USAGE_VALUES))
                 for i, d in enumerate(delta):
                     row[i] += d
