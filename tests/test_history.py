@@ -138,3 +138,25 @@ def test_usage_counts_fit_a_metric_card() -> None:
 
     assert [count(v) for v in (15290.0, 99_999.0, 89_596_123.0, 1_234.5e9, float("nan"), None)] \
         == ["15,290", "99,999", "89.6 M", "1.23 T", "—", "—"]
+
+
+def test_a_folder_given_as_time_zone_is_one_sentence(tmp_path: Path) -> None:
+    got = subprocess.run([sys.executable, "-m", "opta_stream", "export", "usage", "--tz",
+                          "Europe", "--db", str(tmp_path / "none.sqlite3")],
+                         capture_output=True, text=True, timeout=60)
+    assert got.returncode == 1 and "Unknown time zone 'Europe'" in got.stderr
+    assert "Traceback" not in got.stderr
+
+
+def test_usage_totals_add_models_on_days_without_the_servers_row() -> None:
+    import pandas as pd
+
+    from opta_stream.present.usage import totals
+
+    frame = pd.DataFrame({"date": ["d1", "d1", "d2", "d2", "d2"],
+                          "model_id": ["a", "b", "a", "b", ALL_MODELS],
+                          "requests": [1.0, 2.0, 10.0, 20.0, 30.0],
+                          "prompt_tokens": [float("nan")] * 4 + [7.0]})
+    frame = frame.assign(errors=0.0, completion_tokens=0.0, busy_s=0.0)
+    got = totals(frame)
+    assert got["requests"] == 33.0 and got["prompt_tokens"] == 7.0

@@ -185,3 +185,58 @@ def test_a_full_disk_degrades_to_memory_loses_nothing_and_recovers(tmp_path: Pat
     assert back.ts.min() <= T0 - 590.0  # the rows kept in memory reached the file
     assert len(later.usage(T0 - 3600, T0 + 3600)) == len(ledger)
     w2.stop()
+
+
+def test_a_takeover_writes_from_then_on_never_a_second_copy(tmp_path: Path) -> None:
+    path, now = tmp_path / "h.sqlite3", [T0]
+    stores = [Store(SERVER, clock=lambda: now[0]) for _ in range(2)]
+    first, second = (HistoryWriter(s, HistorySettings(str(path)), SERVER, clock=lambda: now[0])
+                     for s in stores)
+    first.open_and_load()
+    second.open_and_load()
+    for store in stores:  # both see the same server
+        fill_store(store, T0)
+    assert stores[1].snapshot(1.0).history.state == "reading"
+    assert first.flush() and not second.flush()
+    first.stop()
+    now[0] += 5.0
+    assert second.flush() and stores[1].snapshot(1.0).history.state == "recording"
+    second.stop()
+    with sqlite3.connect(path) as conn:
+        rows, distinct = conn.execute(
+            "SELECT count(*), count(DISTINCT series || ':' || ts || ':' || ifnull(model, '')) "
+            "FROM tiers").fetchone()
+    assert rows > 600 and rows - distinct <= 12, (rows, distinct)  # open buckets, per model
+
+
+def test_a_lock_file_that_cannot_be_opened_degrades_to_memory(tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    store = Store(SERVER, clock=lambda: T0)
+    w = HistoryWriter(store, HistorySettings(str(path)), SERVER, clock=lambda: T0)
+    Path(str(w._lock.path)).mkdir()  # os.open of a folder fails as a root-owned file would
+    w.open_and_load()
+    state = store.snapshot(1.0).history
+    assert state.state == "memory" and "lock file" in state.message
+    assert not w.flush()
+    w.stop()
+
+
+def test_a_locked_file_is_not_mistaken_for_a_corrupt_one(tmp_path: Path,
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    from opta_stream.history import files
+
+    path = tmp_path / "h.sqlite3"
+    made = HistoryWriter(Store(SERVER), HistorySettings(str(path)), SERVER)
+    made.open_and_load()
+    made.stop()
+    monkeypatch.setattr(files, "BUSY_MS", 100)
+    other = sqlite3.connect(path, isolation_level=None)
+    other.execute("PRAGMA locking_mode = EXCLUSIVE")
+    other.execute("BEGIN EXCLUSIVE")
+    try:
+        with pytest.raises(files.HistoryUnavailable, match="cannot be written"):
+            files.open_for_writing(str(path), T0)
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert not list(tmp_path.glob("*.unreadable-*"))

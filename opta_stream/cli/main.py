@@ -42,7 +42,7 @@ def _zone(name: str | None) -> tzinfo:
     name = name or os.environ.get("TZ") or "UTC"
     try:
         return ZoneInfo(name.lstrip(":"))
-    except (ZoneInfoNotFoundError, ValueError):
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # "Europe" is a folder
         if name in ("UTC", "Z"):
             return UTC
         raise CliError(f"Unknown time zone {name[:60]!r}: use a name like Europe/Berlin.") \

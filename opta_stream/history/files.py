@@ -80,8 +80,8 @@ def open_for_writing(path: str, now: float) -> tuple[sqlite3.Connection, str]:
     except (sqlite3.DatabaseError, ForeignFile) as exc:
         if isinstance(exc, sqlite3.OperationalError) and not p.exists():
             raise HistoryUnavailable(f"it cannot be created ({exc})") from exc
-        if isinstance(exc, sqlite3.OperationalError) and _unwritable(exc):
-            raise HistoryUnavailable(f"it cannot be written ({exc})") from exc
+        if isinstance(exc, sqlite3.OperationalError):  # locked, busy, read-only, full, I/O:
+            raise HistoryUnavailable(f"it cannot be written ({exc})") from exc  # not corrupt
         why = str(exc) if isinstance(exc, ForeignFile) else f"it is not readable ({exc})"
         try:
             aside = _move_aside(p, now)
@@ -94,12 +94,6 @@ def open_for_writing(path: str, now: float) -> tuple[sqlite3.Connection, str]:
         return _open_ours(p), notice
     except sqlite3.DatabaseError as exc:
         raise HistoryUnavailable(f"a new file cannot be made there ({exc})") from exc
-
-
-def _unwritable(exc: sqlite3.OperationalError) -> bool:
-    text = str(exc).lower()
-    return any(w in text for w in ("readonly", "read-only", "unable to open", "disk is full",
-                                    "disk i/o"))
 
 
 def open_for_reading(path: str) -> sqlite3.Connection:

@@ -97,7 +97,14 @@ class HistoryWriter:
     def _take_writer(self, now: float) -> bool:
         assert self._conn is not None
         if not self._lock.held:
-            if not self._lock.acquire():
+            try:
+                free = self._lock.acquire()
+            except OSError as exc:
+                self._state("memory", f"History cannot be kept: the lock file {self._lock.path} "
+                                      f"cannot be opened ({exc.strerror or exc}). Recording "
+                                      "in memory only.")
+                return False
+            if not free:
                 self._state("reading", "Another Opta Stream process records this server "
                                        f"into {self.path}; this one read it on start.")
                 return False
@@ -133,17 +140,23 @@ class HistoryWriter:
                 return False
             now = self._clock()
             if not self._lock.held and not self._take_writer(now):
+                # the writer records what this one sees: move the marks on, so a takeover
+                # writes from then and never a second copy of the writer's rows
+                _, self._marks = self.store.history_delta(self._marks)
                 return False
             rows, marks = self.store.history_delta(self._marks)
-            rows.usage = self._carry.usage + rows.usage
+            latest = {(b, m): v for b, m, v in (*self._carry.usage, *rows.usage)}
+            rows.usage = [(b, m, v) for (b, m), v in latest.items()]  # the newest of each
             rows.removed = self._carry.removed + rows.removed
             try:
                 write_batch(conn, names, self._server, self._run, rows, now)
                 if now - self._pruned_at >= PRUNE_S:
                     self._pruned_at = now
                     prune(conn, now, self._settings.days, self._settings.max_bytes)
-            except sqlite3.Error as exc:
+            except BaseException as exc:  # keep what was taken for the next batch
                 self._carry = HistoryRows(usage=rows.usage, removed=rows.removed)
+                if not isinstance(exc, sqlite3.Error):
+                    raise
                 self._failed(exc)
                 return False
             self._marks, self._carry = marks, HistoryRows()

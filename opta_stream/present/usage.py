@@ -74,10 +74,12 @@ def per_model(days: pd.DataFrame) -> pd.DataFrame:
 
 
 def totals(days: pd.DataFrame) -> dict[str, float]:
-    """The whole server's sums: its own row where the ledger has one (it alone has the
-    prompt tokens), else the models' rows added up (history from before that row)."""
-    server = days[days["model_id"] == ALL_MODELS]
-    rows = server if not server.empty else days
+    """The whole server's sums: each day's own server row where the ledger has one (it
+    alone has the prompt tokens), else that day's model rows added up (history recorded
+    before the server row existed)."""
+    own = days["model_id"] == ALL_MODELS
+    has_own = days["date"].isin(days.loc[own, "date"])
+    rows = days[own | ~has_own]  # per day: the server's row, or its models' rows
     return {c: float(rows[c].sum(min_count=1)) if not rows.empty else 0.0
             for c in USAGE_VALUES}
 

@@ -22,9 +22,9 @@ _FROM_STEP = ("requests", "errors", "prompt_tokens", "completion_tokens", "laten
 UsageRow = tuple[float, str, tuple[float, ...]]  # bucket start, model id, USAGE_VALUES
 
 
-def _count(values: Mapping[str, float], name: str) -> float:
-    if name not in values:
-        return 0.0 if name != "prompt_tokens" else math.nan
+def _count(values: Mapping[str, float], name: str, server: bool = False) -> float:
+    if name not in values:  # a model's prompt tokens: not reported; the server's: none
+        return 0.0 if server or name != "prompt_tokens" else math.nan
     value = values[name]
     return float(value) if value is not None else 0.0
 
@@ -40,7 +40,7 @@ class UsageLedger:
         the server does not report for a model (its prompt tokens) is NaN."""
         bucket = math.floor(step.ts / USAGE_BUCKET_S) * USAGE_BUCKET_S
         for model, values in (*step.per_model.items(), (ALL_MODELS, step.totals)):
-            delta = [_count(values, name) for name in _FROM_STEP]
+            delta = [_count(values, name, model == ALL_MODELS) for name in _FROM_STEP]
             if any(d for d in delta if d == d):  # NaN (not reported) is no activity
                 row = self._rows.setdefault((bucket, model), [0.0] * len(USAGE_VALUES))
                 for i, d in enumerate(delta):
