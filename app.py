@@ -1,7 +1,8 @@
 """Opta Stream: a live dashboard for Opta LMX.
 
 The entry file is the router and the shared frame: page config, the seven
-pages, the sidebar's connection panel and live connection badge, and the
+pages (and the Fleet page, the default when several servers are watched), the
+sidebar's server selector, connection panel and live connection badge, and the
 demo banner when no server is configured (the health banner is drawn by each
 page's live fragment, ``ui.shared.draw``). Pages get their data from
 ``opta_stream.resources.source()``; nothing here talks to the server.
@@ -15,8 +16,9 @@ import streamlit as st
 
 from opta_stream.config import BADGE_S
 from opta_stream.errors import ConfigError
+from opta_stream.servers import Fleet
 from opta_stream.snapshot import Health
-from opta_stream.ui import resources, routing, session, shared
+from opta_stream.ui import resources, routing, server_panel, session, shared
 from opta_stream.ui.health import badge_label, history_caption
 from opta_stream.units import duration
 
@@ -50,6 +52,16 @@ def overview_by_name() -> None:
 
 ALIASES = [st.Page(overview_by_name, title="Overview", url_path="overview",
                    visibility="hidden")]
+
+
+def navigation(found: Fleet) -> list[st.Page]:
+    """One server: Overview at "/". Several: the Fleet page at "/", Overview at "/overview"."""
+    if len(found.servers) < 2:
+        return PAGES + ALIASES
+    return [st.Page("pages/fleet.py", title="Fleet", icon=":material/lan:", default=True,
+                    url_path="fleet"),
+            st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:"),
+            *PAGES[1:]]
 
 
 @st.fragment(run_every=BADGE_S)
@@ -118,26 +130,39 @@ def connection_panel(src: resources.Source) -> None:
             st.error(st.session_state[CONNECT_ERROR])
 
 
-def sidebar(src: resources.Source) -> None:
+def sidebar(src: resources.Source, found: Fleet) -> None:
+    chosen = session.selected(found) if found.listed else None
     with st.sidebar:
+        if chosen is not None:
+            server_panel.selector(found, chosen)
         connection_badge(src)
-        connection_panel(src)
+        if chosen is not None:
+            server_panel.add_panel(found, chosen)
+        else:
+            connection_panel(src)
         if src.read_only:
             st.caption(":material/lock: Read-only: model actions are disabled.")
 
 
 def main() -> None:
     st.set_page_config(page_title="Opta Stream", page_icon=ICON, layout="wide")
-    nav = st.navigation(PAGES + ALIASES)
+    try:
+        found = session.fleet()
+    except ConfigError as exc:
+        st.navigation(PAGES + ALIASES)
+        st.error(f"The configured server cannot be used: {exc}")
+        st.stop()
+    nav = st.navigation(navigation(found))
     deep_link = routing.take_deep_link()
     if deep_link:
         st.switch_page(deep_link)
+    session.remember(found)
     try:
         src = resources.source()
     except ConfigError as exc:
         st.error(f"The configured server cannot be used: {exc}")
         st.stop()
-    sidebar(src)
+    sidebar(src, found)
     if src.is_demo:
         st.info(DEMO_BANNER, icon=":material/science:")
     with routing.frame():

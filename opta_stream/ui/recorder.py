@@ -20,7 +20,7 @@ __all__ = ["Block", "Recorder", "replay"]
 
 ELEMENTS = ("metric", "caption", "markdown", "text", "header", "subheader", "badge", "info",
             "warning", "error", "code", "progress", "dataframe", "vega_lite_chart",
-            "download_button")
+            "download_button", "page_link")
 
 
 @dataclass(frozen=True, slots=True)

@@ -6,8 +6,13 @@ is passed as ``_admin_key`` so Streamlit never hashes it into a cache key).
 Releasing an entry (cache clear, eviction, code edit) stops the feed, so no
 thread is orphaned. ``source()`` hands a page its ``Source``.
 
+``fleet_sources()`` hands the Fleet page one Source per watched server, each
+from its own shared feed: a dead server's feed reconnects in its own threads
+and costs the others nothing.
+
 Test seam: a Store put in ``st.session_state[TEST_STORE_KEY]`` is used instead
-of any feed, and ``st.session_state[TEST_CLIENT_KEY]`` stands in for the admin
+of any feed (a mapping of server name to Store stands in for a fleet's feeds),
+and ``st.session_state[TEST_CLIENT_KEY]`` stands in for the admin
 client. AppTest fills a Store deterministically this way; such a Source does
 not share ticks between viewers (``ui.shared``) unless
 ``st.session_state[TEST_SHARE_KEY]`` is set.
@@ -15,6 +20,7 @@ not share ticks between viewers (``ui.shared``) unless
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,18 +29,21 @@ import streamlit as st
 from opta_stream.config import HistorySettings, Settings
 from opta_stream.demo import DemoServer
 from opta_stream.feed import Feed
+from opta_stream.servers import MAX_SERVERS, ServerEntry, entry_settings
 from opta_stream.store import Store
 from opta_stream.ui import session
 
 __all__ = [
     "MAX_FEEDS", "TEST_CLIENT_KEY", "TEST_SHARE_KEY", "TEST_STORE_KEY", "Source", "demo_server",
-    "shared_feed", "shutdown", "source",
+    "fleet_sources", "shared_feed", "shutdown", "source",
 ]
 
 TEST_STORE_KEY = "opta_test_store"
 TEST_CLIENT_KEY = "opta_test_client"
 TEST_SHARE_KEY = "opta_test_share"
-MAX_FEEDS = 8
+# A whole fleet, and room for viewers' own servers and panel URLs besides: past this the
+# least recently used feed is stopped (and restarted when a page asks for it again).
+MAX_FEEDS = MAX_SERVERS + 8
 DEMO_IDENTITY = "demo"
 
 
@@ -88,14 +97,40 @@ def shutdown() -> None:
     demo_server.clear()
 
 
+def _injected(conf: Settings, name: str | None) -> Source | None:
+    injected = st.session_state.get(TEST_STORE_KEY)
+    if isinstance(injected, Mapping):
+        injected = injected.get(name)
+    if not isinstance(injected, Store):
+        return None
+    client = st.session_state.get(TEST_CLIENT_KEY)
+    return Source(injected, client, conf, False, session.read_only(conf),
+                  share=bool(st.session_state.get(TEST_SHARE_KEY)))
+
+
+def fleet_sources() -> list[tuple[ServerEntry, Source]]:
+    """Every watched server with its Source, in the configured order."""
+    base = session.base_settings()
+    found = session.fleet(base)
+    out = []
+    for entry in found.servers:
+        conf = entry_settings(entry, base) if found.listed else base
+        src = _injected(conf, entry.name)
+        if src is None:
+            feed = _feed(entry.url, entry.admin_key, conf)
+            src = Source(feed.store, feed.client, conf, False, session.read_only(conf), feed)
+        out.append((entry, src))
+    return out
+
+
 def source() -> Source:
     """The Store and client for this session: test store, configured server or demo."""
     conf = session.settings()
-    injected = st.session_state.get(TEST_STORE_KEY)
-    if isinstance(injected, Store):
-        client = st.session_state.get(TEST_CLIENT_KEY)
-        return Source(injected, client, conf, False, session.read_only(conf),
-                      share=bool(st.session_state.get(TEST_SHARE_KEY)))
+    found = session.fleet()
+    chosen = session.selected(found)
+    injected = _injected(conf, chosen.name if chosen else None)
+    if injected is not None:
+        return injected
     if not conf.url:  # the demo's port changes with every start; its history is "demo"
         feed = _feed(demo_server().url, None, conf, DEMO_IDENTITY)
         return Source(feed.store, feed.client, conf, True, session.read_only(conf), feed)

@@ -4,6 +4,11 @@ Settings resolve as secrets → environment → the sidebar panel (see
 ``config.resolve_settings``). The panel's entries live in this session only,
 and a read-only share can be unlocked for this session only by entering the
 admin key, of which only a salted digest is kept.
+
+With ``[[servers]]`` in secrets (``servers.resolve_fleet``) the session
+watches one of several servers: ``?server=name`` in the URL, else the one
+chosen before in this session, else the first. The panel then adds servers
+for this session only (each with its own key, or none), beside the listed ones.
 """
 
 from __future__ import annotations
@@ -18,15 +23,28 @@ from typing import Any
 import streamlit as st
 
 from opta_stream.config import KEY_ORIGINS, Settings, key_digest, resolve_settings
+from opta_stream.errors import ConfigError
 from opta_stream.inputs import same_origin, validate_admin_key, validate_url
+from opta_stream.servers import (
+    Fleet,
+    ServerEntry,
+    check_unique,
+    entry_settings,
+    make_entry,
+    resolve_fleet,
+)
 from opta_stream.ui.throttle import Throttle
 
 __all__ = [
-    "PANEL_KEY", "SALT", "UNLOCK_KEY", "connect", "digest", "key_matches_origin", "read_only",
-    "settings", "unlock",
+    "ADDED_KEY", "PANEL_KEY", "SALT", "SERVER_KEY", "UNLOCK_KEY", "add_server", "base_settings",
+    "connect", "digest", "fleet", "key_matches_origin", "read_only", "remember", "remove_server",
+    "selected", "settings", "unlock",
 ]
 
 PANEL_KEY = "opta_panel"
+SERVER_KEY = "opta_server"  # the chosen server's name, kept across page changes
+ADDED_KEY = "opta_added_servers"  # servers this session added: ServerEntry, origin "session"
+QUERY = "server"
 UNLOCK_KEY = "opta_unlocked"
 THROTTLE_KEY = "opta_unlock_throttle"
 PROCESS_THROTTLE = Throttle()  # every session's wrong entries together
@@ -40,12 +58,73 @@ def digest(admin_key: str | None) -> str:
     return key_digest(admin_key, SALT)
 
 
-def settings() -> Settings:
+def base_settings() -> Settings:
     """secrets → environment → the sidebar panel (see config.resolve_settings).
 
     ``st.secrets`` goes in as is: config reads a missing secrets file as empty.
     """
     return resolve_settings(st.secrets, os.environ, st.session_state.get(PANEL_KEY))
+
+
+def fleet(base: Settings | None = None) -> Fleet:
+    """The servers this session watches: the listed ones, then those it added."""
+    found = resolve_fleet(st.secrets, os.environ, base or base_settings())
+    added = tuple(st.session_state.get(ADDED_KEY) or ())
+    if not found.listed or not added:
+        return found
+    return Fleet(found.servers + added, found.prometheus, listed=True)
+
+
+def selected(found: Fleet) -> ServerEntry | None:
+    """``?server=`` if it names one, else this session's last choice, else the first."""
+    if not found.servers:
+        return None
+    return (found.named(st.query_params.get(QUERY)) or found.named(st.session_state.get(SERVER_KEY))
+            or found.servers[0])
+
+
+def settings() -> Settings:
+    """The selected server's settings (a fleet of one: the single-server settings)."""
+    base = base_settings()
+    found = fleet(base)
+    entry = selected(found) if found.listed else None
+    return base if entry is None else entry_settings(entry, base)
+
+
+def remember(found: Fleet) -> ServerEntry | None:
+    """Keep the choice in the session and the URL: a page change clears the query, and a
+    copied link opens the same server."""
+    entry = selected(found) if found.listed else None
+    if entry is not None:
+        st.session_state[SERVER_KEY] = entry.name
+        if st.query_params.get(QUERY) != entry.name:
+            st.query_params[QUERY] = entry.name
+    return entry
+
+
+def add_server(name: str, url: str, admin_key: str) -> ServerEntry:
+    """A server for this session only, beside the listed ones, and select it. Its key is
+    the one entered here or none: a configured key is never sent to it."""
+    raw = {"name": name, "url": url, "admin_key": admin_key}
+    entry = make_entry(raw, "The new server", origin="session")
+    found = fleet()
+    if not found.listed:
+        raise ConfigError("Servers can be added beside a [[servers]] list only.")
+    check_unique([*found.servers, entry])
+    st.session_state[ADDED_KEY] = [*(st.session_state.get(ADDED_KEY) or ()), entry]
+    st.session_state[SERVER_KEY] = entry.name
+    st.query_params[QUERY] = entry.name
+    return entry
+
+
+def remove_server(name: str) -> None:
+    """Forget a server this session added (the listed ones stay)."""
+    kept = [e for e in st.session_state.get(ADDED_KEY) or () if e.name != name]
+    st.session_state[ADDED_KEY] = kept
+    if st.session_state.get(SERVER_KEY) == name:
+        st.session_state.pop(SERVER_KEY, None)
+    if st.query_params.get(QUERY) == name:
+        del st.query_params[QUERY]
 
 
 def connect(url: str, admin_key: str) -> Mapping[str, Any]:

@@ -1,0 +1,140 @@
+"""Fleet: every watched server at a glance, the ones in trouble first.
+
+One card per server: its name (a link to that server's Overview), health,
+memory gauge with the threshold, tokens/s with a sparkline, p95 latency,
+queue and loaded models. Each card is built once per tick slot from its own
+server's snapshot and shared by every viewer (``ui.shared``); a server that is
+down only has an older snapshot, so it costs the other cards nothing.
+"""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+
+import streamlit as st
+
+from opta_stream.present import cards, freshness
+from opta_stream.present.fleet import CardFacts, order, trouble
+from opta_stream.present.formatting import number
+from opta_stream.present.frames import snapshot_window
+from opta_stream.present.rates import LIVE_OVER_S, current_rate, rate_grid
+from opta_stream.present.serving import latest_gauges, seconds, totals
+from opta_stream.present.throughput import TOTAL, line_rows
+from opta_stream.servers import ServerEntry
+from opta_stream.snapshot import Health, Snapshot
+from opta_stream.store import Store
+from opta_stream.ui import resources, routing, shared, widgets
+from opta_stream.ui.health import badge_label
+from opta_stream.ui.recorder import Block, Recorder, replay
+from opta_stream.units import duration
+
+WINDOW_S = 120.0
+COLUMNS = 3
+MODELS_SHOWN = 3
+
+routing.page_source(__file__)  # app.py's frame first, as every page
+servers = resources.fleet_sources()
+
+
+def _round(gb: float | None) -> float | None:
+    return None if gb is None else round(gb * 20.0) / 20.0
+
+
+def _health(out: Block, entry: ServerEntry, snap: Snapshot, tz: tzinfo) -> None:
+    label, color = badge_label(snap)
+    out.badge(label, color=color, icon=":material/circle:")
+    health = snap.health
+    if health.state in (Health.LIVE, Health.CONNECTING):
+        return
+    seen = (f" Last heard {duration(snap.taken_at - health.last_seen_at)} ago."
+            if health.last_seen_at else " Never heard from.")
+    text = f"{health.message or label}{seen}"
+    if health.state is Health.DEGRADED:
+        out.warning(text, icon=":material/warning:")
+    else:
+        out.error(text, icon=":material/error:")
+
+
+def _memory(out: Block, entry: ServerEntry, snap: Snapshot) -> None:
+    g = snap.gauges
+    spec = widgets.gauge_spec(_round(g.memory_used_gb), _round(g.memory_total_gb),
+                              g.threshold_pct)
+    shared.chart(out, spec, key=f"fleet_gauge_{entry.name}")
+    if g.memory_used_gb is None or not g.memory_total_gb:
+        out.caption("No memory figures yet.")
+        return
+    pct = 100.0 * g.memory_used_gb / g.memory_total_gb
+    limit = f" · threshold {g.threshold_pct:.0f} %" if g.threshold_pct is not None else ""
+    out.caption(f"{g.memory_used_gb:.1f} of {g.memory_total_gb:.1f} GB ({pct:.0f} %){limit}")
+
+
+def _throughput(out: Block, entry: ServerEntry, snap: Snapshot, tz: tzinfo) -> None:
+    t0, t1 = snapshot_window(snap)
+    grid = rate_grid(snap.throughput, t0, t1, step_s=2.0, over_s=LIVE_OVER_S)
+    out.metric("Tokens / s", number(current_rate(snap.throughput)),
+               help="All loaded models together, over the last 10 s.")
+    shared.chart(out, cards.sparkline_plan(line_rows(grid.t, grid.total, TOTAL, 1.5)),
+                 key=f"fleet_spark_{entry.name}")
+    if len(snap.throughput) and (note := freshness.age_of(float(snap.throughput.ts[-1]),
+                                                         snap).note(tz)):
+        out.caption(f":material/schedule: {note}: no newer sample.")
+
+
+def card(entry: ServerEntry, snap: Snapshot, tz: tzinfo) -> tuple[CardFacts, Recorder]:
+    """One server's card and the facts that rank it."""
+    t0, t1 = snapshot_window(snap)
+    t = totals(snap.serving, t0=t0, t1=t1)
+    queued = latest_gauges(snap.serving).get("queued")
+    g = snap.gauges
+    pct = (100.0 * g.memory_used_gb / g.memory_total_gb
+           if g.memory_used_gb is not None and g.memory_total_gb else None)
+    facts = CardFacts(entry.name, snap.health.state, pct, g.threshold_pct,
+                      t.error_ratio, queued)
+    out = Recorder()
+    with out.container(border=True):
+        out.page_link("pages/overview.py", label=f"**{entry.name}**",
+                      icon=":material/dns:", query_params={"server": entry.name},
+                      help=f"Open {entry.name}'s pages ({entry.url}).")
+        _health(out, entry, snap, tz)
+        if reasons := trouble(facts):
+            out.caption(":material/priority_high: " + "; ".join(reasons))
+        _memory(out, entry, snap)
+        _throughput(out, entry, snap, tz)
+        cols = out.columns(2)
+        cols[0].metric("p95 latency", seconds(t.quantile(0.95)),
+                       help=f"Over the requests that finished in the last {duration(WINDOW_S)}.")
+        cols[1].metric("Queued", number(queued, ".0f"), help="Requests waiting for a slot now.")
+        models = freshness.models_age(snap)
+        names = [m.model_id for m in snap.models]
+        if not models.known:
+            out.caption("Loaded models: not known yet.")
+        elif not names:
+            out.caption("No model loaded.")
+        else:
+            more = f" and {len(names) - MODELS_SHOWN} more" if len(names) > MODELS_SHOWN else ""
+            out.caption(f"Loaded: {', '.join(names[:MODELS_SHOWN])}{more}")
+    return facts, out
+
+
+@st.fragment(run_every=servers[0][1].settings.render_s if servers else None)
+def live() -> None:
+    built = [shared.page(src, "fleet_card", WINDOW_S,
+                         lambda store, tz, e=entry: card(e, _snap(store), tz), entry.name)
+             for entry, src in servers]
+    ranked = order([facts for facts, _ in built])
+    bad = sum(1 for facts, _ in built if trouble(facts))
+    st.caption(f"{len(built)} servers · " + (f"{bad} need attention (first)" if bad
+                                             else "all fine"))
+    for row in range(0, len(ranked), COLUMNS):  # row by row: a phone stacks them in order
+        cols = st.columns(COLUMNS)
+        for col, i in zip(cols, ranked[row:row + COLUMNS], strict=False):
+            with col:
+                replay(built[i][1].ops, st)
+
+
+def _snap(store: Store) -> Snapshot:
+    return store.snapshot(WINDOW_S)
+
+
+st.header("Fleet")
+live()

@@ -1,0 +1,213 @@
+"""The Fleet page and the server selector, in AppTest: stores filled deterministically for
+the order and the links, real feeds for servers that are down or answer HTML."""
+
+from __future__ import annotations
+
+import http.server
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from conftest import MODEL_A, T0, fill_store
+from streamlit.testing.v1 import AppTest
+from test_app_pages import APP
+
+from opta_stream.present.fleet import CardFacts, order, rank, trouble
+from opta_stream.snapshot import Health
+from opta_stream.store import Store
+from opta_stream.ui import compat, resources, server_panel, session
+
+NAMES = ("studio", "mini", "rack")
+KEY = "fleet-page-s3cr3t"
+
+
+@pytest.fixture(autouse=True)
+def navigation_mode(monkeypatch: pytest.MonkeyPatch) -> None:
+    compat.use_navigation_mode(monkeypatch)
+
+
+def server_tables(*names: str, **extra: Any) -> list[dict[str, Any]]:
+    return [{"name": n, "url": f"http://{n}.test:1234", **extra} for n in names]
+
+
+def stores(now: float = T0) -> dict[str, Store]:
+    """studio and mini filled (mini's memory over its threshold); rack never answered."""
+    out = {}
+    for name in NAMES:
+        store = Store(f"http://{name}.test:1234", clock=lambda: now)
+        if name != "rack":
+            fill_store(store, now)
+        out[name] = store
+    out["mini"].add_memory(now, 23.0, 24.0, 90.0)
+    return out
+
+
+def fleet_app(found: dict[str, Store] | None = None, **secrets: Any) -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=20)
+    at.secrets.update({"read_only": False, "history_path": "",
+                       "servers": server_tables(*NAMES), **secrets})
+    if found is not None:
+        at.session_state[resources.TEST_STORE_KEY] = found
+    return at
+
+
+def query(at: AppTest) -> str | None:
+    """``?server=`` as the browser would show it (AppTest keeps lists for what the app set)."""
+    value = at.query_params.get("server")
+    return value[-1] if isinstance(value, list) else value
+
+
+def card_names(at: AppTest) -> list[str]:
+    """The cards' titles, top to bottom: each is a link to that server's Overview."""
+    return [link.label.strip("*") for link in at.main.get("page_link")]
+
+
+def test_trouble_comes_first_and_equals_keep_their_order() -> None:
+    facts = [CardFacts("ok", Health.LIVE, 50.0, 90.0, 0.0, 0.0),
+             CardFacts("busy", Health.LIVE, 50.0, 90.0, 0.0, 3.0),
+             CardFacts("full", Health.LIVE, 95.0, 90.0),
+             CardFacts("new", Health.CONNECTING),
+             CardFacts("dead", Health.DOWN),
+             CardFacts("ok2", Health.LIVE, float("nan"), None, None, None),
+             CardFacts("half", Health.DEGRADED)]
+    assert [facts[i].name for i in order(facts)] == [
+        "dead", "half", "full", "busy", "new", "ok", "ok2"]
+    assert trouble(facts[2]) == ["memory at 95 % (threshold 90 %)"]
+    assert trouble(facts[1]) == ["3 queued"] and rank(facts[0]) == 5
+    assert trouble(CardFacts("e", Health.LIVE, error_ratio=0.025)) == ["2.5 % errors"]
+
+
+def test_the_fleet_page_is_the_default_and_puts_trouble_first(clean_env) -> None:
+    at = fleet_app(stores()).run()
+    assert not at.exception
+    assert at.header[0].value == "Fleet"
+    # mini's memory is over its threshold; studio has errors and a queue; rack is waiting
+    assert card_names(at) == ["mini", "studio", "rack"]
+    links = at.main.get("page_link")
+    assert [link.proto.page for link in links][0].endswith("overview")
+    captions = " ".join(c.value for c in at.main.caption)
+    assert "memory at 96 % (threshold 90 %)" in captions
+    assert "5.0 % errors; 2 queued" in captions
+    assert "3 servers · 2 need attention (first)" in captions
+    assert f"Loaded: {MODEL_A}" in captions
+
+
+def test_one_server_keeps_overview_at_home(filled_store, clean_env) -> None:
+    at = fleet_app({"studio": filled_store}, servers=server_tables("studio")).run()
+    assert at.header[0].value == "Overview"
+    assert at.sidebar.selectbox(key=server_panel.SELECT_KEY).value == "studio"
+
+
+def test_the_choice_is_in_the_url_and_survives_a_page_change(clean_env) -> None:
+    found = stores()
+    at = fleet_app(found)
+    at.query_params["server"] = "mini"
+    at.switch_page("pages/memory.py").run()
+    assert at.header[0].value == "Memory"
+    assert at.sidebar.selectbox(key=server_panel.SELECT_KEY).value == "mini"
+    assert query(at) == "mini"
+    at.sidebar.selectbox(key=server_panel.SELECT_KEY).select("rack").run()
+    assert query(at) == "rack"
+    assert at.session_state[session.SERVER_KEY] == "rack"
+    at.query_params.clear()  # what a page change does to the address
+    at.switch_page("pages/throughput.py").run()
+    assert at.sidebar.selectbox(key=server_panel.SELECT_KEY).value == "rack"
+    assert query(at) == "rack"  # written back for a copied link
+    at.query_params["server"] = "no-such-server"
+    at.run()
+    assert at.sidebar.selectbox(key=server_panel.SELECT_KEY).value == "rack"
+
+
+def test_the_selected_server_is_what_the_pages_show(clean_env) -> None:
+    found = stores()
+    found["mini"].set_gauges(version="9.9.9-mini", updated_at=T0)
+    at = fleet_app(found)
+    at.query_params["server"] = "mini"
+    at.switch_page("pages/overview.py").run()
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["Server version"] == "9.9.9-mini"
+    at.sidebar.selectbox(key=server_panel.SELECT_KEY).select("studio").run()
+    assert {m.label: m.value for m in at.metric}["Server version"] == "0.1.0"
+
+
+def test_a_viewer_adds_a_server_for_the_session_only(clean_env) -> None:
+    found = stores()
+    found["mine"] = fill_store(Store("http://mine.test:1", clock=lambda: T0))
+    at = fleet_app(found, admin_key=KEY).run()
+    at.sidebar.text_input(key=server_panel.NAME_INPUT).input("mine")
+    at.sidebar.text_input(key="opta_add_url").input("http://mine.test:1")
+    at.sidebar.button(key="FormSubmitter:add_server-Add server").click().run()
+    assert not at.sidebar.error
+    added = at.session_state[session.ADDED_KEY]
+    assert [(e.name, e.admin_key, e.origin) for e in added] == [("mine", None, "session")]
+    assert at.sidebar.selectbox(key=server_panel.SELECT_KEY).value == "mine"
+    assert query(at) == "mine"
+    at.sidebar.text_input(key="opta_add_url").input("http://studio.test:1234")
+    at.sidebar.button(key="FormSubmitter:add_server-Add server").click().run()
+    assert "same URL" in at.sidebar.error[0].value
+    at.sidebar.button(key="remove_server").click().run()
+    assert at.session_state[session.ADDED_KEY] == []
+    assert at.sidebar.selectbox(key=server_panel.SELECT_KEY).value == "studio"
+
+
+def test_a_read_only_share_cannot_be_extended(clean_env) -> None:
+    at = fleet_app(stores(), servers=server_tables(*NAMES, read_only=True)).run()
+    texts = " ".join(t.value for t in at.sidebar.text)
+    assert "watches the servers its operator configured" in texts
+    assert not [b for b in at.sidebar.button if "add_server" in str(b.key)]
+
+
+def test_bad_servers_settings_are_one_clear_error(clean_env) -> None:
+    at = fleet_app(None, servers=[{"name": "a", "url": "http://x:1", "admin_key": KEY + "é"}])
+    at.run()
+    assert "contains a character an HTTP header cannot carry" in at.error[0].value
+    assert KEY not in at.error[0].value
+
+
+class _Html(http.server.BaseHTTPRequestHandler):
+    def do_GET(self) -> None:  # noqa: N802 (the stdlib's name)
+        body = b"<html><body>Router login</body></html>"
+        self.send_response(200)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+@pytest.fixture
+def html_server() -> Iterator[str]:
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Html)
+    thread = threading.Thread(target=httpd.serve_forever, name="test-html", daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def test_dead_and_html_servers_say_so_on_their_cards(clean_env, app_shutdown, html_server):
+    from support import free_port, wait_for
+
+    from opta_stream.demo import DemoServer
+
+    demo = DemoServer(mode="lmx", heartbeat_s=0.5).start()
+    dead = f"http://127.0.0.1:{free_port()}"
+    try:
+        tables = [{"name": "alive", "url": demo.url}, {"name": "dead", "url": dead},
+                  {"name": "router", "url": html_server}]
+        at = fleet_app(None, servers=tables)
+
+        def settled() -> bool:
+            at.run()
+            text = " ".join(e.value for e in at.main.error)
+            return "Connection refused" in text and "text/html" in text
+        wait_for(settled, 20.0, "the dead and the HTML server's cards")
+        assert card_names(at)[2] == "alive"
+        errors = [e.value for e in at.main.error]
+        assert any("Is this an Opta LMX server" in e for e in errors), errors
+    finally:
+        resources.shutdown()
+        demo.stop()
