@@ -29,6 +29,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.common import ROOT, ChildProcess, Result, json_line, machine, print_table  # noqa: E402
+from bench.fleet_bench import FLEET_KEYS, fleet  # noqa: E402
 from bench.viewer_measures import (  # noqa: E402
     PAGES,
     sessions,
@@ -157,6 +158,7 @@ MEASURES: dict[str, tuple[Measure, tuple[str, ...]]] = {
     "browser": (browser, ("event_to_browser_ms_p95",)),
     "history": (history, ("history_persist_cpu_pct", "history_persist_vs_ingest",
                           "history_load_s", "history_load_vs_bare", "history_month_mb")),
+    "fleet": (fleet, FLEET_KEYS),
 }
 
 

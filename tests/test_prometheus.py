@@ -1,0 +1,148 @@
+"""PromQL range queries against Debian's real Prometheus scraping two demo servers, compared
+with the app's own figures from the same run; and each way a Prometheus can fail."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from collections.abc import Iterator
+
+import numpy as np
+import pytest
+from prom_fixture import PromRun, instance, prometheus_run  # noqa: F401 (a fixture)
+from support import free_port, wait_for
+from test_fleet_pages import html_server  # noqa: F401 (a fixture)
+
+from opta_stream.config import HistorySettings
+from opta_stream.feed import Feed
+from opta_stream.present.serving import totals
+from opta_stream.servers import PromSettings
+from opta_stream.wire.promql import MAX_POINTS, PromClient, PromError, query_for, step_for
+
+
+@pytest.mark.parametrize(("range_s", "step"), [
+    (600, 1), (3600, 5), (6 * 3600, 30), (86400, 120), (7 * 86400, 900), (30 * 86400, 3600)])
+def test_the_step_keeps_a_window_at_or_under_a_thousand_points(range_s: int, step: int) -> None:
+    assert step_for(range_s) == step
+    assert range_s / step <= MAX_POINTS
+    assert range_s / step_for(range_s) > MAX_POINTS / 10  # and not needlessly coarse
+
+
+def test_queries_select_one_server_and_quote_its_label() -> None:
+    q = query_for("tokens_per_s", "instance", 'studio:1234"} or vector(1) #', 5)
+    assert q == ('sum(rate(lmx_completion_tokens_total{instance="studio:1234\\"} or vector(1) '
+                 '#"}[60s]))')
+    assert "[3600s]" in query_for("p95_s", "host", "a", 3600)
+
+
+def _rows_span(win, key: int = 0) -> tuple[float, float]:
+    rows = win.key == key
+    ends, dts = win.ts[rows], win.dt[rows]
+    return float(ends[0] - dts[0]), float(ends[-1])
+
+
+@pytest.fixture
+def feed_on_first(prometheus_run: PromRun) -> Iterator[Feed]:  # noqa: F811
+    feed = Feed(prometheus_run.servers[0].url, None, history=HistorySettings(path="")).start()
+    yield feed
+    feed.stop()
+
+
+def test_prometheus_rates_and_quantiles_match_the_apps_own(prometheus_run: PromRun,  # noqa: F811
+                                                           feed_on_first: Feed) -> None:
+    store = feed_on_first.store
+
+    def covered() -> bool:
+        win = store.snapshot(120).serving
+        if not (win.key == 0).sum():
+            return False
+        t0, t1 = _rows_span(win)
+        # The rich demo finishes about one request a second.
+        return t1 - t0 >= 30.0 and totals(win, t0=t0 - 1, t1=t1).get("requests") >= 20
+    wait_for(covered, 90.0, "30 s of the app's own request metrics", store=store)
+    win = store.snapshot(120).serving
+    t0, t1 = _rows_span(win)
+    ours = totals(win, t0=t0 - 1, t1=t1)
+    span = int(round(t1 - t0))
+    wait_for(lambda: time.time() > t1 + 2.0, 5.0, "Prometheus's next scrape")
+    client = PromClient(PromSettings(prometheus_run.url))
+    sel = f'instance="{instance(prometheus_run.servers[0])}"'
+
+    def at_t1(q: str) -> float:
+        return float(client.query_range(q, t1, t1, 1.0).values[0])
+
+    theirs_tokens = at_t1(f"sum(rate(lmx_completion_tokens_total{{{sel}}}[{span}s]))")
+    theirs_requests = at_t1(f"sum(rate(lmx_requests_total{{{sel}}}[{span}s]))")
+    theirs_p95 = at_t1("histogram_quantile(0.95, sum by (le) (rate("
+                       f"lmx_request_duration_seconds_bucket{{{sel}}}[{span}s])))")
+    assert ours.per_s("completion_tokens") > 0 and ours.per_s("requests") > 0
+    # Both read the same counters; the edges differ by under a scrape (1 s of ~30 s)
+    # and Prometheus extrapolates to the range's ends.
+    assert theirs_tokens == pytest.approx(ours.per_s("completion_tokens"), rel=0.2)
+    assert theirs_requests == pytest.approx(ours.per_s("requests"), rel=0.2)
+    assert theirs_p95 == pytest.approx(ours.quantile(0.95), rel=0.25)
+
+
+def test_a_range_query_gives_each_server_its_own_line(prometheus_run: PromRun) -> None:  # noqa: F811
+    client = PromClient(PromSettings(prometheus_run.url))
+    end = time.time()
+    lines = [client.query_range(query_for("tokens_per_s", "instance", instance(s), 1.0),
+                                end - 30, end, 1.0) for s in prometheus_run.servers]
+    for line in lines:
+        assert line.t.size == 31 and line.step_s == 1.0
+        assert np.isfinite(line.values).sum() >= 10 and np.nanmax(line.values) > 0
+    memory = client.query_range(query_for("memory_total_gb", "instance",
+                                          instance(prometheus_run.servers[0]), 1.0),
+                                end - 10, end, 1.0)
+    assert np.nanmax(memory.values) > 0
+
+
+def test_prometheus_failures_say_what_is_wrong(prometheus_run: PromRun,  # noqa: F811
+                                               html_server: str) -> None:  # noqa: F811
+    def fails(url: str, query: str = "up", timeout: float = 2.0) -> PromError:
+        client = PromClient(PromSettings(url, timeout_s=timeout))
+        with pytest.raises(PromError) as caught:
+            client.query_range(query, time.time() - 10, time.time(), 1.0)
+        return caught.value
+
+    down = fails(f"http://127.0.0.1:{free_port()}")
+    assert down.kind == "down" and "cannot be reached" in str(down)
+    refused = fails(prometheus_run.url, "sum(rate(")
+    assert refused.kind == "error" and "refused the query" in str(refused)
+    html = fails(html_server)
+    assert html.kind == "error" and "'text/html', not Prometheus's JSON" in str(html)
+    missing = fails(prometheus_run.url, query_for("tokens_per_s", "instance", "nope:1", 1.0))
+    assert missing.kind == "missing" and "instance = 'nope:1'" in str(missing)
+    with silent_server() as url:
+        slow = fails(url, timeout=0.3)
+    assert slow.kind == "slow" and "did not answer within 0.3 s" in str(slow)
+
+
+class silent_server:  # noqa: N801 (used as a context manager)
+    """Accepts connections and never answers: a Prometheus past its timeout."""
+
+    def __enter__(self) -> str:
+        self.sock = socket.socket()
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(8)
+        self.stop = threading.Event()
+        self.conns: list[socket.socket] = []
+        self.thread = threading.Thread(target=self._accept, name="test-silent", daemon=True)
+        self.thread.start()
+        return f"http://127.0.0.1:{self.sock.getsockname()[1]}"
+
+    def _accept(self) -> None:
+        self.sock.settimeout(0.1)
+        while not self.stop.is_set():
+            try:
+                self.conns.append(self.sock.accept()[0])
+            except OSError:
+                continue
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop.set()
+        self.thread.join(2)
+        for conn in self.conns:
+            conn.close()
+        self.sock.close()
