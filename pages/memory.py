@@ -2,19 +2,36 @@
 
 Used vs total over the same windows as Throughput, the server's threshold as
 a dashed line, gaps shaded, memory per loaded model, and the window as CSV.
+With ``prometheus_url`` set, a window of an hour or more is drawn from
+Prometheus's memory gauges up to the last five minutes (the live feed's).
 """
 
 from __future__ import annotations
 
 from datetime import tzinfo
 
+import numpy as np
 import streamlit as st
 
 from opta_stream.present import cards, charts, export, freshness
 from opta_stream.present.formatting import number
 from opta_stream.present.frames import marker_frame, memory_frame, snapshot_window
-from opta_stream.snapshot import Snapshot
-from opta_stream.ui import routing, shared, widgets
+from opta_stream.present.long_lines import (
+    LIVE,
+    LIVE_TAIL_S,
+    LOCAL_SOURCE,
+    PROM,
+    fallback_caption,
+    long_frame,
+    source_caption,
+    split_at,
+    uses_prometheus,
+)
+from opta_stream.present.serving_charts import lines_plan
+from opta_stream.ranges import RangeAnswer, answer_key
+from opta_stream.snapshot import Series, Snapshot
+from opta_stream.store import Store
+from opta_stream.ui import resources, routing, shared, widgets
 from opta_stream.ui.recorder import Block, Recorder
 
 src = routing.page_source(__file__)
@@ -36,7 +53,30 @@ def numbers_row(out: Block, snap: Snapshot, tz: tzinfo) -> None:
         out.caption(f":material/schedule: {note}: the server has not answered since.")
 
 
-def history(out: Block, snap: Snapshot, tz: tzinfo) -> None:
+def prom_history(out: Block, snap: Snapshot, tail: Snapshot, answer: RangeAnswer,
+                 tz: tzinfo) -> None:
+    """Prometheus's gauges, then the live feed's last minutes."""
+    live_from = snap.taken_at - LIVE_TAIL_S
+    parts = []
+    for name, kind in (("used", "memory_used_gb"), ("total", "memory_total_gb")):
+        line = answer.lines[kind]
+        parts.append((f"{name} · {PROM}", *split_at(line.t, line.values, live_from,
+                                                   before=True)))
+    for name, series in (("used", tail.memory_used), ("total", tail.memory_total)):
+        parts.append((f"{name} · {LIVE}", *_live(series, live_from)))
+    window = snapshot_window(snap)
+    shared.chart(out, lines_plan("prom_memory", long_frame(parts, "gb"),
+                                 markers=marker_frame(snap.events, window), window=window,
+                                 axis=widgets.time_axis(snap.window_s, tz), height=300),
+                 key="memory_chart_prom")
+    out.caption(source_caption(answer))
+
+
+def _live(series: Series, live_from: float) -> tuple[np.ndarray, np.ndarray]:
+    return split_at(series.ts, series.value, live_from, before=False)
+
+
+def history(out: Block, snap: Snapshot, tz: tzinfo, answer: RangeAnswer | None) -> None:
     frame = memory_frame(snap.memory_used, snap.memory_total)
     window = snapshot_window(snap)
     shared.chart(out, charts.memory_plan(frame, threshold_pct=snap.gauges.threshold_pct,
@@ -48,6 +88,10 @@ def history(out: Block, snap: Snapshot, tz: tzinfo) -> None:
     if not len(snap.memory_used):
         out.caption("No memory samples yet — waiting for the first status reading "
                     "from the server.")
+    else:
+        out.caption(LOCAL_SOURCE)
+    if note := fallback_caption(answer):
+        out.caption(f":material/info: {note}")
 
 
 def per_model(out: Block, snap: Snapshot) -> None:
@@ -71,11 +115,17 @@ def download(out: Block, snap: Snapshot) -> None:
         out=out)
 
 
-def build(snap: Snapshot, tz: tzinfo) -> Recorder:
+def build(store: Store, window_s: float, tz: tzinfo,
+          answer: RangeAnswer | None = None) -> Recorder:
     """The live part's elements for one tick, shared by every viewer of it."""
     out = Recorder()
+    snap = store.snapshot(window_s)
     numbers_row(out, snap, tz)
-    history(out, snap, tz)
+    if uses_prometheus(answer, window_s):
+        assert answer is not None
+        prom_history(out, snap, store.snapshot(LIVE_TAIL_S), answer, tz)
+    else:
+        history(out, snap, tz, answer)
     download(out, snap)
     per_model(out, snap)
     return out
@@ -83,7 +133,10 @@ def build(snap: Snapshot, tz: tzinfo) -> Recorder:
 
 @st.fragment(run_every=src.settings.render_s)
 def live(window_s: float) -> None:
-    shared.draw_window(src, "memory", window_s, build)
+    answer = resources.long_answer(src, "memory", window_s)
+    shared.draw(src, shared.page(src, "memory", window_s,
+                                 lambda store, tz: build(store, window_s, tz, answer),
+                                 answer_key(answer)))
 
 
 st.header("Memory")

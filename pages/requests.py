@@ -5,7 +5,9 @@ about once a second: counter and histogram deltas summed over the window.
 Quantiles are Prometheus' ``histogram_quantile`` (linear inside a bucket),
 so a p95 reads "somewhere in this bucket", not an exact request time. A
 real server counts a request when it finishes, so a long request shows up
-in one step at its end.
+in one step at its end. With ``prometheus_url`` set, the latency chart of a
+window of an hour or more is Prometheus's p95 up to the last five minutes
+(the live feed's).
 """
 
 from __future__ import annotations
@@ -17,12 +19,25 @@ import streamlit as st
 
 from opta_stream.present.formatting import number
 from opta_stream.present.frames import marker_frame, snapshot_window
+from opta_stream.present.long_lines import (
+    LIVE,
+    LIVE_TAIL_S,
+    LOCAL_SOURCE,
+    PROM,
+    fallback_caption,
+    long_frame,
+    source_caption,
+    split_at,
+    uses_prometheus,
+)
 from opta_stream.present.serving import ServingTotals, latest_gauges, seconds, totals
 from opta_stream.present.serving_charts import lines_plan
 from opta_stream.present.serving_lines import ServingLines, serving_lines
 from opta_stream.present.serving_tables import client_table, model_table, serving_csv
+from opta_stream.ranges import RangeAnswer, answer_key
 from opta_stream.snapshot import Snapshot
-from opta_stream.ui import routing, shared, widgets
+from opta_stream.store import Store
+from opta_stream.ui import resources, routing, shared, widgets
 from opta_stream.ui.recorder import Block, Recorder
 from opta_stream.units import span
 
@@ -60,7 +75,28 @@ def figures(out: Block, t: ServingTotals, gauges: dict[str, float]) -> None:
                                     "(— when no request used speculative decoding).")
 
 
-def charts(out: Block, snap: Snapshot, lines: ServingLines, tz: tzinfo) -> None:
+def prom_latency(out: Block, store: Store, snap: Snapshot, answer: RangeAnswer,
+                 tz: tzinfo) -> None:
+    """Prometheus's p95, then the live feed's over the last minutes."""
+    t1 = snap.taken_at
+    live_from = t1 - LIVE_TAIL_S
+    line = answer.lines["p95_s"]
+    tail = serving_lines(store.snapshot(LIVE_TAIL_S).serving, live_from, t1,
+                         window_s=LIVE_TAIL_S).latency
+    p95 = tail[tail["series"] == "p95"]
+    tail_t = p95["time"].to_numpy("datetime64[ns]").astype("int64") / 1e9
+    frame = long_frame([(f"p95 · {PROM}", *split_at(line.t, line.values, live_from,
+                                                    before=True)),
+                        (f"p95 · {LIVE}", tail_t, p95["seconds"].to_numpy())], "seconds")
+    window = snapshot_window(snap)
+    shared.chart(out, lines_plan("prom_latency", frame, markers=marker_frame(snap.events, window),
+                                 window=window, axis=widgets.time_axis(snap.window_s, tz)),
+                 key="requests_latency_prom")
+    out.caption(source_caption(answer))
+
+
+def charts(out: Block, store: Store, snap: Snapshot, lines: ServingLines, tz: tzinfo,
+           answer: RangeAnswer | None) -> None:
     window = snapshot_window(snap)
     marks = marker_frame(snap.events, window)
     axis = widgets.time_axis(snap.window_s, tz)
@@ -74,12 +110,18 @@ def charts(out: Block, snap: Snapshot, lines: ServingLines, tz: tzinfo) -> None:
         for col, kind in zip(out.columns(2), pair, strict=True):
             with col:
                 out.markdown(f"**{titles[kind]}**")
+                if kind == "latency" and uses_prometheus(answer, snap.window_s):
+                    assert answer is not None
+                    prom_latency(out, store, snap, answer, tz)
+                    continue
                 shared.chart(out, lines_plan(kind, frames[kind], gaps=snap.gaps, markers=marks,
                                              window=window, axis=axis), key=f"requests_{kind}")
     out.caption(f"Rates over the {span(lines.over_s)} before each point and latency over "
                f"the {span(lines.latency_over_s)} before it, every "
                f"{span(lines.step_s)}. Amber lines mark loads, unloads, downloads, "
-               "reloads and restarts.")
+               f"reloads and restarts. {LOCAL_SOURCE}")
+    if not uses_prometheus(answer, snap.window_s) and (note := fallback_caption(answer)):
+        out.caption(f":material/info: Latency: {note}")
 
 
 _NUM = st.column_config.NumberColumn
@@ -114,16 +156,18 @@ def download(out: Block, snap: Snapshot) -> None:
              "minute) and per server, model or client, with UTC timestamps.", out=out)
 
 
-def build(snap: Snapshot, tz: tzinfo) -> Recorder:
+def build(store: Store, window_s: float, tz: tzinfo,
+          answer: RangeAnswer | None = None) -> Recorder:
     """The live part's elements for one tick, shared by every viewer of it."""
     out = Recorder()
+    snap = store.snapshot(window_s)
     t0, t1 = snapshot_window(snap)
     win = snap.serving
     if not len(win):
         out.caption(":material/hourglass_empty: No request metrics yet — they come from two "
                     "readings of the server's /admin/metrics, about a second apart.")
     figures(out, totals(win, t0=t0, t1=t1), latest_gauges(win))
-    charts(out, snap, serving_lines(win, t0, t1, window_s=snap.window_s), tz)
+    charts(out, store, snap, serving_lines(win, t0, t1, window_s=snap.window_s), tz, answer)
     tables(out, snap)
     download(out, snap)
     return out
@@ -131,7 +175,10 @@ def build(snap: Snapshot, tz: tzinfo) -> Recorder:
 
 @st.fragment(run_every=src.settings.render_s)
 def live(window_s: float) -> None:
-    shared.draw_window(src, "requests", window_s, build)
+    answer = resources.long_answer(src, "latency", window_s)
+    shared.draw(src, shared.page(src, "requests", window_s,
+                                 lambda store, tz: build(store, window_s, tz, answer),
+                                 answer_key(answer)))
 
 
 st.header("Requests")

@@ -48,6 +48,13 @@ class PromRun:
         result = body["data"]["result"]
         return int(float(result[0]["value"][1])) if result else 0
 
+    def scrapes(self) -> int:
+        """How many scrapes the least scraped target has had in the last minute."""
+        body = requests.get(f"{self.url}/api/v1/query",
+                            params={"query": "min(count_over_time(up[1m]))"}, timeout=2).json()
+        result = body["data"]["result"]
+        return int(float(result[0]["value"][1])) if result else 0
+
 
 def instance(server: DemoServer) -> str:
     return f"127.0.0.1:{server.port}"
@@ -81,6 +88,8 @@ def prometheus_run(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PromRun
                 return False
         wait_for(ready, 30.0, "prometheus ready")
         wait_for(lambda: run.up() == 2, 30.0, "both demo servers scraped")
+        # rate() needs two samples in its range; three make every server's first line
+        wait_for(lambda: run.scrapes() >= 3, 30.0, "three scrapes of each demo server")
         yield run
     finally:
         stop_process(proc)

@@ -9,15 +9,23 @@ import time
 from collections.abc import Iterator
 
 import numpy as np
+import pandas as pd
+import pyarrow as pa
 import pytest
 from prom_fixture import PromRun, instance, prometheus_run  # noqa: F401 (a fixture)
+from streamlit.testing.v1 import AppTest
 from support import free_port, wait_for
+from test_app_pages import APP
 from test_fleet_pages import html_server  # noqa: F401 (a fixture)
 
 from opta_stream.config import HistorySettings
+from opta_stream.demo.model import CATALOGUE
 from opta_stream.feed import Feed
+from opta_stream.present import long_lines
 from opta_stream.present.serving import totals
 from opta_stream.servers import PromSettings
+from opta_stream.ui import resources
+from opta_stream.ui.widgets import WINDOW_KEY
 from opta_stream.wire.promql import MAX_POINTS, PromClient, PromError, query_for, step_for
 
 
@@ -25,7 +33,7 @@ from opta_stream.wire.promql import MAX_POINTS, PromClient, PromError, query_for
     (600, 1), (3600, 5), (6 * 3600, 30), (86400, 120), (7 * 86400, 900), (30 * 86400, 3600)])
 def test_the_step_keeps_a_window_at_or_under_a_thousand_points(range_s: int, step: int) -> None:
     assert step_for(range_s) == step
-    assert range_s / step <= MAX_POINTS
+    assert range_s / step + 1 <= MAX_POINTS  # both ends are points
     assert range_s / step_for(range_s) > MAX_POINTS / 10  # and not needlessly coarse
 
 
@@ -146,3 +154,107 @@ class silent_server:  # noqa: N801 (used as a context manager)
         for conn in self.conns:
             conn.close()
         self.sock.close()
+
+
+def chart_rows(at: AppTest, index: int = 0) -> pd.DataFrame:
+    """The rows of a page chart's line layer (dataset ``d3``), as the browser gets them."""
+    proto = at.get("vega_lite_chart")[index].proto
+    found = {ds.name: ds.data.data for ds in proto.datasets}
+    return pa.ipc.open_stream(found["d3"]).read_pandas()
+
+
+def prom_app(run: PromRun, prometheus_url: str, page: str) -> AppTest:  # noqa: F811
+    """The app watching both scraped demo servers (real feeds), with ``prometheus_url``, on a
+    1 h window of ``page``; a third entry names an instance Prometheus has never seen."""
+    at = AppTest.from_file(APP, default_timeout=30)
+    at.secrets.update({
+        "history_path": "", "read_only": True, "prometheus_url": prometheus_url,
+        "prometheus_timeout_s": 1.0,
+        "servers": [{"name": f"demo{i}", "url": s.url} for i, s in enumerate(run.servers)]
+        + [{"name": "unscraped", "url": run.servers[0].url.replace("127.0.0.1", "localhost"),
+            "prometheus_instance": "nowhere:1"}]})
+    at.session_state[WINDOW_KEY] = "1 h"
+    at.run()
+    at.switch_page(f"pages/{page}.py").run()
+    assert not at.exception, [e.value for e in at.exception]
+    return at
+
+
+def captions(at: AppTest) -> str:
+    return " ".join(c.value for c in at.main.caption)
+
+
+MODEL_NAMES = {m.model_id for m in CATALOGUE}
+
+
+@pytest.fixture
+def no_shared_resources() -> Iterator[None]:
+    yield
+    resources.shutdown()
+
+
+def test_long_windows_come_from_prometheus_with_the_live_minutes_from_the_feed(
+        prometheus_run: PromRun, no_shared_resources: None, clean_env: None,  # noqa: F811
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    # Prometheus here is seconds old: the feed's part is its last 10 s, not 5 min, so that
+    # Prometheus's own points show (the pages read the constant on every run).
+    monkeypatch.setattr(long_lines, "LIVE_TAIL_S", 10.0)
+    wait_for(lambda: prometheus_run.scrapes() >= 30, 50.0, "30 s of scrapes (6 points at 5 s)")
+    at = prom_app(prometheus_run, prometheus_run.url, "throughput")
+    where = f"Prometheus at 127.0.0.1:{prometheus_run.url.rsplit(':', 1)[1]}"
+    reader = resources.prom_reader(prometheus_run.url, "instance", 1.0)
+    first = instance(prometheus_run.servers[0])
+    assert reader.wait_answered(first, "throughput", 3600.0, 20.0) is not None
+    at.run()
+    text = captions(at)
+    assert f"Source: {where}, one point every 5 s (`sum(rate(lmx_completion_tokens_total" \
+           f"{{instance=\"{first}\"}}[60s]))`)" in text, text
+    rows = chart_rows(at)
+    prom = rows[(rows["series"] == "Prometheus") & (rows["show"] == 1)]
+    assert len(prom) >= 3 and prom["tokens_per_second"].max() > 0
+    assert len(prom) <= 720  # 1 h at 5 s: never over 1,000 points
+
+    def live_rows() -> tuple[pd.DataFrame] | None:
+        """The feed's part, once the feed (started with the page) has 10 s of its own."""
+        rows = chart_rows(at.run())
+        found = rows[(rows["series"] == "live feed") & (rows["show"] == 1)]
+        return (found,) if len(found) >= 3 else None
+    (live,) = wait_for(live_rows, 20.0, "the live feed's last 10 s on the chart")
+    assert live["time"].min() > prom["time"].max()  # the feed's part comes after
+    assert (live["time"].max() - live["time"].min()).total_seconds() <= 10
+    assert {m.label: m.value for m in at.metric}["Average tokens/s"] != "—"
+    # The same window on the Memory page and the Requests page's latency
+    at.switch_page("pages/memory.py").run()
+    assert reader.wait_answered(first, "memory", 3600.0, 20.0) is not None
+    at.run()
+    assert f"Source: {where}" in captions(at) and "max(lmx_memory_used_gb" in captions(at)
+    mem = chart_rows(at)
+    assert {"used · Prometheus", "total · Prometheus"} <= set(mem["series"])
+    at.switch_page("pages/requests.py").run()
+    assert reader.wait_answered(first, "latency", 3600.0, 20.0) is not None
+    at.run()
+    assert "histogram_quantile(0.95" in captions(at)
+    # A server Prometheus has no series for falls back to local history, saying why
+    at.query_params["server"] = "unscraped"
+    at.switch_page("pages/memory.py").run()
+    assert reader.wait_answered("nowhere:1", "memory", 3600.0, 20.0) is not None
+    at.run()
+    text = captions(at)
+    assert "has no series for this server (instance = 'nowhere:1')" in text, text
+    assert "Showing this dashboard's own history instead" in text
+    assert "own recording" in text
+
+
+def test_a_prometheus_that_is_down_leaves_the_dashboards_own_history(
+        prometheus_run: PromRun, no_shared_resources: None, clean_env: None) -> None:  # noqa: F811
+    dead = f"http://127.0.0.1:{free_port()}"
+    at = prom_app(prometheus_run, dead, "throughput")
+    reader = resources.prom_reader(dead, "instance", 1.0)
+    answer = reader.wait_answered(instance(prometheus_run.servers[0]), "throughput", 3600.0,
+                                  20.0)
+    assert answer is not None and answer.status == "down"
+    at.run()
+    text = captions(at)
+    assert "cannot be reached: is it running, and is prometheus_url right? Showing this " \
+           "dashboard's own history instead." in text, text
+    assert set(chart_rows(at)["series"]) <= {"all models", *MODEL_NAMES}

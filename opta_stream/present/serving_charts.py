@@ -47,6 +47,14 @@ SPECS: dict[str, LineSpec] = {
                ("#22d3ee", PALETTE["primary"])),
     "queue": ("requests", "requests", ",.1f", ("in flight", "queued", "limit"),
               (PALETTE["primary"], PALETTE["amber"], PALETTE["muted"])),
+    # Long windows from Prometheus, the last minutes from the live feed (present.long_lines).
+    "prom_throughput": ("tokens_per_second", "tokens/s", ",.1f", ("Prometheus", "live feed"),
+                        (PALETTE["primary"], PALETTE["text"])),
+    "prom_latency": ("seconds", "p95 latency (s)", ",.2f",
+                     ("p95 · Prometheus", "p95 · live feed"), (PALETTE["amber"], PALETTE["text"])),
+    "prom_memory": ("gb", "GB", ",.1f", ("used · Prometheus", "total · Prometheus",
+                                         "used · live feed", "total · live feed"),
+                    (PALETTE["primary"], PALETTE["muted"], PALETTE["text"], PALETTE["border"])),
 }
 
 

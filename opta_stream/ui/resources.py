@@ -6,6 +6,9 @@ is passed as ``_admin_key`` so Streamlit never hashes it into a cache key).
 Releasing an entry (cache clear, eviction, code edit) stops the feed, so no
 thread is orphaned. ``source()`` hands a page its ``Source``.
 
+``prom_reader`` is the one ``PromReader`` per configured Prometheus, and
+``long_answer`` what a long-window chart got from it for the page's server.
+
 ``fleet_sources()`` hands the Fleet page one Source per watched server, each
 from its own shared feed: a dead server's feed reconnects in its own threads
 and costs the others nothing.
@@ -29,13 +32,16 @@ import streamlit as st
 from opta_stream.config import HistorySettings, Settings
 from opta_stream.demo import DemoServer
 from opta_stream.feed import Feed
-from opta_stream.servers import MAX_SERVERS, ServerEntry, entry_settings
+from opta_stream.feed.prom_reader import PromReader
+from opta_stream.inputs import host_label
+from opta_stream.ranges import LONG_WINDOW_S, RangeAnswer
+from opta_stream.servers import MAX_SERVERS, PromSettings, ServerEntry, entry_settings
 from opta_stream.store import Store
 from opta_stream.ui import session
 
 __all__ = [
     "MAX_FEEDS", "TEST_CLIENT_KEY", "TEST_SHARE_KEY", "TEST_STORE_KEY", "Source", "demo_server",
-    "fleet_sources", "shared_feed", "shutdown", "source",
+    "fleet_sources", "long_answer", "prom_reader", "shared_feed", "shutdown", "source",
 ]
 
 TEST_STORE_KEY = "opta_test_store"
@@ -60,7 +66,7 @@ class Source:
     share: bool = True  # per-tick work shared between viewers (ui.shared)
 
 
-def _stop(resource: Feed | DemoServer) -> None:
+def _stop(resource: Feed | DemoServer | PromReader) -> None:
     resource.stop()
 
 
@@ -91,9 +97,30 @@ def demo_server() -> DemoServer:
     return DemoServer(mode="rich").start()
 
 
+@st.cache_resource(on_release=_stop, max_entries=4, show_spinner=False,
+                   validate=lambda reader: reader.alive)
+def prom_reader(url: str, label: str, timeout_s: float) -> PromReader:
+    """The one reader of this Prometheus for every viewer and server (its own thread)."""
+    return PromReader(PromSettings(url, label, timeout_s)).start()
+
+
+def long_answer(src: Source, chart: str, window_s: float) -> RangeAnswer | None:
+    """What Prometheus gave ``chart`` for the page's server (without waiting): None when no
+    ``prometheus_url`` is set or the window is under an hour."""
+    found = session.fleet()
+    prom = found.prometheus
+    if prom is None or window_s < LONG_WINDOW_S:
+        return None
+    entry = session.selected(found)
+    instance = entry.instance if entry is not None else host_label(
+        src.feed.url if src.feed is not None else src.store.server)
+    return prom_reader(prom.url, prom.label, prom.timeout_s).answer(instance, chart, window_s)
+
+
 def shutdown() -> None:
-    """Stop every shared feed and the demo server (tests, and a clean exit)."""
+    """Stop every shared feed, reader and the demo server (tests, and a clean exit)."""
     shared_feed.clear()
+    prom_reader.clear()
     demo_server.clear()
 
 

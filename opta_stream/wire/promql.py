@@ -15,18 +15,17 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import requests
 
 from opta_stream.inputs import host_label, preview
+from opta_stream.ranges import RangeLine
 from opta_stream.servers import PromSettings
 from opta_stream.wire.plumbing import new_session
 
-__all__ = ["MAX_POINTS", "PromClient", "PromError", "PromSeries", "QUERIES", "query_for",
-           "step_for"]
+__all__ = ["MAX_POINTS", "PromClient", "PromError", "QUERIES", "query_for", "step_for"]
 
 MAX_POINTS = 1000
 _STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200,
@@ -51,19 +50,10 @@ class PromError(Exception):
         self.kind = kind
 
 
-@dataclass(frozen=True, slots=True)
-class PromSeries:
-    """One line from Prometheus: unix-second times, values (NaN where Prometheus has none)."""
-
-    t: np.ndarray
-    values: np.ndarray
-    step_s: float
-    query: str
-
-
 def step_for(range_s: float, max_points: int = MAX_POINTS) -> float:
-    """The smallest round step that keeps ``range_s`` at or under ``max_points`` points."""
-    need = max(1.0, math.ceil(range_s / max_points))
+    """The smallest round step that keeps ``range_s`` (both ends included) at or under
+    ``max_points`` points."""
+    need = max(1.0, math.ceil(range_s / (max_points - 1)))
     return float(next((s for s in _STEPS if s >= need), need))
 
 
@@ -88,7 +78,7 @@ class PromClient:
         self.where = f"Prometheus at {host_label(settings.url)}"
         self._get = get or new_session().get
 
-    def query_range(self, query: str, start: float, end: float, step_s: float) -> PromSeries:
+    def query_range(self, query: str, start: float, end: float, step_s: float) -> RangeLine:
         """One line on a grid from ``start`` to ``end``; PromError when there is none."""
         params = {"query": query, "start": f"{start:.3f}", "end": f"{end:.3f}",
                   "step": f"{step_s:g}"}
@@ -121,7 +111,7 @@ class PromClient:
         return body
 
     def _series(self, data: object, start: float, end: float, step_s: float,
-                query: str) -> PromSeries:
+                query: str) -> RangeLine:
         result = data.get("result") if isinstance(data, dict) else None
         if not isinstance(result, list):
             raise PromError("error", f"{self.where} answered without a result list.")
@@ -140,7 +130,7 @@ class PromClient:
         except (TypeError, ValueError, AttributeError):
             raise PromError("error", f"{self.where} answered points that are not numbers.") \
                 from None
-        return PromSeries(grid, values, step_s, query)
+        return RangeLine(grid, values, step_s, query)
 
     def instance_of(self, query: str) -> str:
         """The label value a query selects (for the message naming what is missing)."""
