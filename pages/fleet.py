@@ -4,22 +4,34 @@ One card per server: its name (a link to that server's Overview), health,
 memory gauge with the threshold, tokens/s with a sparkline, p95 latency,
 queue and loaded models. Each card is built once per tick slot from its own
 server's snapshot and shared by every viewer (``ui.shared``); a server that is
-down only has an older snapshot, so it costs the other cards nothing.
+down only has an older snapshot, so it costs the other cards nothing. Past
+five servers the cards redraw less often (``present.fleet.redraw_s``).
+
+Below the cards, every server's tokens/s over a long window (1 h to 30 d):
+from Prometheus for each server it answered for, else from that server's
+own recording, the caption naming each source.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from datetime import tzinfo
 
+import numpy as np
 import streamlit as st
 
 from opta_stream.present import cards, freshness
-from opta_stream.present.fleet import CardFacts, order, trouble
+from opta_stream.present.fleet import CARDS_PER_TICK, CardFacts, order, redraw_s, trouble
+from opta_stream.present.fleet_history import history_caption, history_spec, pick
 from opta_stream.present.formatting import number
 from opta_stream.present.frames import snapshot_window
-from opta_stream.present.rates import LIVE_OVER_S, current_rate, rate_grid
+from opta_stream.present.long_lines import long_frame
+from opta_stream.present.rates import LIVE_OVER_S, current_rate, grid_step, rate_grid, rate_over
 from opta_stream.present.serving import latest_gauges, seconds, totals
+from opta_stream.present.serving_charts import lines_plan
 from opta_stream.present.throughput import TOTAL, line_rows
+from opta_stream.ranges import RangeAnswer, answer_key
 from opta_stream.servers import ServerEntry
 from opta_stream.snapshot import Health, Snapshot
 from opta_stream.store import Store
@@ -29,6 +41,8 @@ from opta_stream.ui.recorder import Block, Recorder, replay
 from opta_stream.units import duration
 
 WINDOW_S = 120.0
+HISTORY = {"1 h": 3600.0, "24 h": 86400.0, "7 d": 7 * 86400.0, "30 d": 30 * 86400.0}
+HISTORY_REDRAW_S = 15.0
 COLUMNS = 3
 MODELS_SHOWN = 3
 
@@ -57,8 +71,7 @@ def _health(out: Block, entry: ServerEntry, snap: Snapshot, tz: tzinfo) -> None:
 
 def _memory(out: Block, entry: ServerEntry, snap: Snapshot) -> None:
     g = snap.gauges
-    spec = widgets.gauge_spec(_round(g.memory_used_gb), _round(g.memory_total_gb),
-                              g.threshold_pct)
+    spec = shared.gauge(_round(g.memory_used_gb), _round(g.memory_total_gb), g.threshold_pct)
     shared.chart(out, spec, key=f"fleet_gauge_{entry.name}")
     if g.memory_used_gb is None or not g.memory_total_gb:
         out.caption("No memory figures yet.")
@@ -116,15 +129,23 @@ def card(entry: ServerEntry, snap: Snapshot, tz: tzinfo) -> tuple[CardFacts, Rec
     return facts, out
 
 
-@st.fragment(run_every=servers[0][1].settings.render_s if servers else None)
+# Past five cards the page redraws less often (present.fleet.redraw_s), and each card is
+# built once per slot of that longer interval.
+REDRAW_S = redraw_s(len(servers), servers[0][1].settings.render_s) if servers else None
+cards_of = [(entry, dataclasses.replace(src, settings=dataclasses.replace(
+    src.settings, render_s=REDRAW_S))) for entry, src in servers]
+
+
+@st.fragment(run_every=REDRAW_S)
 def live() -> None:
     built = [shared.page(src, "fleet_card", WINDOW_S,
                          lambda store, tz, e=entry: card(e, _snap(store), tz), entry.name)
-             for entry, src in servers]
+             for entry, src in cards_of]
     ranked = order([facts for facts, _ in built])
     bad = sum(1 for facts, _ in built if trouble(facts))
+    every = f" · redrawn every {REDRAW_S:g} s" if REDRAW_S and len(built) > CARDS_PER_TICK else ""
     st.caption(f"{len(built)} servers · " + (f"{bad} need attention (first)" if bad
-                                             else "all fine"))
+                                             else "all fine") + every)
     for row in range(0, len(ranked), COLUMNS):  # row by row: a phone stacks them in order
         cols = st.columns(COLUMNS)
         for col, i in zip(cols, ranked[row:row + COLUMNS], strict=False):
@@ -136,5 +157,52 @@ def _snap(store: Store) -> Snapshot:
     return store.snapshot(WINDOW_S)
 
 
+def own_line(store: Store, window_s: float, points: int) -> tuple[np.ndarray, np.ndarray]:
+    """A server's tokens/s over the window from its own recording (the live feed and the
+    history file), as the Throughput page's "all models" line."""
+    snap = store.snapshot(window_s)
+    t0, t1 = snapshot_window(snap)
+    step = grid_step(window_s, 1, snap.throughput.resolution_s, points)
+    grid = rate_grid(snap.throughput, t0, t1, step_s=step, over_s=rate_over(window_s, step))
+    return grid.t, grid.total
+
+
+def history_build(window_s: float, answers: list[RangeAnswer | None], tz: tzinfo) -> Recorder:
+    out = Recorder()
+    lines, sources = [], []
+    points = max(50, 1000 // max(1, len(servers)))
+    for (entry, src), answer in zip(servers, answers, strict=True):
+        line, source = pick(entry.name, answer, window_s,
+                            lambda s=src: own_line(s.store, window_s, points))
+        lines.append(line)
+        sources.append((entry.name, source, answer))
+    t1 = time.time()
+    window = (t1 - window_s, t1)
+    names = [entry.name for entry, _ in servers]
+    shared.chart(out, lines_plan("fleet_history", long_frame(lines, "tokens_per_second"),
+                                 window=window, axis=widgets.time_axis(window_s, tz),
+                                 height=260, spec=history_spec(names)),
+                 key="fleet_history_chart")
+    out.caption(history_caption(sources))
+    return out
+
+
+@st.fragment(run_every=HISTORY_REDRAW_S)
+def history(window_s: float) -> None:
+    """Every server's tokens/s over a long window, built once per 15 s for every viewer."""
+    answers = [resources.long_answer(src, "throughput", window_s, entry)
+               for entry, src in servers]
+    tz = widgets.viewer_tz()
+    key = ("fleet_history", window_s, widgets.tz_name(tz),
+           tuple(entry.name for entry, _ in servers), tuple(map(answer_key, answers)))
+    replay(shared.memo(2 * HISTORY_REDRAW_S).get(key, lambda: history_build(
+        window_s, answers, tz)).ops, st)
+
+
 st.header("Fleet")
 live()
+if servers:
+    st.subheader("Tokens / s per server")
+    label = st.segmented_control("History window", list(HISTORY), default="24 h",
+                                 key="fleet_history_window", required=True) or "24 h"
+    history(HISTORY[label])

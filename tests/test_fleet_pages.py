@@ -4,16 +4,20 @@ the order and the links, real feeds for servers that are down or answer HTML."""
 from __future__ import annotations
 
 import http.server
+import json
 import threading
 from collections.abc import Iterator
 from typing import Any
 
+import numpy as np
 import pytest
 from conftest import MODEL_A, T0, fill_store
 from streamlit.testing.v1 import AppTest
 from test_app_pages import APP
 
-from opta_stream.present.fleet import CardFacts, order, rank, trouble
+from opta_stream.present.fleet import CardFacts, order, rank, redraw_s, trouble
+from opta_stream.present.fleet_history import history_caption, pick
+from opta_stream.ranges import RangeAnswer, RangeLine
 from opta_stream.snapshot import Health
 from opta_stream.store import Store
 from opta_stream.ui import compat, resources, server_panel, session
@@ -211,3 +215,50 @@ def test_dead_and_html_servers_say_so_on_their_cards(clean_env, app_shutdown, ht
     finally:
         resources.shutdown()
         demo.stop()
+
+
+def test_many_cards_redraw_less_often() -> None:
+    assert [redraw_s(n, 0.5) for n in (1, 5, 6, 10, 11, 20)] == [0.5, 0.5, 1.0, 1.0, 1.5, 2.0]
+    assert redraw_s(20, 1.0) == 4.0
+
+
+def test_the_fleet_page_says_how_often_it_redraws_past_five_servers(clean_env) -> None:
+    names = tuple(f"s{i}" for i in range(6))
+    found = {n: fill_store(Store(f"http://{n}.test:1234", clock=lambda: T0), T0) for n in names}
+    at = fleet_app(found, servers=server_tables(*names)).run()
+    assert not at.exception
+    assert card_names(at) and len(card_names(at)) == 6
+    assert "redrawn every 1 s" in " ".join(c.value for c in at.main.caption)
+    few = fleet_app(stores()).run()
+    assert "redrawn" not in " ".join(c.value for c in few.main.caption)
+
+
+def test_fleet_history_has_a_line_per_server_and_names_its_source(clean_env) -> None:
+    at = fleet_app(stores()).run()
+    assert not at.exception
+    assert [s.value for s in at.main.subheader] == ["Tokens / s per server"]
+    captions = " ".join(c.value for c in at.main.caption)
+    assert "Source: this dashboard's own recording for studio, mini, rack." in captions
+    spec = json.loads(at.get("vega_lite_chart")[-1].proto.spec)
+    colors = [layer["encoding"]["color"]["scale"]["domain"] for layer in spec["layer"]
+              if "color" in layer.get("encoding", {})]
+    assert colors == [["studio", "mini", "rack"]]
+
+
+def test_fleet_history_sources_in_words() -> None:
+    down = RangeAnswer("Prometheus at p:9090", "down", problem="Prometheus at p:9090 cannot be "
+                       "reached.")
+    line = RangeLine(np.array([1.0, 2.0]), np.array([3.0, 4.0]), 1.0, "q")
+    ok = RangeAnswer("Prometheus at p:9090", "ok", {"tokens_per_s": line})
+    asked: list[str] = []
+
+    def own(name: str):
+        return lambda: (asked.append(name), (np.array([5.0]), np.array([6.0])))[1]
+
+    (n1, t1, v1), s1 = pick("a", ok, 3600.0, own("a"))
+    (_, t2, v2), s2 = pick("b", down, 3600.0, own("b"))
+    assert (s1, v1.tolist(), s2, v2.tolist(), asked) == (
+        "Prometheus at p:9090", [3.0, 4.0], "own", [6.0], ["b"])  # own line only when needed
+    assert history_caption([("a", s1, ok), ("b", s2, down), ("c", "own", None)]) == (
+        "Source: Prometheus at p:9090 for a; this dashboard's own recording for b, c. "
+        "Prometheus at p:9090 cannot be reached. Showing this dashboard's own history instead.")

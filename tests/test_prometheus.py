@@ -258,3 +258,20 @@ def test_a_prometheus_that_is_down_leaves_the_dashboards_own_history(
     assert "cannot be reached: is it running, and is prometheus_url right? Showing this " \
            "dashboard's own history instead." in text, text
     assert set(chart_rows(at)["series"]) <= {"all models", *MODEL_NAMES}
+
+
+def test_fleet_history_comes_from_prometheus_for_each_server_it_scrapes(
+        prometheus_run: PromRun, no_shared_resources: None, clean_env: None) -> None:  # noqa: F811
+    at = prom_app(prometheus_run, prometheus_run.url, "fleet")
+    reader = resources.prom_reader(prometheus_run.url, "instance", 1.0)
+    for name in [instance(s) for s in prometheus_run.servers] + ["nowhere:1"]:
+        assert reader.wait_answered(name, "throughput", 86400.0, 20.0) is not None
+    at.run()
+    where = f"Prometheus at 127.0.0.1:{prometheus_run.url.rsplit(':', 1)[1]}"
+    text = captions(at)
+    assert (f"Source: {where} for demo0, demo1; this dashboard's own recording for "
+            "unscraped.") in text, text
+    assert "has no series for this server (instance = 'nowhere:1')" in text
+    rows = chart_rows(at, -1)
+    shown = rows[rows["show"] == 1]
+    assert {"demo0", "demo1"} <= set(shown["series"])

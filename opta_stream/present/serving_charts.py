@@ -73,11 +73,13 @@ def _layers(spec: LineSpec, axis: TimeAxis, height: int) -> alt.LayerChart:
 
 def lines_plan(kind: str, frame: pd.DataFrame, *, gaps: Gaps = (),
                markers: pd.DataFrame | None = None, window: Window | None = None,
-               axis: TimeAxis | None = None, height: int = 200) -> ChartPlan:
-    """One Requests chart (``kind`` in ``SPECS``) as a cached structure plus this tick's data."""
-    spec = SPECS[kind]
+               axis: TimeAxis | None = None, height: int = 200,
+               spec: LineSpec | None = None) -> ChartPlan:
+    """One chart of named lines (``kind`` in ``SPECS``, or ``spec`` for lines named at run
+    time, such as the Fleet page's servers) as a cached structure plus this tick's data."""
+    spec = spec or SPECS[kind]
     axis = axis or TimeAxis()
     marks = marker_frame((), window) if markers is None else markers
-    return ChartPlan(("serving", kind, axis, height), partial(_layers, spec, axis, height),
+    return ChartPlan(("serving", kind, spec, axis, height), partial(_layers, spec, axis, height),
                      [gap_frame(gaps, window), window_frame(window), marks,
                       with_show(frame, window[0] if window else 0.0)])

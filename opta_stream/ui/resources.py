@@ -104,14 +104,15 @@ def prom_reader(url: str, label: str, timeout_s: float) -> PromReader:
     return PromReader(PromSettings(url, label, timeout_s)).start()
 
 
-def long_answer(src: Source, chart: str, window_s: float) -> RangeAnswer | None:
-    """What Prometheus gave ``chart`` for the page's server (without waiting): None when no
-    ``prometheus_url`` is set or the window is under an hour."""
+def long_answer(src: Source, chart: str, window_s: float,
+                entry: ServerEntry | None = None) -> RangeAnswer | None:
+    """What Prometheus gave ``chart`` for ``entry`` (default: the page's server) without
+    waiting: None when no ``prometheus_url`` is set or the window is under an hour."""
     found = session.fleet()
     prom = found.prometheus
     if prom is None or window_s < LONG_WINDOW_S:
         return None
-    entry = session.selected(found)
+    entry = entry or session.selected(found)
     instance = entry.instance if entry is not None else host_label(
         src.feed.url if src.feed is not None else src.store.server)
     return prom_reader(prom.url, prom.label, prom.timeout_s).answer(instance, chart, window_s)

@@ -13,6 +13,8 @@ and changes the store between runs), unless a test turns it on.
 
 from __future__ import annotations
 
+import copy
+import functools
 import threading
 from collections.abc import Callable, Hashable
 from datetime import tzinfo
@@ -29,9 +31,10 @@ from opta_stream.ui.health import banner
 from opta_stream.ui.recorder import Block, Recorder, replay
 from opta_stream.ui.resources import Source
 from opta_stream.ui.slots import SlotMemo
-from opta_stream.ui.widgets import tz_name, viewer_tz
+from opta_stream.ui.widgets import gauge_spec, tz_name, viewer_tz
 
-__all__ = ["arrow_spec", "chart", "draw", "draw_window", "memo", "page", "snapshot", "table"]
+__all__ = ["arrow_spec", "chart", "draw", "draw_window", "gauge", "memo", "page", "snapshot",
+           "table"]
 
 T = TypeVar("T")
 
@@ -86,6 +89,20 @@ def arrow_spec(spec: dict[str, Any]) -> dict[str, Any]:
         return spec
     return {**spec, "datasets": {name: data if isinstance(data, bytes) else arrow_bytes(data)
                                  for name, data in datasets.items()}}
+
+
+@functools.lru_cache(maxsize=256)
+def _gauge(used_gb: float | None, total_gb: float | None,
+           threshold_pct: float | None) -> dict[str, Any]:
+    return arrow_spec(gauge_spec(used_gb, total_gb, threshold_pct))
+
+
+def gauge(used_gb: float | None, total_gb: float | None,
+          threshold_pct: float | None) -> dict[str, Any]:
+    """The memory gauge's spec with its data already Arrow, made once per process for each
+    (rounded) reading: on the Fleet page it was two thirds of a card's cost. Each caller
+    gets its own copy, as Streamlit may change the dict it is handed."""
+    return copy.deepcopy(_gauge(used_gb, total_gb, threshold_pct))
 
 
 def chart(out: Block, plan: ChartPlan | dict[str, Any], key: str,

@@ -3,8 +3,9 @@
 Plain ``requests`` against the HTTP API (``/api/v1/query_range``) rather than
 ``prometheus-api-client``: one GET and one JSON shape is all a chart needs,
 and this way it shares the dashboard's HTTP habits (a session that ignores
-proxy and netrc credentials, our timeouts, no redirects followed) without
-that client's pandas/matplotlib-sized dependencies. Every failure becomes a
+proxy and netrc credentials, our timeouts, no redirects followed). That
+client (0.7.2) would add ``dateparser`` and its own session rules, and its
+errors would still need sorting into what a chart should say. Every failure becomes a
 ``PromError`` whose ``kind`` says what the chart should tell the viewer:
 "down" (nothing answers), "slow" (no answer within the timeout), "error"
 (Prometheus refused the query, or the answer is not Prometheus's JSON) or
