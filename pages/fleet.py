@@ -38,7 +38,7 @@ from opta_stream.store import Store
 from opta_stream.ui import resources, routing, shared, widgets
 from opta_stream.ui.health import badge_label
 from opta_stream.ui.recorder import Block, Recorder, replay
-from opta_stream.units import duration
+from opta_stream.units import duration, span
 
 WINDOW_S = 120.0
 HISTORY = {"1 h": 3600.0, "24 h": 86400.0, "7 d": 7 * 86400.0, "30 d": 30 * 86400.0}
@@ -71,11 +71,11 @@ def _health(out: Block, entry: ServerEntry, snap: Snapshot, tz: tzinfo) -> None:
 
 def _memory(out: Block, entry: ServerEntry, snap: Snapshot) -> None:
     g = snap.gauges
+    if g.memory_used_gb is None or not g.memory_total_gb:
+        out.caption("Memory: no figures yet.")
+        return
     spec = shared.gauge(_round(g.memory_used_gb), _round(g.memory_total_gb), g.threshold_pct)
     shared.chart(out, spec, key=f"fleet_gauge_{entry.name}")
-    if g.memory_used_gb is None or not g.memory_total_gb:
-        out.caption("No memory figures yet.")
-        return
     pct = 100.0 * g.memory_used_gb / g.memory_total_gb
     limit = f" · threshold {g.threshold_pct:.0f} %" if g.threshold_pct is not None else ""
     out.caption(f"{g.memory_used_gb:.1f} of {g.memory_total_gb:.1f} GB ({pct:.0f} %){limit}")
@@ -86,6 +86,9 @@ def _throughput(out: Block, entry: ServerEntry, snap: Snapshot, tz: tzinfo) -> N
     grid = rate_grid(snap.throughput, t0, t1, step_s=2.0, over_s=LIVE_OVER_S)
     out.metric("Tokens / s", number(current_rate(snap.throughput)),
                help="All loaded models together, over the last 10 s.")
+    if not len(snap.throughput):
+        out.caption("No throughput samples in the last 2 min.")
+        return
     shared.chart(out, cards.sparkline_plan(line_rows(grid.t, grid.total, TOTAL, 1.5)),
                  key=f"fleet_spark_{entry.name}")
     if len(snap.throughput) and (note := freshness.age_of(float(snap.throughput.ts[-1]),
@@ -183,6 +186,10 @@ def history_build(window_s: float, answers: list[RangeAnswer | None], tz: tzinfo
                                  window=window, axis=widgets.time_axis(window_s, tz),
                                  height=260, spec=history_spec(names)),
                  key="fleet_history_chart")
+    if not any(np.isfinite(values).any() for _, _, values in lines):
+        label = next((k for k, v in HISTORY.items() if v == window_s), span(window_s))
+        out.caption(f":material/hourglass_empty: No tokens/s recorded in the last {label} "
+                    "yet, for any server.")
     out.caption(history_caption(sources))
     return out
 

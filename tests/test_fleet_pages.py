@@ -262,3 +262,14 @@ def test_fleet_history_sources_in_words() -> None:
     assert history_caption([("a", s1, ok), ("b", s2, down), ("c", "own", None)]) == (
         "Source: Prometheus at p:9090 for a; this dashboard's own recording for b, c. "
         "Prometheus at p:9090 cannot be reached. Showing this dashboard's own history instead.")
+
+
+def test_servers_prometheus_has_no_series_for_are_named_once() -> None:
+    def missing(instance: str) -> RangeAnswer:
+        return RangeAnswer("Prometheus at p:9090", "missing",
+                           problem=f"… (instance = '{instance}') …")
+    text = history_caption([("a", "own", missing("a:1")), ("b", "own", missing("b:1")),
+                            ("c", "Prometheus at p:9090", None)])
+    assert text == ("Source: this dashboard's own recording for a, b; Prometheus at p:9090 for "
+                    "c. Prometheus at p:9090 has no series for a, b: does it scrape their "
+                    "/admin/metrics, with the label the settings name?")

@@ -166,3 +166,18 @@ def test_the_long_line_is_prometheus_then_the_live_feed() -> None:
     assert fallback_caption(None) is None
     assert "Asking Prometheus at p:9090" in (fallback_caption(
         RangeAnswer("Prometheus at p:9090", "pending")) or "")
+
+
+def test_a_failed_answer_is_asked_again_sooner_than_a_long_windows_step() -> None:
+    fake, clock = FakeProm(), Clock()
+    fake.empty = True  # Prometheus has not scraped the server yet
+    r = reader(fake, clock, refresh_s=15.0)
+    r.answer("new:1", "throughput", 86400.0)  # a good answer would wait its 120 s step
+    r.run_round()
+    assert r.answer("new:1", "throughput", 86400.0).status == "missing"
+    fake.empty = False
+    clock.t += 16.0
+    assert r.run_round() == 1
+    assert r.answer("new:1", "throughput", 86400.0).ok
+    clock.t += 16.0
+    assert r.run_round() == 0  # now fresh until its step

@@ -115,6 +115,11 @@ class PromReader:
                     self._cond.wait(1.0)
 
     def _refresh(self, key: _Key) -> float:
+        """A line is asked again after its step (at most 5 min, at least ``refresh_s``);
+        a failure after ``refresh_s``, since Prometheus may be back or have scraped by then."""
+        found = self._answers[key]
+        if not found.ok:
+            return self.refresh_s
         return max(self.refresh_s, min(step_for(key[2]), 300.0))
 
     def _due(self, now: float) -> list[_Key]:

@@ -40,14 +40,21 @@ def pick(name: str, answer: RangeAnswer | None, window_s: float,
 
 
 def history_caption(sources: Sequence[tuple[str, str, RangeAnswer | None]]) -> str:
-    """Which server's line came from where, e.g. "Source: Prometheus at p:9090 for studio,
-    mini; this dashboard's own recording for lab (…why…)"."""
+    """Which server's line came from where, and why Prometheus was not used where it was
+    set, e.g. "Source: Prometheus at p:9090 for studio, mini; this dashboard's own
+    recording for lab. Prometheus at p:9090 has no series for lab: …"."""
     by_source: dict[str, list[str]] = {}
     for name, source, _ in sources:
         by_source.setdefault(source, []).append(name)
     own = "this dashboard's own recording"
     parts = [f"{own if src == 'own' else src} for {', '.join(names)}"
              for src, names in by_source.items()]
-    why = sorted({note for _, src, answer in sources
-                  if src == "own" and (note := fallback_caption(answer))})
-    return "Source: " + "; ".join(parts) + "." + ("".join(f" {w}" for w in why))
+    missing = [(name, answer) for name, src, answer in sources
+               if src == "own" and answer is not None and answer.status == "missing"]
+    why = [] if not missing else [
+        f"{missing[0][1].source} has no series for {', '.join(n for n, _ in missing)}: does "
+        "it scrape their /admin/metrics, with the label the settings name?"]
+    why += sorted({note for _, src, answer in sources
+                   if src == "own" and answer is not None and answer.status != "missing"
+                   and (note := fallback_caption(answer))})
+    return "Source: " + "; ".join(parts) + "." + "".join(f" {w}" for w in why)
