@@ -42,7 +42,8 @@ class RangeAnswer:
 
     ``status`` is "ok" (``lines`` has every series), "pending" (not asked
     yet), or why not: "down", "slow", "error" or "missing", with ``problem``
-    the sentence to show. ``asked_at`` is when the answer arrived (0: never).
+    the sentence to show (an "error" is also a bug reading an answer).
+    ``asked_at`` is when the answer arrived (0: never).
     """
 
     source: str
@@ -50,6 +51,7 @@ class RangeAnswer:
     lines: Mapping[str, RangeLine] = field(default_factory=dict)
     problem: str | None = None
     asked_at: float = 0.0
+    selects: str = ""  # the series it asked for, in words: "instance = 'studio:1234'"
 
     @property
     def ok(self) -> bool:

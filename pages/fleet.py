@@ -200,8 +200,12 @@ def history(window_s: float) -> None:
     answers = [resources.long_answer(src, "throughput", window_s, entry)
                for entry, src in servers]
     tz = widgets.viewer_tz()
+    if not all(src.share for _, src in servers):  # injected test stores: no sharing
+        replay(history_build(window_s, answers, tz).ops, st)
+        return
     key = ("fleet_history", window_s, widgets.tz_name(tz),
-           tuple(entry.name for entry, _ in servers), tuple(map(answer_key, answers)))
+           tuple((entry.name, entry.url, id(src.store)) for entry, src in servers),
+           tuple(map(answer_key, answers)))
     replay(shared.memo(2 * HISTORY_REDRAW_S).get(key, lambda: history_build(
         window_s, answers, tz)).ops, st)
 

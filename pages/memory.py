@@ -1,7 +1,8 @@
 """Memory: how close the server is to its memory threshold, and who uses it.
 
 Used vs total over the same windows as Throughput, the server's threshold as
-a dashed line, gaps shaded, memory per loaded model, and the window as CSV.
+a dashed line (on the dashboard's own chart), gaps shaded, memory per loaded
+model, and the window as CSV.
 With ``prometheus_url`` set, a window of an hour or more is drawn from
 Prometheus's memory gauges up to the last five minutes (the live feed's).
 """
@@ -69,7 +70,8 @@ def prom_history(out: Block, snap: Snapshot, tail: Snapshot, answer: RangeAnswer
                                  markers=marker_frame(snap.events, window), window=window,
                                  axis=widgets.time_axis(snap.window_s, tz), height=300),
                  key="memory_chart_prom")
-    out.caption(source_caption(answer))
+    out.caption(source_caption(answer) + " Prometheus's gauges do not carry the threshold "
+                f"({number(snap.gauges.threshold_pct, '.0f', ' %')} now, in the figures above).")
 
 
 def _live(series: Series, live_from: float) -> tuple[np.ndarray, np.ndarray]:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from datetime import tzinfo
 
-import numpy as np
 import streamlit as st
 
 from opta_stream.present import charts, export
@@ -69,8 +68,8 @@ def stats_row(out: Block, stats: Stats, now: float | None, over_s: float, line: 
 
 
 def prom_chart(out: Block, store: Store, snap: Snapshot, answer: RangeAnswer,
-               tz: tzinfo) -> np.ndarray:
-    """Prometheus's line, then the live feed's last minutes; returns the points drawn."""
+               tz: tzinfo) -> None:
+    """Prometheus's line, then the live feed's last minutes."""
     t1 = snap.taken_at
     live_from = t1 - LIVE_TAIL_S
     line = answer.lines["tokens_per_s"]
@@ -85,7 +84,6 @@ def prom_chart(out: Block, store: Store, snap: Snapshot, answer: RangeAnswer,
                  key="throughput_chart_prom")
     out.caption(source_caption(answer) + " All models together: Prometheus counts a "
                 "request's tokens when it finishes.")
-    return np.concatenate([pv, tail.total])
 
 
 def chart(out: Block, snap: Snapshot, view: ThroughputView, tz: tzinfo,
@@ -124,9 +122,12 @@ def build(store: Store, window_s: float, tz: tzinfo,
     now_rate = current_rate(store.snapshot(NOW_WINDOW_S).throughput)
     if uses_prometheus(answer, window_s):
         assert answer is not None
-        stats = out.container()
-        drawn = prom_chart(out, store, snap, answer, tz)
-        stats_row(stats, line_stats(drawn), now_rate, LONG_OVER_S, "Prometheus and live feed")
+        # The figures are the whole Prometheus line's: its points are evenly spaced, the
+        # live tail's are not (5 s against the query's step).
+        line = answer.lines["tokens_per_s"]
+        stats_row(out, line_stats(line.values), now_rate, max(LONG_OVER_S, line.step_s),
+                  "Prometheus")
+        prom_chart(out, store, snap, answer, tz)
     else:
         view = throughput_view(snap)
         now = view.now if not snap.throughput.resolution_s else now_rate

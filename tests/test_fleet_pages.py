@@ -266,10 +266,11 @@ def test_fleet_history_sources_in_words() -> None:
 
 def test_servers_prometheus_has_no_series_for_are_named_once() -> None:
     def missing(instance: str) -> RangeAnswer:
-        return RangeAnswer("Prometheus at p:9090", "missing",
-                           problem=f"… (instance = '{instance}') …")
+        return RangeAnswer("Prometheus at p:9090", "missing", problem="…",
+                           selects=f"instance = '{instance}'")
     text = history_caption([("a", "own", missing("a:1")), ("b", "own", missing("b:1")),
                             ("c", "Prometheus at p:9090", None)])
     assert text == ("Source: this dashboard's own recording for a, b; Prometheus at p:9090 for "
-                    "c. Prometheus at p:9090 has no series for a, b: does it scrape their "
-                    "/admin/metrics, with the label the settings name?")
+                    "c. Prometheus at p:9090 has no series for a (instance = 'a:1'), "
+                    "b (instance = 'b:1'): does it scrape their /admin/metrics, with that "
+                    "label?")

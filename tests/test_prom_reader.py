@@ -181,3 +181,35 @@ def test_a_failed_answer_is_asked_again_sooner_than_a_long_windows_step() -> Non
     assert r.answer("new:1", "throughput", 86400.0).ok
     clock.t += 16.0
     assert r.run_round() == 0  # now fresh until its step
+
+
+def test_an_answer_it_cannot_read_is_an_error_said_once_a_round_not_a_spin() -> None:
+    fake, clock = FakeProm(), Clock()
+    settings = PromSettings(URL, label="host", timeout_s=1.0)
+
+    def odd(url: str, params: dict[str, str], **kw: Any) -> requests.Response:
+        resp = fake(url, params, **kw)
+        resp._content = resp._content.replace(b'[[', b'[[1e999, "1"], [', 1)  # an infinite time
+        return resp
+    r = PromReader(settings, client=PromClient(settings, get=odd), clock=clock)
+    r.answer("a:1", "throughput", 3600.0)
+    assert r.run_round() == 1 and len(fake.asked) == 1
+    answer = r.answer("a:1", "throughput", 3600.0)
+    assert answer.status == "error" and "points that are not numbers" in (answer.problem or "")
+    assert answer.selects == "host = 'a:1'"
+    assert r.run_round() == 0  # asked again only after refresh_s
+
+
+def test_a_bug_in_reading_is_said_and_retried_not_raised() -> None:
+    fake, clock = FakeProm(), Clock()
+    settings = PromSettings(URL, label="host", timeout_s=1.0)
+
+    class Broken(PromClient):
+        def query_range(self, *a: Any, **kw: Any) -> RangeLine:
+            raise KeyError("surprise")
+    r = PromReader(settings, client=Broken(settings, get=fake), clock=clock)
+    r.answer("a:1", "latency", 3600.0)
+    r.run_round()
+    answer = r.answer("a:1", "latency", 3600.0)
+    assert answer.status == "error" and "(KeyError): this is a bug in Opta Stream" in (
+        answer.problem or "")

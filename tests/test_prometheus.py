@@ -22,6 +22,7 @@ from opta_stream.config import HistorySettings
 from opta_stream.demo.model import CATALOGUE
 from opta_stream.feed import Feed
 from opta_stream.present import long_lines
+from opta_stream.present.long_lines import line_stats
 from opta_stream.present.serving import totals
 from opta_stream.servers import PromSettings
 from opta_stream.ui import resources
@@ -222,7 +223,10 @@ def test_long_windows_come_from_prometheus_with_the_live_minutes_from_the_feed(
     (live,) = wait_for(live_rows, 20.0, "the live feed's last 10 s on the chart")
     assert live["time"].min() > prom["time"].max()  # the feed's part comes after
     assert (live["time"].max() - live["time"].min()).total_seconds() <= 10
-    assert {m.label: m.value for m in at.metric}["Average tokens/s"] != "—"
+    # The figures are the Prometheus line's, as drawn
+    drawn = reader.answer(first, "throughput", 3600.0)
+    average = line_stats(drawn.lines["tokens_per_s"].values)[0]
+    assert {m.label: m.value for m in at.metric}["Average tokens/s"] == f"{average:.1f}"
     # The same window on the Memory page and the Requests page's latency
     at.switch_page("pages/memory.py").run()
     assert reader.wait_answered(first, "memory", 3600.0, 20.0) is not None
@@ -271,7 +275,7 @@ def test_fleet_history_comes_from_prometheus_for_each_server_it_scrapes(
     text = captions(at)
     assert (f"Source: {where} for demo0, demo1; this dashboard's own recording for "
             "unscraped.") in text, text
-    assert "has no series for this server (instance = 'nowhere:1')" in text
+    assert "has no series for unscraped (instance = 'nowhere:1'): does it scrape" in text
     rows = chart_rows(at, -1)
     shown = rows[rows["show"] == 1]
     assert {"demo0", "demo1"} <= set(shown["series"])

@@ -20,6 +20,7 @@ import threading
 import time
 from collections.abc import Callable
 
+from opta_stream.inputs import preview
 from opta_stream.ranges import CHARTS, PENDING, RangeAnswer, RangeLine
 from opta_stream.servers import PromSettings
 from opta_stream.wire.promql import PromClient, PromError, query_for, step_for
@@ -91,14 +92,15 @@ class PromReader:
                 self._thread.start()
         return self
 
-    def stop(self) -> None:
-        """Idempotent; the thread ends within one query's timeout."""
+    def stop(self, timeout: float = 1.0) -> None:
+        """Idempotent. Waits at most ``timeout`` (it runs on a viewer's thread when the cache
+        lets the reader go); a query under way ends the (daemon) thread after its timeout."""
         self._stop.set()
         with self._cond:
             self._cond.notify_all()
             thread = self._thread
         if thread is not None and thread is not threading.current_thread():
-            thread.join(self.settings.timeout_s + 2.0)
+            thread.join(timeout)
 
     @property
     def alive(self) -> bool:
@@ -108,8 +110,10 @@ class PromReader:
         while not self._stop.is_set():
             try:
                 self.run_round()
-            except Exception:  # noqa: BLE001 - a bug here must not end long windows for good
+            except Exception:  # noqa: BLE001 - a bug must not end long windows, nor spin
                 log.exception("the Prometheus reader's round failed")
+                self._stop.wait(self.refresh_s)
+                continue
             with self._cond:
                 if not self._due(self._clock()):
                     self._cond.wait(1.0)
@@ -154,10 +158,17 @@ class PromReader:
         end = self._clock()
         step = step_for(window_s)
         lines: dict[str, RangeLine] = {}
+        selects = f"{self.settings.label} = {preview(instance)}"
         try:
             for series in CHARTS[chart]:
                 query = query_for(series, self.settings.label, instance, step)
                 lines[series] = self._client.query_range(query, end - window_s, end, step)
         except PromError as exc:
-            return RangeAnswer(self.source, exc.kind, problem=str(exc), asked_at=end)
-        return RangeAnswer(self.source, "ok", lines, asked_at=end)
+            return RangeAnswer(self.source, exc.kind, problem=str(exc), asked_at=end,
+                               selects=selects)
+        except Exception as exc:  # noqa: BLE001 - our bug: said, retried after refresh_s
+            log.exception("reading %s's answer failed", self.source)
+            return RangeAnswer(self.source, "error", asked_at=end, selects=selects,
+                               problem=f"Opta Stream could not read {self.source}'s answer "
+                                       f"({type(exc).__name__}): this is a bug in Opta Stream.")
+        return RangeAnswer(self.source, "ok", lines, asked_at=end, selects=selects)

@@ -51,9 +51,10 @@ def history_caption(sources: Sequence[tuple[str, str, RangeAnswer | None]]) -> s
              for src, names in by_source.items()]
     missing = [(name, answer) for name, src, answer in sources
                if src == "own" and answer is not None and answer.status == "missing"]
+    named = ", ".join(f"{n} ({a.selects})" if a.selects else n for n, a in missing)
     why = [] if not missing else [
-        f"{missing[0][1].source} has no series for {', '.join(n for n, _ in missing)}: does "
-        "it scrape their /admin/metrics, with the label the settings name?"]
+        f"{missing[0][1].source} has no series for {named}: does it scrape their "
+        "/admin/metrics, with that label?"]
     why += sorted({note for _, src, answer in sources
                    if src == "own" and answer is not None and answer.status != "missing"
                    and (note := fallback_caption(answer))})

@@ -128,7 +128,7 @@ class PromClient:
                 i = int(round((float(t) - start) / step_s))
                 if 0 <= i < grid.size:
                     values[i] = float(v)  # "NaN" and "+Inf" parse as floats
-        except (TypeError, ValueError, AttributeError):
+        except (TypeError, ValueError, AttributeError, OverflowError):
             raise PromError("error", f"{self.where} answered points that are not numbers.") \
                 from None
         return RangeLine(grid, values, step_s, query)
