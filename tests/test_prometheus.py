@@ -3,6 +3,8 @@ with the app's own figures from the same run; and each way a Prometheus can fail
 
 from __future__ import annotations
 
+import http.server
+import json
 import socket
 import threading
 import time
@@ -19,6 +21,7 @@ from test_app_pages import APP
 from test_fleet_pages import html_server  # noqa: F401 (a fixture)
 
 from opta_stream.config import HistorySettings
+from opta_stream.demo import DemoServer
 from opta_stream.demo.model import CATALOGUE
 from opta_stream.feed import Feed
 from opta_stream.present import long_lines
@@ -279,3 +282,52 @@ def test_fleet_history_comes_from_prometheus_for_each_server_it_scrapes(
     rows = chart_rows(at, -1)
     shown = rows[rows["show"] == 1]
     assert {"demo0", "demo1"} <= set(shown["series"])
+
+
+class _RecordingProm(http.server.BaseHTTPRequestHandler):
+    """A stand-in Prometheus that records every request line and header, and answers an
+    empty matrix."""
+
+    seen: list[str] = []
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        type(self).seen.append(self.requestline + "\n" + str(self.headers))
+        body = json.dumps({"status": "success", "data": {"resultType": "matrix",
+                                                         "result": []}}).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_the_admin_key_never_goes_to_prometheus(no_shared_resources: None,
+                                                clean_env: None) -> None:
+    canary = "prom-canary-s3cr3t-0042"
+    demo = DemoServer(mode="lmx", admin_key=canary).start()
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _RecordingProm)
+    thread = threading.Thread(target=httpd.serve_forever, name="test-prom", daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    try:
+        at = AppTest.from_file(APP, default_timeout=30)
+        at.secrets.update({"history_path": "", "prometheus_url": url, "servers": [
+            {"name": "keyed", "url": demo.url, "admin_key": canary},
+            {"name": "other", "url": demo.url.replace("127.0.0.1", "localhost")}]})
+        at.session_state[WINDOW_KEY] = "1 h"
+        at.run()
+        at.switch_page("pages/throughput.py").run()
+        reader = resources.prom_reader(url, "instance", 3.0)
+        assert reader.wait_answered(f"127.0.0.1:{demo.port}", "throughput", 3600.0, 20.0)
+        at.run()
+        assert _RecordingProm.seen, "the page never asked Prometheus"
+        assert all(canary not in req and "x-admin-key" not in req.lower()
+                   for req in _RecordingProm.seen), _RecordingProm.seen
+        assert canary not in captions(at)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+        demo.stop()
