@@ -229,8 +229,17 @@ def test_the_fleet_page_says_how_often_it_redraws_past_five_servers(clean_env) -
     assert not at.exception
     assert card_names(at) and len(card_names(at)) == 6
     assert "redrawn every 1 s" in " ".join(c.value for c in at.main.caption)
+    # no sidebar badge of its own: its reruns would cut the cards' runs short
+    assert ":material/lan: Each server's health is on its card." in [
+        c.value for c in at.sidebar.caption]
+    def badge_shown(app: AppTest) -> bool:  # the badge fragment's caption ("… events/s …")
+        return any("events/s" in c.value for c in app.sidebar.caption)
+    assert not badge_shown(at)
+    at.switch_page("pages/memory.py").run()
+    assert badge_shown(at)  # other pages keep the selected server's badge
     few = fleet_app(stores()).run()
     assert "redrawn" not in " ".join(c.value for c in few.main.caption)
+    assert badge_shown(few)
 
 
 def test_fleet_history_has_a_line_per_server_and_names_its_source(clean_env) -> None:
