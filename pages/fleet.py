@@ -83,15 +83,15 @@ def _memory(out: Block, entry: ServerEntry, snap: Snapshot) -> None:
 
 def _throughput(out: Block, entry: ServerEntry, snap: Snapshot, tz: tzinfo) -> None:
     t0, t1 = snapshot_window(snap)
-    grid = rate_grid(snap.throughput, t0, t1, step_s=2.0, over_s=LIVE_OVER_S)
     out.metric("Tokens / s", number(current_rate(snap.throughput)),
                help="All loaded models together, over the last 10 s.")
     if not len(snap.throughput):
         out.caption("No throughput samples in the last 2 min.")
         return
+    grid = rate_grid(snap.throughput, t0, t1, step_s=2.0, over_s=LIVE_OVER_S)
     shared.chart(out, cards.sparkline_plan(line_rows(grid.t, grid.total, TOTAL, 1.5)),
                  key=f"fleet_spark_{entry.name}")
-    if len(snap.throughput) and (note := freshness.age_of(float(snap.throughput.ts[-1]),
+    if (note := freshness.age_of(float(snap.throughput.ts[-1]),
                                                          snap).note(tz)):
         out.caption(f":material/schedule: {note}: no newer sample.")
 

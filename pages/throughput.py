@@ -113,24 +113,27 @@ def download(out: Block, snap: Snapshot) -> None:
              "with UTC timestamps.", out=out)
 
 
+def _now(store: Store) -> float | None:
+    """Long windows read aggregated buckets; "now" always comes from the raw samples."""
+    return current_rate(store.snapshot(NOW_WINDOW_S).throughput)
+
+
 def build(store: Store, window_s: float, tz: tzinfo,
           answer: RangeAnswer | None = None) -> Recorder:
     """The live part's elements for one tick, shared by every viewer of it."""
     out = Recorder()
     snap = store.snapshot(window_s)
-    # Long windows read aggregated buckets; "now" always comes from the raw samples.
-    now_rate = current_rate(store.snapshot(NOW_WINDOW_S).throughput)
     if uses_prometheus(answer, window_s):
         assert answer is not None
         # The figures are the whole Prometheus line's: its points are evenly spaced, the
         # live tail's are not (5 s against the query's step).
         line = answer.lines["tokens_per_s"]
-        stats_row(out, line_stats(line.values), now_rate, max(LONG_OVER_S, line.step_s),
+        stats_row(out, line_stats(line.values), _now(store), max(LONG_OVER_S, line.step_s),
                   "Prometheus")
         prom_chart(out, store, snap, answer, tz)
     else:
         view = throughput_view(snap)
-        now = view.now if not snap.throughput.resolution_s else now_rate
+        now = view.now if not snap.throughput.resolution_s else _now(store)
         stats_row(out, (view.average, view.p95, view.peak), now, view.grid.over_s,
                   "'all models'")
         chart(out, snap, view, tz, answer)

@@ -69,7 +69,7 @@ def line_stats(values: np.ndarray) -> tuple[float | None, float | None, float | 
 
 
 def source_caption(answer: RangeAnswer) -> str:
-    """Where a Prometheus chart's lines came from, and how old its newest point is."""
+    """Where a Prometheus chart's lines came from: the query, its step, the live tail."""
     line = next(iter(answer.lines.values()))
     return (f"Source: {answer.source}, one point every {span(line.step_s)} (`{line.query}`), "
             f"then the last {span(LIVE_TAIL_S)} from this dashboard's live feed.")
