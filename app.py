@@ -14,14 +14,13 @@ from pathlib import Path
 
 import streamlit as st
 
-from opta_stream.config import BADGE_S
 from opta_stream.errors import ConfigError
-from opta_stream.present.fleet import CARDS_PER_TICK
 from opta_stream.servers import Fleet
 from opta_stream.snapshot import Health
 from opta_stream.ui import resources, routing, server_panel, session, shared
-from opta_stream.ui.health import badge_label, history_caption
+from opta_stream.ui.timing import BADGE_S, CARDS_PER_TICK
 from opta_stream.units import duration
+from opta_stream.views.verdict import badge_label, history_caption
 
 DEMO_BANNER = (
     "No server configured — showing the embedded demo server with simulated load. "

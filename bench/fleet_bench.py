@@ -39,7 +39,7 @@ import psutil  # noqa: E402
 from bench.common import OUT, ChildProcess, DemoProcess, Result, free_port  # noqa: E402
 from bench.viewers import StreamlitApp, _cpu_seconds, _drive, _prime, _rss_mib  # noqa: E402
 from opta_stream.config import RENDER_S  # noqa: E402
-from opta_stream.present.fleet import redraw_s  # noqa: E402
+from opta_stream.ui.timing import redraw_s  # noqa: E402
 
 __all__ = ["FLEET_KEYS", "fleet", "measure_fleet"]
 

@@ -20,11 +20,8 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from opta_stream.config import (  # the app's own intervals
-    BADGE_S,
-    LOAD_RESULT_S,
-    RENDER_S,
-)
+from opta_stream.config import RENDER_S  # the app's own intervals
+from opta_stream.ui.timing import BADGE_S, LOAD_RESULT_S
 
 LINE_ROWS = 120  # a live chart's datasets are 1–4 KB of Arrow: about this many rows
 

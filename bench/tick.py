@@ -35,10 +35,13 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from bench.common import ROOT, median, p95  # noqa: E402
-from opta_stream.present import charts, export, frames  # noqa: E402
-from opta_stream.present.chart_parts import TimeAxis  # noqa: E402
-from opta_stream.present.chart_specs import to_spec  # noqa: E402
-from opta_stream.present.throughput import throughput_view  # noqa: E402
+from opta_stream.charts import frames  # noqa: E402
+from opta_stream.charts import time_charts as charts  # noqa: E402
+from opta_stream.charts.parts import TimeAxis  # noqa: E402
+from opta_stream.charts.plans import to_spec  # noqa: E402
+from opta_stream.charts.throughput_lines import throughput_view  # noqa: E402
+from opta_stream.export import csv_files as export  # noqa: E402
+from opta_stream.figures import windows  # noqa: E402
 from opta_stream.snapshot import ConnState  # noqa: E402
 from opta_stream.store.core import Store  # noqa: E402
 
@@ -189,13 +192,13 @@ def run_tick(store: Store, with_csv: bool, window: float = WINDOW_S) -> tuple[Ti
     snap = t.timed("snapshot", store.snapshot, window)
     series = snap.throughput
     view = t.timed("rates", throughput_view, snap)
-    window = frames.snapshot_window(snap)
+    window = windows.snapshot_window(snap)
     spec = t.timed("chart", lambda: to_spec(charts.throughput_plan(
         view, gaps=snap.gaps, markers=frames.marker_frame(snap.events, window), window=window,
         axis=TimeAxis.for_window(snap.window_s))))
     payload = t.timed("serialize", chart_payload, spec)
     if with_csv:
-        start, end = frames.snapshot_window(snap)
+        start, end = windows.snapshot_window(snap)
         t.timed("csv", export.throughput_csv, series, start, end)
     return t, payload
 

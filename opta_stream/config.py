@@ -34,20 +34,11 @@ from dataclasses import dataclass
 from opta_stream.errors import ConfigError
 from opta_stream.inputs import preview, same_origin, validate_admin_key, validate_url
 
-__all__ = ["BADGE_S", "KEY_ORIGINS", "LOAD_RESULT_S", "RENDER_S", "HistorySettings",
+__all__ = ["KEY_ORIGINS", "RENDER_S", "HistorySettings",
            "Settings", "history_settings", "key_digest", "parse_bool", "resolve_settings"]
 
 RENDER_S = 0.5  # how often the live parts of a page redraw, by default
 RENDER_RANGE = (0.25, 5.0)
-# The sidebar badge is a fragment of its own (it cannot write outside the sidebar), as is
-# the Models page's load result under its form. A fragment's run that meets another's
-# rerun request often ends early, and timers started together stay in step: at 1.0 s and
-# 0.5 s the badge lost nearly every run to the page's fragment. Periods that are no
-# multiple of each other meet only now and then, and each of the badge's requests can
-# still cost the page a run: with 30 viewers the page got 1.99 Hz with no badge timer,
-# 1.82 Hz with the badge at 1.3 s and 1.92 Hz at 2.9 s. The banner on the page (2 Hz)
-# says what is wrong at once; the badge's figures say how old they are.
-BADGE_S, LOAD_RESULT_S = 2.9, 0.7
 
 HISTORY_DAYS, HISTORY_MAX_MB, HISTORY_BATCH_S = 30.0, 200.0, 5.0
 

@@ -1,4 +1,8 @@
-"""Byte sizes and durations in words: the one formatter of each that every layer uses.
+"""Numbers, byte sizes, durations and times in words: the one formatter of each.
+
+Every layer uses these (pages, exports, the event log, the demo), so a figure
+reads the same wherever it appears. Text from outside is escaped by ``plain``
+before it goes into markdown.
 
 Byte sizes are SI (1 GB = 10⁹ bytes).
 
@@ -9,7 +13,12 @@ event log, on the Models page and in the demo's estimates.
 
 from __future__ import annotations
 
-__all__ = ["byte_size", "duration", "span"]
+import re
+from datetime import datetime, tzinfo
+
+__all__ = ["byte_size", "clock_time", "count", "duration", "number", "plain", "span"]
+
+_MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
 _UNITS = (("TB", 1e12, 2), ("GB", 1e9, 2), ("MB", 1e6, 1), ("kB", 1e3, 1))
 
@@ -42,3 +51,33 @@ def span(seconds: float) -> str:
     if s >= 60 and s % 60 == 0:
         return f"{s // 60} min"
     return duration(s)
+
+
+def clock_time(ts: float | None, tz: tzinfo) -> str:
+    """HH:MM:SS in the given time zone; an em dash when there is no time."""
+    if ts is None:
+        return "—"
+    return datetime.fromtimestamp(ts, tz).strftime("%H:%M:%S")
+
+
+def count(value: float | None) -> str:
+    """A count that fits a metric card: exact below 100,000, then "89.6 M"; "—" unknown."""
+    if value is None or value != value:
+        return "—"
+    if abs(value) < 100_000:
+        return f"{value:,.0f}"
+    for scale, suffix in ((1e12, "T"), (1e9, "B"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= scale:
+            return f"{value / scale:.3g} {suffix}" if value / scale < 1000 else \
+                f"{value / scale:,.0f} {suffix}"
+    return f"{value:,.0f}"
+
+
+def number(value: float | None, fmt: str = ".1f", unit: str = "") -> str:
+    """A metric value, or an em dash when the server does not report it."""
+    return "—" if value is None or value != value else f"{value:{fmt}}{unit}"
+
+
+def plain(text: str) -> str:
+    """Text from outside, escaped so that Streamlit's markdown shows it as typed."""
+    return _MARKDOWN.sub(r"\\\1", text)

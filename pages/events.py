@@ -16,8 +16,12 @@ from datetime import tzinfo
 
 import streamlit as st
 
-from opta_stream.present import export
-from opta_stream.present.event_log import (
+from opta_stream.export import csv_files as export
+from opta_stream.snapshot import LogEntry, Snapshot
+from opta_stream.store.core import SNAPSHOT_EVENTS as SHOWN
+from opta_stream.ui import routing, shared, widgets
+from opta_stream.units import clock_time
+from opta_stream.views.event_rows import (
     CATEGORIES,
     SEVERITIES,
     SEVERITY_COLORS,
@@ -28,11 +32,7 @@ from opta_stream.present.event_log import (
     oldest,
     row_lines,
 )
-from opta_stream.present.formatting import clock_time
-from opta_stream.snapshot import LogEntry, Snapshot
-from opta_stream.store.core import SNAPSHOT_EVENTS as SHOWN
-from opta_stream.ui import routing, shared, widgets
-from opta_stream.ui.recorder import Block, Recorder
+from opta_stream.views.recording import Block, Recorder
 
 TABLE_HEIGHT = 600
 LINE_PX, PAD_PX, HEADER_PX = 18.5, 11, 38

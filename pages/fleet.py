@@ -21,24 +21,25 @@ from datetime import tzinfo
 import numpy as np
 import streamlit as st
 
-from opta_stream.present import cards, freshness
-from opta_stream.present.fleet import CARDS_PER_TICK, CardFacts, order, redraw_s, trouble
-from opta_stream.present.fleet_history import history_caption, history_spec, pick
-from opta_stream.present.formatting import number
-from opta_stream.present.frames import snapshot_window
-from opta_stream.present.long_lines import long_frame
-from opta_stream.present.rates import LIVE_OVER_S, current_rate, grid_step, rate_grid, rate_over
-from opta_stream.present.serving import latest_gauges, seconds, totals
-from opta_stream.present.serving_charts import lines_plan
-from opta_stream.present.throughput import TOTAL, line_rows
+from opta_stream.charts import small_charts as cards
+from opta_stream.charts.line_charts import lines_plan
+from opta_stream.charts.long_window import long_frame
+from opta_stream.charts.throughput_lines import TOTAL, line_rows
+from opta_stream.figures import freshness
+from opta_stream.figures.serving_totals import latest_gauges, seconds, totals
+from opta_stream.figures.tokens import LIVE_OVER_S, current_rate, grid_step, rate_grid, rate_over
+from opta_stream.figures.windows import snapshot_window
 from opta_stream.ranges import RangeAnswer, answer_key
 from opta_stream.servers import ServerEntry
 from opta_stream.snapshot import Health, Snapshot
 from opta_stream.store import Store
 from opta_stream.ui import resources, routing, shared, widgets
-from opta_stream.ui.health import badge_label
-from opta_stream.ui.recorder import Block, Recorder, replay
-from opta_stream.units import duration, span
+from opta_stream.ui.timing import CARDS_PER_TICK, redraw_s
+from opta_stream.units import duration, number, span
+from opta_stream.views.fleet_lines import history_caption, history_spec, pick
+from opta_stream.views.fleet_order import CardFacts, order, trouble
+from opta_stream.views.recording import Block, Recorder, replay
+from opta_stream.views.verdict import badge_label
 
 WINDOW_S = 120.0
 HISTORY = {"1 h": 3600.0, "24 h": 86400.0, "7 d": 7 * 86400.0, "30 d": 30 * 86400.0}

@@ -14,10 +14,11 @@ from datetime import tzinfo
 import numpy as np
 import streamlit as st
 
-from opta_stream.present import cards, charts, export, freshness
-from opta_stream.present.formatting import number
-from opta_stream.present.frames import marker_frame, memory_frame, snapshot_window
-from opta_stream.present.long_lines import (
+from opta_stream.charts import small_charts as cards
+from opta_stream.charts import time_charts as charts
+from opta_stream.charts.frames import marker_frame, memory_frame
+from opta_stream.charts.line_charts import lines_plan
+from opta_stream.charts.long_window import (
     LIVE,
     LIVE_TAIL_S,
     LOCAL_SOURCE,
@@ -28,12 +29,15 @@ from opta_stream.present.long_lines import (
     split_at,
     uses_prometheus,
 )
-from opta_stream.present.serving_charts import lines_plan
+from opta_stream.export import csv_files as export
+from opta_stream.figures import freshness
+from opta_stream.figures.windows import snapshot_window
 from opta_stream.ranges import RangeAnswer, answer_key
 from opta_stream.snapshot import Series, Snapshot
 from opta_stream.store import Store
 from opta_stream.ui import resources, routing, shared, widgets
-from opta_stream.ui.recorder import Block, Recorder
+from opta_stream.units import number
+from opta_stream.views.recording import Block, Recorder
 
 src = routing.page_source(__file__)
 store = src.store

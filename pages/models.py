@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from opta_stream.present import freshness
-from opta_stream.present.model_facts import model_facts, readiness_color
-from opta_stream.present.rates import current_rates
-from opta_stream.present.serving import totals
+from opta_stream.figures import freshness
+from opta_stream.figures.serving_totals import totals
+from opta_stream.figures.tokens import current_rates
 from opta_stream.snapshot import ModelInfo, Progress, Snapshot
 from opta_stream.store import Store
 from opta_stream.ui import actions, load_form, model_actions, routing, session, shared, widgets
-from opta_stream.ui.health import banner
+from opta_stream.views.model_rows import model_facts, readiness_color
+from opta_stream.views.verdict import banner
 
 MAX_JOBS_SHOWN = 8
 WINDOW_S = 300.0  # the p95 on each row is over this window, as on the Requests page

@@ -13,16 +13,16 @@ from datetime import tzinfo
 import pandas as pd
 import streamlit as st
 
-from opta_stream.present import cards, freshness
-from opta_stream.present.formatting import clock_time, number
-from opta_stream.present.frames import snapshot_window
-from opta_stream.present.rates import LIVE_OVER_S, current_rate, rate_grid
-from opta_stream.present.serving import latest_gauges, seconds, totals
-from opta_stream.present.throughput import TOTAL, line_rows
+from opta_stream.charts import small_charts as cards
+from opta_stream.charts.throughput_lines import TOTAL, line_rows
+from opta_stream.figures import freshness
+from opta_stream.figures.serving_totals import latest_gauges, seconds, totals
+from opta_stream.figures.tokens import LIVE_OVER_S, current_rate, rate_grid
+from opta_stream.figures.windows import snapshot_window
 from opta_stream.snapshot import LogEntry, Snapshot
 from opta_stream.ui import routing, shared, widgets
-from opta_stream.ui.recorder import Block, Recorder
-from opta_stream.units import duration
+from opta_stream.units import clock_time, duration, number
+from opta_stream.views.recording import Block, Recorder
 
 SPARK_WINDOW_S = 120.0
 LATEST_EVENTS = 8

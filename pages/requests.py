@@ -17,9 +17,9 @@ from datetime import tzinfo
 
 import streamlit as st
 
-from opta_stream.present.formatting import number
-from opta_stream.present.frames import marker_frame, snapshot_window
-from opta_stream.present.long_lines import (
+from opta_stream.charts.frames import marker_frame
+from opta_stream.charts.line_charts import lines_plan
+from opta_stream.charts.long_window import (
     LIVE,
     LIVE_TAIL_S,
     LOCAL_SOURCE,
@@ -30,16 +30,17 @@ from opta_stream.present.long_lines import (
     split_at,
     uses_prometheus,
 )
-from opta_stream.present.serving import ServingTotals, latest_gauges, seconds, totals
-from opta_stream.present.serving_charts import lines_plan
-from opta_stream.present.serving_lines import ServingLines, serving_lines
-from opta_stream.present.serving_tables import client_table, model_table, serving_csv
+from opta_stream.export.csv_files import serving_csv
+from opta_stream.figures.serving_lines import ServingLines, serving_lines
+from opta_stream.figures.serving_totals import ServingTotals, latest_gauges, seconds, totals
+from opta_stream.figures.windows import snapshot_window
 from opta_stream.ranges import RangeAnswer, answer_key
 from opta_stream.snapshot import Snapshot
 from opta_stream.store import Store
 from opta_stream.ui import resources, routing, shared, widgets
-from opta_stream.ui.recorder import Block, Recorder
-from opta_stream.units import span
+from opta_stream.units import number, span
+from opta_stream.views.recording import Block, Recorder
+from opta_stream.views.request_tables import client_table, model_table
 
 src = routing.page_source(__file__)
 store = src.store

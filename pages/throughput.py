@@ -20,10 +20,10 @@ from datetime import tzinfo
 
 import streamlit as st
 
-from opta_stream.present import charts, export
-from opta_stream.present.formatting import number
-from opta_stream.present.frames import marker_frame, snapshot_window
-from opta_stream.present.long_lines import (
+from opta_stream.charts import time_charts as charts
+from opta_stream.charts.frames import marker_frame
+from opta_stream.charts.line_charts import lines_plan
+from opta_stream.charts.long_window import (
     LIVE,
     LIVE_TAIL_S,
     LOCAL_SOURCE,
@@ -35,15 +35,16 @@ from opta_stream.present.long_lines import (
     split_at,
     uses_prometheus,
 )
-from opta_stream.present.rates import LONG_OVER_S, current_rate, rate_grid
-from opta_stream.present.serving_charts import lines_plan
-from opta_stream.present.throughput import ThroughputView, throughput_view
+from opta_stream.charts.throughput_lines import ThroughputView, throughput_view
+from opta_stream.export import csv_files as export
+from opta_stream.figures.tokens import LONG_OVER_S, current_rate, rate_grid
+from opta_stream.figures.windows import snapshot_window
 from opta_stream.ranges import RangeAnswer, answer_key
 from opta_stream.snapshot import Snapshot
 from opta_stream.store import Store
 from opta_stream.ui import resources, routing, shared, widgets
-from opta_stream.ui.recorder import Block, Recorder
-from opta_stream.units import span
+from opta_stream.units import number, span
+from opta_stream.views.recording import Block, Recorder
 
 src = routing.page_source(__file__)
 store = src.store

@@ -14,21 +14,14 @@ from datetime import datetime, timedelta, tzinfo
 
 import streamlit as st
 
-from opta_stream.present import export
-from opta_stream.present.formatting import count
-from opta_stream.present.usage import (
-    colors,
-    daily,
-    per_model,
-    readable,
-    totals,
-    usage_chart,
-    usage_csv,
-)
+from opta_stream.charts.usage_chart import colors, usage_chart
+from opta_stream.export import csv_files as export
+from opta_stream.export.csv_files import usage_csv
+from opta_stream.figures.usage_days import daily, per_model, readable, totals
 from opta_stream.store import Store
 from opta_stream.ui import routing, shared, widgets
-from opta_stream.ui.recorder import Recorder
-from opta_stream.units import duration
+from opta_stream.units import count, duration
+from opta_stream.views.recording import Recorder
 
 src = routing.page_source(__file__)
 RANGES = {"7 days": 7, "30 days": 30}

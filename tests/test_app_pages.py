@@ -21,9 +21,10 @@ import pytest
 from conftest import MODEL_A, MODEL_B, SERVER
 from streamlit.testing.v1 import AppTest
 
+from opta_stream import units as formatting
 from opta_stream.demo.model import DOWNLOADS_DISABLED, UNSUPPORTED_ARCH
 from opta_stream.errors import ServerRefused
-from opta_stream.present import export, formatting
+from opta_stream.export import csv_files as export
 from opta_stream.snapshot import ConnState, Health
 from opta_stream.store.core import Store
 from opta_stream.ui import actions, compat, resources, routing, session, widgets

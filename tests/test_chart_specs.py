@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from opta_stream.present import chart_specs, charts
-from opta_stream.present.frames import gap_frame
-from opta_stream.present.throughput import ThroughputView, throughput_view
+from opta_stream.charts import plans as chart_specs
+from opta_stream.charts import time_charts as charts
+from opta_stream.charts.frames import gap_frame
+from opta_stream.charts.throughput_lines import ThroughputView, throughput_view
 from opta_stream.snapshot import Series, Snapshot, frozen_array
 
 

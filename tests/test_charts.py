@@ -8,8 +8,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from opta_stream.present import cards, chart_parts, charts, frames
-from opta_stream.present.throughput import TOTAL, throughput_view
+from opta_stream.charts import frames
+from opta_stream.charts import parts as chart_parts
+from opta_stream.charts import small_charts as cards
+from opta_stream.charts import time_charts as charts
+from opta_stream.charts.throughput_lines import TOTAL, throughput_view
+from opta_stream.figures import windows
 from opta_stream.snapshot import (
     LogEntry,
     ModelInfo,
@@ -136,7 +140,7 @@ def test_memory_frame_shares_rows_or_interpolates_total():
 
 def test_snapshot_window():
     snap = Snapshot(server="s", taken_at=T0 + 300.0, window_s=300.0)
-    assert frames.snapshot_window(snap) == (T0, T0 + 300.0)
+    assert windows.snapshot_window(snap) == (T0, T0 + 300.0)
 
 
 # --- throughput chart ----------------------------------------------------
@@ -345,7 +349,7 @@ def test_chart_specs_are_valid_vega_lite():
 
 
 def test_memory_chart_names_the_total_line_and_the_threshold() -> None:
-    from opta_stream.present.frames import memory_labels, threshold_gb
+    from opta_stream.charts.frames import memory_labels, threshold_gb
 
     frame = pd.DataFrame({"time": pd.to_datetime([0.0, 1.0], unit="s", utc=True),
                           "used_gb": [5.0, 6.0], "total_gb": [24.0, 24.0], "segment": [0, 0]})
@@ -367,7 +371,7 @@ from hypothesis import strategies as hst  # noqa: E402
                  max_size=80),
        hst.sampled_from([(1.0, 10.0), (2.0, 10.0), (5.0, 60.0), (15.0, 60.0), (60.0, 60.0)]))
 def test_rate_grid_is_each_models_mean_over_its_window_summed(samples, step_over):
-    from opta_stream.present.rates import rate_grid
+    from opta_stream.figures.tokens import rate_grid
 
     step, over = step_over
     samples.sort()

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opta_stream.present.downsample import downsample_series, minmax_downsample
+from opta_stream.figures.downsample import downsample_series, minmax_downsample
 from opta_stream.snapshot import Series, frozen_array
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC
 
-from opta_stream.present.event_log import (
+from opta_stream.snapshot import LogEntry
+from opta_stream.views.event_rows import (
     SEVERITIES,
     SEVERITY_COLORS,
     counts_frame,
@@ -14,7 +15,6 @@ from opta_stream.present.event_log import (
     row_lines,
     summary_text,
 )
-from opta_stream.snapshot import LogEntry
 
 T = 1_795_272_175.0  # 2026-11-21 14:42:55 UTC
 

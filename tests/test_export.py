@@ -8,7 +8,7 @@ import io
 import numpy as np
 import pytest
 
-from opta_stream.present.export import (
+from opta_stream.export.csv_files import (
     events_csv,
     export_filename,
     memory_csv,

@@ -15,12 +15,13 @@ from conftest import MODEL_A, T0, fill_store
 from streamlit.testing.v1 import AppTest
 from test_app_pages import APP
 
-from opta_stream.present.fleet import CardFacts, order, rank, redraw_s, trouble
-from opta_stream.present.fleet_history import history_caption, pick
 from opta_stream.ranges import RangeAnswer, RangeLine
 from opta_stream.snapshot import Health
 from opta_stream.store import Store
 from opta_stream.ui import compat, resources, server_panel, session
+from opta_stream.ui.timing import redraw_s
+from opta_stream.views.fleet_lines import history_caption, pick
+from opta_stream.views.fleet_order import CardFacts, order, rank, trouble
 
 NAMES = ("studio", "mini", "rack")
 KEY = "fleet-page-s3cr3t"

@@ -74,8 +74,9 @@ def test_export_without_a_file_is_a_clear_message_and_exit_1(tmp_path: Path) -> 
 
 
 def test_usage_colours_models_as_every_other_page_does(filled_store: Store) -> None:
-    from opta_stream.present.chart_parts import model_color
-    from opta_stream.present.usage import colors, daily, readable
+    from opta_stream.charts.parts import model_color
+    from opta_stream.charts.usage_chart import colors
+    from opta_stream.figures.usage_days import daily, readable
 
     usage = filled_store.usage(T0 - 3600, T0 + 3600)
     names = filled_store.snapshot(900.0).throughput.model_names
@@ -91,7 +92,8 @@ def test_usage_colours_models_as_every_other_page_does(filled_store: Store) -> N
 
 def test_prompt_tokens_are_the_servers_own_and_not_reported_per_model(tmp_path: Path) -> None:
     """Opta LMX counts prompt tokens only server-wide: no model's row may claim 0."""
-    from opta_stream.present.usage import daily, per_model, totals, usage_csv
+    from opta_stream.export.csv_files import usage_csv
+    from opta_stream.figures.usage_days import daily, per_model, totals
 
     now = [T0]
     store = Store(SERVER, clock=lambda: now[0])
@@ -134,7 +136,7 @@ def test_retention_gives_the_space_back_to_the_disk(tmp_path: Path) -> None:
 
 
 def test_usage_counts_fit_a_metric_card() -> None:
-    from opta_stream.present.formatting import count
+    from opta_stream.units import count
 
     assert [count(v) for v in (15290.0, 99_999.0, 89_596_123.0, 1_234.5e9, float("nan"), None)] \
         == ["15,290", "99,999", "89.6 M", "1.23 T", "—", "—"]
@@ -151,7 +153,7 @@ def test_a_folder_given_as_time_zone_is_one_sentence(tmp_path: Path) -> None:
 def test_usage_totals_add_models_on_days_without_the_servers_row() -> None:
     import pandas as pd
 
-    from opta_stream.present.usage import totals
+    from opta_stream.figures.usage_days import totals
 
     frame = pd.DataFrame({"date": ["d1", "d1", "d2", "d2", "d2"],
                           "model_id": ["a", "b", "a", "b", ALL_MODELS],

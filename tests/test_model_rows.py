@@ -37,7 +37,7 @@ def test_a_readiness_event_updates_the_row_until_the_next_poll_says_otherwise():
 
 
 def test_each_models_tokens_per_s_is_its_mean_over_the_last_10_s():
-    from opta_stream.present.rates import current_rates
+    from opta_stream.figures.tokens import current_rates
 
     store = Store("s", clock=lambda: 100.0)
     # a: 20 then 40 inside the 10 s; b: 90 at t=85, outside it; c: 0 (idle but loaded)

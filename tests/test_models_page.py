@@ -16,8 +16,8 @@ import pytest
 from conftest import MODEL_A, MODEL_B
 from test_app_pages import ACTION_WAIT_S, FakeClient, finish_action, make_app, open_page
 
+from opta_stream import units as formatting
 from opta_stream.demo.model import UNSUPPORTED_ARCH
-from opta_stream.present import formatting
 from opta_stream.snapshot import ModelInfo
 from opta_stream.ui import actions, compat, load_form
 from opta_stream.wire.client import ActionResult, Unreachable
@@ -301,7 +301,7 @@ def test_the_form_waits_for_a_running_load_then_is_usable_again(filled_store, cl
 
 
 def test_disk_rows_are_read_leniently_and_sorted():
-    from opta_stream.present.load_settings import DiskModel, disk_label, disk_models
+    from opta_stream.views.load_choices import DiskModel, disk_label, disk_models
 
     rows = [{"repo_id": "b/model", "size_bytes": True, "downloaded_at": "yesterday"},
             {"repo_id": " A/model ", "size_bytes": 2_000_000_000, "downloaded_at": 5.0,
@@ -318,7 +318,7 @@ def test_disk_rows_are_read_leniently_and_sorted():
     ({"backend": "tensorrt"}, "Unknown backend"),
 ])
 def test_impossible_settings_are_refused_before_sending(choices, message):
-    from opta_stream.present.load_settings import LoadChoices, settings
+    from opta_stream.views.load_choices import LoadChoices, settings
 
     with pytest.raises(ValueError, match=message):
         settings(LoadChoices(**choices))

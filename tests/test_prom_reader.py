@@ -11,8 +11,7 @@ import numpy as np
 import pytest
 import requests
 
-from opta_stream.feed.prom_reader import PromReader
-from opta_stream.present.long_lines import (
+from opta_stream.charts.long_window import (
     fallback_caption,
     line_stats,
     long_frame,
@@ -20,6 +19,7 @@ from opta_stream.present.long_lines import (
     split_at,
     uses_prometheus,
 )
+from opta_stream.feed.prom_reader import PromReader
 from opta_stream.ranges import RangeAnswer, RangeLine
 from opta_stream.servers import PromSettings
 from opta_stream.wire.promql import MAX_POINTS, PromClient

@@ -20,13 +20,13 @@ from support import free_port, wait_for
 from test_app_pages import APP
 from test_fleet_pages import html_server  # noqa: F401 (a fixture)
 
+from opta_stream.charts import long_window as long_lines
+from opta_stream.charts.long_window import line_stats
 from opta_stream.config import HistorySettings
 from opta_stream.demo import DemoServer
 from opta_stream.demo.model import CATALOGUE
 from opta_stream.feed import Feed
-from opta_stream.present import long_lines
-from opta_stream.present.long_lines import line_stats
-from opta_stream.present.serving import totals
+from opta_stream.figures.serving_totals import totals
 from opta_stream.servers import PromSettings
 from opta_stream.ui import resources
 from opta_stream.ui.widgets import WINDOW_KEY

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from opta_stream.ui.recorder import Recorder, replay
+from opta_stream.views.recording import Recorder, replay
 
 
 class Fake:

@@ -112,13 +112,12 @@ def test_readme_command_check_fails_on_a_mismatch() -> None:
 
 
 def test_the_package_layout_shows_the_flow() -> None:
-    """Small modules in layered subpackages (see docs/ARCHITECTURE.md)."""
+    """Layered subpackages whose names read in the flow's order (see docs/ARCHITECTURE.md).
+    A module's size follows from its one job: there is no line limit."""
     pkg = ROOT / "opta_stream"
-    long = {str(p.relative_to(pkg)): n for p in pkg.rglob("*.py")
-            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 300}
-    assert long == {}
     # the vocabulary (config, servers, inputs, snapshot, ranges, ledger, units, errors),
     # __init__, __main__
     assert len(list(pkg.glob("*.py"))) <= 10
     subpackages = {p.parent.name for p in pkg.glob("*/__init__.py")}
-    assert {"wire", "events", "feed", "store", "present", "ui", "demo"} <= subpackages
+    assert {"wire", "events", "feed", "store", "figures", "charts", "export", "views", "ui",
+            "demo"} <= subpackages

@@ -27,8 +27,8 @@ from opta_stream.events.deltas import serving_step
 from opta_stream.events.prom import MetricsError, parse_metrics
 from opta_stream.feed.sampler import Sampler
 from opta_stream.feed.serving_poll import ServingPoller
-from opta_stream.present import serving
-from opta_stream.present.serving_lines import quantiles_matrix, serving_lines
+from opta_stream.figures import serving_totals as serving
+from opta_stream.figures.serving_lines import quantiles_matrix, serving_lines
 from opta_stream.store.core import Store
 from opta_stream.wire.client import AdminClient
 
@@ -300,8 +300,8 @@ def test_every_requests_chart_stays_within_1000_points(window_s):
 
 
 def test_a_requests_chart_keeps_its_structure_from_empty_to_busy():
-    from opta_stream.present.chart_specs import to_spec
-    from opta_stream.present.serving_charts import lines_plan
+    from opta_stream.charts.line_charts import lines_plan
+    from opta_stream.charts.plans import to_spec
 
     busy = serving_lines(filled().snapshot(300).serving, -188.0, 112.0, window_s=300)
     idle = serving_lines(Store("s").snapshot(300).serving, -188.0, 112.0, window_s=300)

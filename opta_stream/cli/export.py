@@ -14,13 +14,13 @@ from datetime import tzinfo
 from typing import BinaryIO
 
 from opta_stream.cli.conf import CliError
+from opta_stream.export import csv_files as export
+from opta_stream.export.csv_files import serving_csv, usage_csv
+from opta_stream.figures.usage_days import daily
+from opta_stream.figures.windows import snapshot_window
 from opta_stream.history import read
 from opta_stream.history.files import HistoryUnavailable, open_for_reading
 from opta_stream.history.ids import find_server
-from opta_stream.present import export
-from opta_stream.present.frames import snapshot_window
-from opta_stream.present.serving_tables import serving_csv
-from opta_stream.present.usage import daily, usage_csv
 from opta_stream.store import Store
 
 __all__ = ["KINDS", "run_export"]

@@ -17,11 +17,13 @@ from typing import Any
 
 import streamlit as st
 
-from opta_stream.config import LOAD_RESULT_S
 from opta_stream.errors import AuthRejected, ConfigError, ServerRefused
 from opta_stream.inputs import MODEL_ID_MAX, validate_model_id
-from opta_stream.present.formatting import plain
-from opta_stream.present.load_settings import (
+from opta_stream.ui import actions, widgets
+from opta_stream.ui.model_actions import LOAD, show_action, start_load
+from opta_stream.ui.timing import LOAD_RESULT_S
+from opta_stream.units import duration, plain
+from opta_stream.views.load_choices import (
     BACKENDS,
     KV_BITS,
     KV_GROUP_SIZES,
@@ -34,9 +36,6 @@ from opta_stream.present.load_settings import (
     disk_models,
     settings,
 )
-from opta_stream.ui import actions, widgets
-from opta_stream.ui.model_actions import LOAD, show_action, start_load
-from opta_stream.units import duration
 
 __all__ = ["DISK_KEY", "DISK_TTL_S", "DiskListing", "load_form", "load_result"]
 

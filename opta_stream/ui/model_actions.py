@@ -13,10 +13,9 @@ from typing import Any
 import streamlit as st
 
 from opta_stream.errors import AuthRejected, ConfigError, ServerRefused
-from opta_stream.present.formatting import plain
-from opta_stream.present.load_settings import summary
 from opta_stream.ui import actions, widgets
-from opta_stream.units import duration
+from opta_stream.units import duration, plain
+from opta_stream.views.load_choices import summary
 from opta_stream.wire.client import ActionResult, Unreachable
 
 __all__ = ["LOAD", "show_action", "show_error", "start_load", "unload_origin"]

@@ -23,15 +23,15 @@ from typing import Any, TypeVar
 import pandas as pd
 import streamlit as st
 
-from opta_stream.present.chart_specs import ChartPlan, to_spec
+from opta_stream.charts.plans import ChartPlan, to_spec
 from opta_stream.snapshot import Snapshot
 from opta_stream.store import Store
 from opta_stream.ui.compat import arrow_bytes, arrow_table
-from opta_stream.ui.health import banner
-from opta_stream.ui.recorder import Block, Recorder, replay
 from opta_stream.ui.resources import Source
 from opta_stream.ui.slots import SlotMemo
 from opta_stream.ui.widgets import gauge_spec, tz_name, viewer_tz
+from opta_stream.views.recording import Block, Recorder, replay
+from opta_stream.views.verdict import banner
 
 __all__ = ["arrow_spec", "chart", "draw", "draw_window", "gauge", "memo", "page", "snapshot",
            "table"]

@@ -9,8 +9,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import streamlit as st
 
-from opta_stream.present import cards, export
-from opta_stream.present.chart_parts import TimeAxis
+from opta_stream.charts import small_charts as cards
+from opta_stream.charts.parts import TimeAxis
+from opta_stream.export import csv_files as export
 
 __all__ = [
     "STATIC_CSV_ROWS", "WINDOWS", "csv_button", "gauge_spec", "show_verbatim",

@@ -1,4 +1,4 @@
-"""The Requests page's tables and CSV: per model, per client, and the raw deltas.
+"""The Requests page's tables: per model and per client.
 
 The tables sum each key's rows over the window (``serving.totals``), so a
 model's tokens/s here is the same number as its line would average to.
@@ -8,17 +8,15 @@ the latency buckets and (on server rows) the gauges. Nothing is smoothed.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
 import pandas as pd
 
-from opta_stream.present.export import _csv, _iso, _numbers, _text
-from opta_stream.present.serving import ServingTotals, newest_bounds, totals
-from opta_stream.snapshot import SERVING_GAUGES, SERVING_VALUES, ServingWindow
+from opta_stream.figures.serving_totals import ServingTotals, totals
+from opta_stream.snapshot import ServingWindow
 
-__all__ = ["client_table", "model_table", "serving_csv"]
+__all__ = ["client_table", "model_table"]
 
 
 def _names(win: ServingWindow, kind: str) -> list[str]:
@@ -57,30 +55,3 @@ def client_table(win: ServingWindow, t0: float, t1: float) -> pd.DataFrame:
     """One row per client the server counted in the window, busiest first."""
     return _table(win, "client", t0, t1, _client_row,
                   ["client", "requests", "errors", "error %", "tokens", "tokens/s"])
-
-
-def _bound_name(b: float) -> str:
-    return "+Inf" if math.isinf(b) else f"{b:g}"
-
-
-def serving_csv(win: ServingWindow, t0: float, t1: float) -> bytes:
-    """Every row ending in [t0, t1]: when, over how long, whose, the deltas, buckets, gauges.
-
-    Columns: ``timestamp_utc, unix_s, interval_s, kind, id``, then the
-    counter deltas, ``le_<bound>`` cumulative bucket deltas (the newest
-    bounds; rows with other bounds leave them empty), then the gauges.
-    """
-    idx = np.flatnonzero((win.ts >= t0) & (win.ts <= t1))
-    bid = newest_bounds(win)
-    bounds = win.bounds[bid] if bid >= 0 else ()
-    kinds = [win.keys[k] for k in win.key[idx].tolist()]
-    cols = [_iso(win.ts[idx]), _numbers(win.ts[idx]), _numbers(win.dt[idx]),
-            [k for k, _ in kinds], [_text(n) for _, n in kinds]]
-    cols += [_numbers(win.values[idx, i]) for i in range(len(SERVING_VALUES))]
-    same = win.bounds_id[idx] == bid
-    for i in range(len(bounds)):
-        cols.append(_numbers(np.where(same, win.buckets[idx, i], np.nan)))
-    cols += [_numbers(win.gauges[idx, i]) for i in range(len(SERVING_GAUGES))]
-    header = ("timestamp_utc", "unix_s", "interval_s", "kind", "id", *SERVING_VALUES,
-              *(f"le_{_bound_name(b)}" for b in bounds), *SERVING_GAUGES)
-    return _csv(header, cols)

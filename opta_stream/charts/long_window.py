@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from opta_stream.present.frames import utc_times
+from opta_stream.figures.windows import utc_times
 from opta_stream.ranges import LONG_WINDOW_S, PENDING, RangeAnswer
 from opta_stream.units import span
 

@@ -13,9 +13,7 @@ from dataclasses import dataclass
 
 from opta_stream.snapshot import Health
 
-__all__ = ["CARDS_PER_TICK", "CardFacts", "order", "rank", "redraw_s", "trouble"]
-
-CARDS_PER_TICK = 5
+__all__ = ["CardFacts", "order", "rank", "trouble"]
 
 _BROKEN = (Health.DOWN, Health.KEY_REJECTED, Health.INTERNAL_ERROR, Health.STOPPED)
 
@@ -71,14 +69,3 @@ def rank(f: CardFacts) -> int:
 def order(facts: Sequence[CardFacts]) -> list[int]:
     """Indices of ``facts``, trouble first; equals keep their configured order."""
     return sorted(range(len(facts)), key=lambda i: (rank(facts[i]), i))
-
-
-def redraw_s(cards: int, render_s: float) -> float:
-    """How often the Fleet page redraws: every ``render_s`` for up to ``CARDS_PER_TICK``
-    cards, then once more ``render_s`` per five cards (20 servers at 0.5 s: every 2 s).
-
-    Why: a card costs about 14 ms to build (most of it turning its two charts'
-    data into Arrow), and it is built again for every tick; at 0.5 s, 20 cards
-    took more than the tick (bench/fleet_bench.py), so no viewer got a redraw.
-    """
-    return render_s * max(1, math.ceil(cards / CARDS_PER_TICK))

@@ -15,8 +15,9 @@ from typing import TypeGuard
 import numpy as np
 import pandas as pd
 
-from opta_stream.present.downsample import downsample_series
-from opta_stream.snapshot import LogEntry, Series, Snapshot
+from opta_stream.figures.downsample import downsample_series
+from opta_stream.figures.windows import Window, utc_times
+from opta_stream.snapshot import LogEntry, Series
 
 __all__ = [
     "NO_MODEL",
@@ -34,7 +35,6 @@ __all__ = [
     "Window",
     "memory_frame",
     "memory_labels",
-    "snapshot_window",
     "threshold_gb",
     "utc_times",
 ]
@@ -48,17 +48,6 @@ MARKERS: Mapping[str, str] = {
 }
 Gaps = Iterable[tuple[float, float | None]]
 
-Window = tuple[float, float]
-
-
-def snapshot_window(snap: Snapshot) -> Window:
-    """The time span a snapshot covers, for the x axis and gap clipping."""
-    return (snap.taken_at - snap.window_s, snap.taken_at)
-
-
-def utc_times(ts: np.ndarray) -> pd.DatetimeIndex:
-    """Unix seconds → tz-aware UTC timestamps, the time column of every frame."""
-    return pd.to_datetime(np.asarray(ts, dtype=np.float64), unit="s", utc=True)
 
 
 def memory_frame(used: Series, total: Series, max_points: int = 1000) -> pd.DataFrame:

@@ -13,9 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from opta_stream.present.chart_parts import PALETTE, model_color
-from opta_stream.present.frames import NO_MODEL, finite, snapshot_window, utc_times
-from opta_stream.present.rates import (
+from opta_stream.charts.frames import NO_MODEL, finite
+from opta_stream.charts.parts import PALETTE, model_color
+from opta_stream.figures.tokens import (
     RateGrid,
     current_rate,
     grid_step,
@@ -23,6 +23,7 @@ from opta_stream.present.rates import (
     rate_grid,
     rate_over,
 )
+from opta_stream.figures.windows import snapshot_window, utc_times
 from opta_stream.snapshot import Series, Snapshot
 
 __all__ = ["TOTAL", "ThroughputView", "line_rows", "throughput_view"]

@@ -15,8 +15,8 @@ from datetime import datetime, tzinfo
 import pandas as pd
 
 from opta_stream.events.text import classify
-from opta_stream.present.formatting import clock_time
 from opta_stream.snapshot import LogEntry
+from opta_stream.units import clock_time
 
 __all__ = [
     "CATEGORIES", "COLUMNS", "SEVERITIES", "SEVERITY_COLORS", "counts_frame", "in_window",

@@ -24,7 +24,17 @@ from functools import partial
 import altair as alt
 import pandas as pd
 
-from opta_stream.present.chart_parts import (
+from opta_stream.charts.frames import (
+    NO_MODEL,
+    Gaps,
+    Window,
+    gap_frame,
+    marker_frame,
+    memory_data,
+    window_frame,
+    with_show,
+)
+from opta_stream.charts.parts import (
     MODEL_COLORS,
     PALETTE,
     TimeAxis,
@@ -38,18 +48,8 @@ from opta_stream.present.chart_parts import (
     seg,
     shown,
 )
-from opta_stream.present.chart_specs import ChartPlan
-from opta_stream.present.frames import (
-    NO_MODEL,
-    Gaps,
-    Window,
-    gap_frame,
-    marker_frame,
-    memory_data,
-    window_frame,
-    with_show,
-)
-from opta_stream.present.throughput import ThroughputView, average_label
+from opta_stream.charts.plans import ChartPlan
+from opta_stream.charts.throughput_lines import ThroughputView, average_label
 
 __all__ = [
     "MODEL_COLORS",

@@ -12,9 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import tzinfo
 
-from opta_stream.present.formatting import clock_time
 from opta_stream.snapshot import Health, Snapshot
-from opta_stream.units import duration
+from opta_stream.units import clock_time, duration
 
 __all__ = ["STALE_AFTER_S", "Age", "actions_blocked", "age_of", "models_age", "status_age"]
 

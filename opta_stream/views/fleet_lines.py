@@ -12,9 +12,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from opta_stream.present.chart_parts import MODEL_COLORS
-from opta_stream.present.long_lines import fallback_caption, uses_prometheus
-from opta_stream.present.serving_charts import LineSpec
+from opta_stream.charts.line_charts import LineSpec
+from opta_stream.charts.long_window import fallback_caption, uses_prometheus
+from opta_stream.charts.parts import MODEL_COLORS
 from opta_stream.ranges import RangeAnswer
 
 __all__ = ["Line", "history_caption", "history_spec", "pick"]

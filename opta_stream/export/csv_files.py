@@ -23,21 +23,27 @@ format ourselves are exempt: ``-3.5`` must stay a number.
 from __future__ import annotations
 
 import csv
+import math
 import re
 import time
 from collections.abc import Iterable, Sequence
 
 import numpy as np
+import pandas as pd
 
+from opta_stream.figures.serving_totals import newest_bounds
 from opta_stream.inputs import split_origin
-from opta_stream.snapshot import LogEntry, Series
+from opta_stream.ledger import USAGE_VALUES
+from opta_stream.snapshot import SERVING_GAUGES, SERVING_VALUES, LogEntry, Series, ServingWindow
 
 __all__ = [
     "events_csv",
     "export_filename",
     "memory_csv",
     "neutralize",
+    "serving_csv",
     "throughput_csv",
+    "usage_csv",
 ]
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
@@ -168,3 +174,42 @@ def _safe(text: str) -> str:
 
 def _stamp(t: float) -> str:
     return time.strftime("%Y%m%dT%H%M%SZ", time.gmtime(int(np.floor(t))))
+
+
+def usage_csv(days: pd.DataFrame) -> bytes:
+    """``date,timestamp_utc,unix_s,model_id,requests,errors,prompt_tokens,
+    completion_tokens,busy_s``: one row per local day and model, and the whole server's
+    row with model_id ``*``; the times are the local day's start. A count the server
+    does not report (a model's prompt tokens) is empty."""
+    start = days["day_start"].to_numpy(np.float64)
+    cols = [[_text(d) for d in days["date"]], _iso(start), _numbers(start),
+            [_text(m) for m in days["model_id"]],
+            *[_numbers(days[c].to_numpy(np.float64)) for c in USAGE_VALUES]]
+    return _csv(("date", "timestamp_utc", "unix_s", "model_id", *USAGE_VALUES), cols)
+
+
+def _bound_name(b: float) -> str:
+    return "+Inf" if math.isinf(b) else f"{b:g}"
+
+
+def serving_csv(win: ServingWindow, t0: float, t1: float) -> bytes:
+    """Every row ending in [t0, t1]: when, over how long, whose, the deltas, buckets, gauges.
+
+    Columns: ``timestamp_utc, unix_s, interval_s, kind, id``, then the
+    counter deltas, ``le_<bound>`` cumulative bucket deltas (the newest
+    bounds; rows with other bounds leave them empty), then the gauges.
+    """
+    idx = np.flatnonzero((win.ts >= t0) & (win.ts <= t1))
+    bid = newest_bounds(win)
+    bounds = win.bounds[bid] if bid >= 0 else ()
+    kinds = [win.keys[k] for k in win.key[idx].tolist()]
+    cols = [_iso(win.ts[idx]), _numbers(win.ts[idx]), _numbers(win.dt[idx]),
+            [k for k, _ in kinds], [_text(n) for _, n in kinds]]
+    cols += [_numbers(win.values[idx, i]) for i in range(len(SERVING_VALUES))]
+    same = win.bounds_id[idx] == bid
+    for i in range(len(bounds)):
+        cols.append(_numbers(np.where(same, win.buckets[idx, i], np.nan)))
+    cols += [_numbers(win.gauges[idx, i]) for i in range(len(SERVING_GAUGES))]
+    header = ("timestamp_utc", "unix_s", "interval_s", "kind", "id", *SERVING_VALUES,
+              *(f"le_{_bound_name(b)}" for b in bounds), *SERVING_GAUGES)
+    return _csv(header, cols)

@@ -13,9 +13,9 @@ import altair as alt
 import numpy as np
 import pandas as pd
 
-from opta_stream.present.chart_parts import CONFIG, PALETTE, layered, line_shown, seg, shown
-from opta_stream.present.chart_specs import ChartPlan
-from opta_stream.present.frames import finite, gauge_bands, gauge_note, gauge_used, one, with_show
+from opta_stream.charts.frames import finite, gauge_bands, gauge_note, gauge_used, one, with_show
+from opta_stream.charts.parts import CONFIG, PALETTE, layered, line_shown, seg, shown
+from opta_stream.charts.plans import ChartPlan
 from opta_stream.snapshot import ModelInfo
 
 __all__ = [

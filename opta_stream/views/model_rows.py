@@ -7,10 +7,9 @@ its latency histogram over the page's window (the Requests page's table).
 
 from __future__ import annotations
 
-from opta_stream.present.formatting import number
-from opta_stream.present.serving import seconds
+from opta_stream.figures.serving_totals import seconds
 from opta_stream.snapshot import ModelInfo
-from opta_stream.units import duration, span
+from opta_stream.units import duration, number, span
 
 __all__ = ["READINESS_COLORS", "model_facts", "readiness_color"]
 

@@ -1,4 +1,4 @@
-"""The usage ledger by the viewer's local day: the Usage page's table, chart and CSV.
+"""The usage ledger by the viewer's local day: the Usage page's figures and table rows.
 
 A bucket belongs to the local date its start falls on in the viewer's zone
 (buckets are quarter hours, so every zone's days are whole buckets; a DST
@@ -7,28 +7,18 @@ change only makes that day 23 or 25 hours long).
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from datetime import tzinfo
 
-import altair as alt
 import numpy as np
 import pandas as pd
 
 from opta_stream.ledger import ALL_MODELS, USAGE_VALUES, Usage
-from opta_stream.present.chart_parts import CONFIG, PALETTE, legend_color, model_color
-from opta_stream.present.export import _csv, _iso, _numbers, _text
 
-__all__ = ["ALL_LABEL", "COLUMNS", "COUNTS", "colors", "daily", "per_model", "readable",
-           "totals", "usage_chart", "usage_csv"]
+__all__ = ["ALL_LABEL", "COLUMNS", "COUNTS", "daily", "per_model", "readable", "totals"]
 
 COLUMNS = ("date", "day_start", "model_id", *USAGE_VALUES)
 COUNTS = ("requests", "errors", "prompt_tokens", "completion_tokens")
 ALL_LABEL = "(all models)"  # the server-wide row (ledger.ALL_MODELS) in a table
-
-
-def colors(usage: Usage) -> dict[str, str]:
-    """Each model's colour on every page: from its code in the Store's interner."""
-    return {n: model_color(c) for n, c in zip(usage.names, usage.codes, strict=True)}
 
 
 def readable(frame: pd.DataFrame) -> pd.DataFrame:
@@ -82,34 +72,3 @@ def totals(days: pd.DataFrame) -> dict[str, float]:
     rows = days[own | ~has_own]  # per day: the server's row, or its models' rows
     return {c: float(rows[c].sum(min_count=1)) if not rows.empty else 0.0
             for c in USAGE_VALUES}
-
-
-def usage_csv(days: pd.DataFrame) -> bytes:
-    """``date,timestamp_utc,unix_s,model_id,requests,errors,prompt_tokens,
-    completion_tokens,busy_s``: one row per local day and model, and the whole server's
-    row with model_id ``*``; the times are the local day's start. A count the server
-    does not report (a model's prompt tokens) is empty."""
-    start = days["day_start"].to_numpy(np.float64)
-    cols = [[_text(d) for d in days["date"]], _iso(start), _numbers(start),
-            [_text(m) for m in days["model_id"]],
-            *[_numbers(days[c].to_numpy(np.float64)) for c in USAGE_VALUES]]
-    return _csv(("date", "timestamp_utc", "unix_s", "model_id", *USAGE_VALUES), cols)
-
-
-def usage_chart(days: pd.DataFrame, zone: str, palette: Mapping[str, str]) -> dict:
-    """Completion tokens per local day, stacked by model, as a Vega-Lite spec; ``palette``
-    is each model's colour (``colors``), the same as on the other pages."""
-    days = days[days["model_id"] != ALL_MODELS]
-    names = sorted(days["model_id"].unique().tolist()) if not days.empty else []
-    hues = [palette.get(n, PALETTE["muted"]) for n in names]
-    data = days[["date", "model_id", "completion_tokens", "requests"]]
-    chart = alt.Chart(data, config=CONFIG).mark_bar().encode(
-        x=alt.X("date:O", title=f"day ({zone})", axis=alt.Axis(labelAngle=0, labelOverlap=True)),
-        y=alt.Y("completion_tokens:Q", title="completion tokens", stack="zero",
-                axis=alt.Axis(format="~s")),
-        color=legend_color("model_id", names, hues, symbol="square", columns=1),
-        tooltip=[alt.Tooltip("date:O", title="day"), alt.Tooltip("model_id:N", title="model"),
-                 alt.Tooltip("completion_tokens:Q", title="completion tokens", format=",.0f"),
-                 alt.Tooltip("requests:Q", title="requests", format=",.0f")],
-    ).properties(height=260)
-    return chart.to_dict()

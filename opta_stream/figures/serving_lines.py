@@ -16,9 +16,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from opta_stream.present.frames import utc_times
-from opta_stream.present.rates import grid_step, rate_over
-from opta_stream.present.serving import QUANTILES, G, V, newest_bounds
+from opta_stream.figures.serving_totals import QUANTILES, G, V, newest_bounds
+from opta_stream.figures.tokens import grid_step, rate_over
+from opta_stream.figures.windows import utc_times
 from opta_stream.snapshot import ServingWindow
 
 __all__ = ["LATENCY_OVER_S", "ServingLines", "quantiles_matrix", "serving_lines"]

@@ -12,7 +12,15 @@ from functools import partial
 import altair as alt
 import pandas as pd
 
-from opta_stream.present.chart_parts import (
+from opta_stream.charts.frames import (
+    Gaps,
+    Window,
+    gap_frame,
+    marker_frame,
+    window_frame,
+    with_show,
+)
+from opta_stream.charts.parts import (
     PALETTE,
     TimeAxis,
     anchor_layer,
@@ -23,15 +31,7 @@ from opta_stream.present.chart_parts import (
     marker_layer,
     seg,
 )
-from opta_stream.present.chart_specs import ChartPlan
-from opta_stream.present.frames import (
-    Gaps,
-    Window,
-    gap_frame,
-    marker_frame,
-    window_frame,
-    with_show,
-)
+from opta_stream.charts.plans import ChartPlan
 
 __all__ = ["LineSpec", "SPECS", "lines_plan"]
 
