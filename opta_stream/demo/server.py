@@ -27,7 +27,8 @@ load at once; ``server.sim.download_bytes_per_s`` sets how fast downloads go;
 route but ``/admin/health`` answers 503 ``overloaded``).
 
 CLI: ``python -m opta_stream.demo --port 0 [--admin-key K] [--mode rich|lmx]
-[--heartbeat S] [--rate HZ|max] [--seed N]``; the key may also come from
+[--heartbeat S] [--rate HZ|max] [--grace S] [--seed N]`` (its SIGTERM: see
+``__main__``); the key may also come from
 ``OPTA_DEMO_ADMIN_KEY`` so it stays out of the process list. Threads are named
 ``opta-demo-serve <port>``, ``opta-demo-sim <port>`` and ``opta-demo-conn <port>``.
 """
