@@ -147,7 +147,8 @@ class DemoProcess:
 
     def terminate(self, sig: int = signal.SIGINT) -> None:
         """A clean stop: SIGINT stops at once in every mode; SIGTERM in lmx mode first
-        drains for ``--grace`` seconds, as Opta LMX does."""
+        waits for open event streams to close (with no limit unless ``--grace``), as Opta
+        LMX does."""
         if self.proc:
             stop_process(self.proc, sig)
 

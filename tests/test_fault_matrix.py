@@ -46,7 +46,7 @@ WINDOW = 3600.0
 JARGON = ("Traceback", "object at 0x", "HTTPConnectionPool", "Max retries", "urllib3",
           "[Errno", "NoneType", "b'")
 PROCESS_ARGS = ("--mode", "rich", "--rate", "50", "--heartbeat", "0.3")
-LMX_PROCESS_ARGS = ("--mode", "lmx", "--heartbeat", "0.3", "--grace", "30")
+LMX_PROCESS_ARGS = ("--mode", "lmx", "--heartbeat", "0.3")  # SIGTERM drains with no limit
 OPEN, RECONNECTING, AUTH = ConnState.OPEN, ConnState.RECONNECTING, ConnState.AUTH_REJECTED
 
 

@@ -77,7 +77,7 @@ def test_a_restart_after_25_s_down_reconnects_at_the_first_answered_poll(caplog)
 
 def test_sigterm_keeps_the_stream_beating_while_polls_are_refused_degraded() -> None:
     """Opta LMX on SIGTERM: new connections refused, open streams keep their heartbeats."""
-    demo = DemoProcess(free_port(), *LMX_ARGS, "--grace", "30", admin_key=KEY).start()
+    demo = DemoProcess(free_port(), *LMX_ARGS, admin_key=KEY).start()  # drains with no limit
     feed = Feed(demo.url, KEY, poll_interval=0.2, rng=lambda: 0.0).start()
     try:
         wait_for(lambda: health(feed) is Health.LIVE, 20, "live", store=feed.store)

@@ -2,6 +2,13 @@
 
 The key may come from ``OPTA_DEMO_ADMIN_KEY`` so it stays out of the process
 list; the one ready line names the URL and mode, never the key.
+
+SIGTERM in lmx mode does what Opta LMX (uvicorn with no graceful timeout)
+does: new connections are refused at once, and the process waits, with no
+limit, until every open event stream is closed by its client; meanwhile those
+streams keep their heartbeats. ``--grace S`` caps that wait (a test's safety
+net); rich mode stops at once by default. A second SIGTERM, or SIGINT, stops
+it at once.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ import os
 import signal
 import sys
 import threading
+import time
 from collections.abc import Sequence
 
 from opta_stream.demo.server import DemoServer
@@ -37,9 +45,30 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--rate", type=_rate, default=10.0, help="Hz, or 'max'")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--grace", type=float, default=None,
-                        help="seconds open event streams keep beating after SIGTERM, as Opta "
-                             "LMX does (default: 30 in lmx mode, 0 in rich mode)")
+                        help="after SIGTERM, the longest wait in seconds for open event streams "
+                             "to be closed by their clients (default: no limit in lmx mode, as "
+                             "Opta LMX; 0, stop at once, in rich mode)")
     return parser
+
+
+def grace_for(mode: str, grace: float | None) -> float | None:
+    """The cap on the drain after SIGTERM: None waits as long as streams stay open."""
+    if grace is not None:
+        return max(grace, 0.0)
+    return None if mode == "lmx" else 0.0
+
+
+def _drain(server: DemoServer, grace: float | None, forced: threading.Event) -> None:
+    """Refuse new connections; wait until no event stream is open, the cap, or a force."""
+    server.begin_shutdown()
+    limit = "no limit" if grace is None else f"at most {grace:g} s"
+    print(f"opta-stream demo draining: {server.open_streams()} open event stream(s), "
+          f"waiting with {limit} (a second SIGTERM or SIGINT stops now)", flush=True)
+    deadline = None if grace is None else time.monotonic() + grace
+    while server.open_streams() and not forced.is_set():
+        if deadline is not None and time.monotonic() >= deadline:
+            return
+        forced.wait(0.1)  # uvicorn, too, looks every 0.1 s
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -48,7 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     key = args.admin_key or os.environ.get("OPTA_DEMO_ADMIN_KEY") or None
     server = DemoServer(args.host, args.port, admin_key=key, mode=args.mode,
                         heartbeat_s=args.heartbeat, rate_hz=args.rate, seed=args.seed)
-    grace = args.grace if args.grace is not None else (30.0 if args.mode == "lmx" else 0.0)
+    grace = grace_for(args.mode, args.grace)
     term, forced = threading.Event(), threading.Event()
 
     def on_term(*_: object) -> None:  # a second SIGTERM forces the stop
@@ -65,10 +94,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         while not term.wait(0.5):
             pass
-        if grace > 0 and not forced.is_set():
-            server.begin_shutdown()  # new connections refused; open streams keep beating
-            print(f"opta-stream demo draining for {grace:g} s", flush=True)
-            forced.wait(grace)
+        if grace != 0 and not forced.is_set():
+            _drain(server, grace, forced)  # new connections refused; open streams keep beating
     finally:
         server.stop()
     return 0

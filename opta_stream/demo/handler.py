@@ -4,6 +4,8 @@ Answers with the same status codes and bodies as the real FastAPI server:
 ``{"detail": ...}`` for routing, auth and validation errors, the OpenAI
 envelope for refusals. The key is compared in constant time and only read
 from the ``X-Admin-Key`` header; ``?admin_key=`` is deliberately ignored.
+As on the real server, memory at 95 % sheds every request but the health
+checks (503) before routing and auth; the diagnosis GETs are ``inspection``'s.
 """
 
 from __future__ import annotations
@@ -16,15 +18,16 @@ from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler
 from typing import Protocol, cast
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
-from opta_stream.demo import views
+from opta_stream.demo import inspection, views
 from opta_stream.demo.faults import Faults
 from opta_stream.demo.hub import Hub
 from opta_stream.demo.model import Reply, envelope
+from opta_stream.demo.pressure import OVERLOADED_BODY, sheds
 from opta_stream.demo.sim import Simulation
 from opta_stream.demo.stream import StreamConfig, StreamWriter
-from opta_stream.demo.validation import bool_field, parse_body, string_field
+from opta_stream.demo.validation import bool_field, dict_field, parse_body, string_field
 
 __all__ = ["AUTH_FAILED", "Handler"]
 
@@ -104,6 +107,8 @@ class Handler(BaseHTTPRequestHandler):
             canned = self.app.faults.take_canned()
             if canned is not None:
                 return self._send(canned.status, canned.content_type, canned.body)
+        if sheds(path, self.app.sim.usage_percent()):
+            return self._overloaded()
         methods = self._routes(path)
         if not methods:
             return self._json(404, {"detail": "Not Found"})
@@ -127,6 +132,8 @@ class Handler(BaseHTTPRequestHandler):
             return {"GET": gets[path]}
         if path in posts:
             return {"POST": posts[path]}
+        if inspection.handles(path):
+            return {"GET": self._inspect}
         return {"GET": self._progress} if _PROGRESS.match(path) else {}
 
     # --- polled endpoints -----------------------------------------------
@@ -135,13 +142,17 @@ class Handler(BaseHTTPRequestHandler):
         failing = self.app.faults.failing_status(path)
         if failing is not None and path in _FAILABLE:
             return self._json(failing, _failure(failing))
-        view = self.app.sim.view()
+        view, books = self.app.sim.inspect()
         offset = self.app.offset()
         bodies = {"/admin/status": views.status, "/admin/memory": views.memory,
                   "/admin/metrics/json": views.metrics_json,
-                  "/admin/health": views.health,
+                  "/admin/health": lambda v: views.health(v, books.helper_health),
                   "/admin/models": lambda v: views.models(v, offset)}
         self._json(200, bodies[path](view))
+
+    def _inspect(self, path: str, _raw: bytes) -> None:
+        query = parse_qs(urlsplit(self.path).query, keep_blank_values=True)
+        self._reply(inspection.answer(path, query, self.app.sim, self.app.offset()))
 
     def _get_prometheus(self, path: str, _raw: bytes) -> None:
         failing = self.app.faults.failing_status(path)
@@ -159,14 +170,16 @@ class Handler(BaseHTTPRequestHandler):
 
     def _load(self, _path: str, raw: bytes) -> None:
         body, error = parse_body(raw)
-        model_id, auto = "", False
+        model_id, auto, overrides = "", False, None
         if not error:
             model_id, error = string_field(body, "model_id")
         if not error:
             auto, error = bool_field(cast(dict, body), "auto_download")  # a dict by now
+        if not error:
+            overrides, error = dict_field(cast(dict, body), "performance_overrides")
         if error:
             return self._json(422, error)
-        self._reply(self.app.sim.load(model_id, auto_download=auto))
+        self._reply(self.app.sim.load(model_id, auto_download=auto, overrides=overrides))
 
     def _unload(self, _path: str, raw: bytes) -> None:
         self._with_field(raw, "model_id", self.app.sim.unload)
@@ -247,6 +260,16 @@ class Handler(BaseHTTPRequestHandler):
         if length > _MAX_BODY or "chunked" in self.headers.get("Transfer-Encoding", ""):
             self.close_connection = True  # unread body bytes: the connection is out of sync
         return self.rfile.read(min(max(length, 0), _MAX_BODY)) if length else b""
+
+    def _overloaded(self) -> None:
+        """The real 503 of load shedding: written by hand there, chunked, Retry-After 30."""
+        self.send_response(503)
+        self.send_header("content-type", "application/json")
+        self.send_header("retry-after", "30")
+        self.send_header("transfer-encoding", "chunked")
+        self.end_headers()
+        self._chunk(OVERLOADED_BODY)
+        self.wfile.write(b"0\r\n\r\n")
 
     def _json(self, status: int, body: object, allow: str | None = None) -> None:
         self._send(status, "application/json", views.dumps(body), allow=allow)

@@ -1,4 +1,5 @@
-"""Data shared by the demo server's parts: the model catalogue, replies, views, envelopes.
+"""Data shared by the demo server's parts: the model catalogue, replies, views, envelopes,
+and the bodies of the load and download answers.
 
 Bodies that the real Opta LMX serves verbatim (the two policy refusals in the
 captured fixtures) live here byte-for-byte, so the demo cannot drift from them.
@@ -6,10 +7,12 @@ captured fixtures) live here byte-for-byte, so the demo cannot drift from them.
 
 from __future__ import annotations
 
+import math
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from opta_stream.demo.tally import TallyView
+from opta_stream.units import byte_size
 
 __all__ = [
     "CATALOGUE",
@@ -20,8 +23,14 @@ __all__ = [
     "LoadedView",
     "Reply",
     "SimView",
+    "auto_download_body",
     "envelope",
+    "estimate_bytes",
     "guess_model",
+    "load_ok",
+    "model_not_found",
+    "progress_body",
+    "progress_event",
 ]
 
 VERSION = "0.1.0"
@@ -64,6 +73,12 @@ def envelope(message: str, *, type_: str = "invalid_request_error",
     return {"error": {"message": message, "type": type_, "param": param, "code": code}}
 
 
+def model_not_found(model_id: str) -> dict:
+    """The real 404 for a model that is not loaded (unload, performance)."""
+    return envelope(f"The model '{model_id}' does not exist or is not loaded",
+                    param="model", code="model_not_found")
+
+
 UNSUPPORTED_ARCH = envelope(
     "MLX backend requires Apple Silicon/arm64; detected architecture 'x86_64'.",
     type_="not_supported_error", param="model_id", code="model_unsupported_arch",
@@ -80,7 +95,7 @@ class Reply:
     """What an admin action answers: HTTP status, JSON body, events to publish."""
 
     status: int
-    body: dict
+    body: dict | list  # a list for the routes that answer a bare JSON array
     events: tuple[tuple[str, dict], ...] = ()
 
 
@@ -98,6 +113,7 @@ class LoadedView:
     tokens_per_second: float
     readiness: str
     in_flight: int
+    performance: dict = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +132,7 @@ class SimView:
     tally: TallyView
     temperature_c: float
     peak_gb: float
+    predictor: dict = field(default_factory=dict)  # GET /admin/predictor's body
 
     @property
     def totals(self) -> dict[str, int]:
@@ -129,3 +146,55 @@ class SimView:
     def tokens_per_second(self) -> float:
         """All models together."""
         return sum(m.tokens_per_second for m in self.models)
+
+    @property
+    def usage_percent(self) -> float:
+        """The server's one memory figure: use in per cent, to one decimal place."""
+        return round(100.0 * self.used_gb / self.total_gb, 1)
+
+
+# --- bodies of the load and download answers --------------------------------
+
+
+def load_ok(model_id: str, memory_gb: float | None, load_ms: float | None) -> dict:
+    """A 200 to ``POST /admin/models/load``."""
+    return {"success": True, "model_id": model_id, "memory_after_load_gb": memory_gb,
+            "time_to_load_ms": load_ms}
+
+
+def estimate_bytes(spec: CatalogueModel) -> int:
+    """What a download of ``spec`` is said to weigh."""
+    return int(spec.memory_gb * 1024**3 * 1.02)
+
+
+def auto_download_body(status: str, model_id: str, *, size: int | None = None,
+                       **fields: str | None) -> dict:
+    """The real server's AutoDownloadResponse, every field present (None when unset)."""
+    body = {"status": status, "model_id": model_id, "estimated_size_bytes": size,
+            "estimated_size_human": byte_size(size) if size else None,
+            "confirmation_token": None, "download_id": None, "message": None,
+            "confirm_url": None, "progress_url": None}
+    body.update(fields)
+    return body
+
+
+def progress_event(job: dict) -> dict:
+    """A ``download_progress`` event's data."""
+    percent = 100.0 * job["done"] / job["total"] if job["total"] else 0.0
+    return {"download_id": job["download_id"], "repo_id": job["repo_id"],
+            "status": job["status"], "percent": round(percent, 1),
+            "downloaded_bytes": int(job["done"]), "total_bytes": job["total"]}
+
+
+def progress_body(job: dict) -> dict:
+    """``GET /admin/models/download/{id}/progress``."""
+    files_total = max(1, math.ceil(job["total"] / 5e9)) + 3
+    done_files = files_total if job["status"] == "completed" else int(
+        files_total * job["done"] / job["total"])
+    return {"download_id": job["download_id"], "repo_id": job["repo_id"],
+            "status": job["status"],
+            "progress_percent": round(100.0 * job["done"] / job["total"], 1),
+            "downloaded_bytes": int(job["done"]), "total_bytes": job["total"],
+            "files_completed": done_files, "files_total": files_total,
+            "error": job.get("error"),
+            "error_code": "download_failed" if job.get("error") else None}

@@ -18,12 +18,17 @@ and ``throughput`` (``rate_hz``; None = as fast as the socket takes) events.
 Magic model ids for ``POST /admin/models/load``: one containing ``x86-only``
 is refused 422 (unsupported architecture), one starting with ``blocked/`` 403
 (downloads disabled by policy: not an auth failure), one containing ``broken``
-fails its download at 40 %; the catalogue's 70B model answers 507 (memory).
-``server.sim.catalogue_on_disk()`` lists ids that load at once;
-``server.sim.download_bytes_per_s`` sets how fast downloads go.
+fails its download at 40 %; the catalogue's 70B model answers 507 (memory:
+the admission check's wording with an estimate, from a rich-mode preset or
+the body's ``performance_overrides.memory_estimate_gb``; without one, the
+reading after the load). ``server.sim.catalogue_on_disk()`` lists ids that
+load at once; ``server.sim.download_bytes_per_s`` sets how fast downloads go;
+``server.sim.hold_memory(96)`` drives memory past the shedding line (every
+route but ``/admin/health`` answers 503 ``overloaded``).
 
 CLI: ``python -m opta_stream.demo --port 0 [--admin-key K] [--mode rich|lmx]
-[--heartbeat S] [--rate HZ|max] [--seed N]``; the key may also come from
+[--heartbeat S] [--rate HZ|max] [--grace S] [--seed N]`` (its SIGTERM: see
+``__main__``); the key may also come from
 ``OPTA_DEMO_ADMIN_KEY`` so it stays out of the process list. Threads are named
 ``opta-demo-serve <port>``, ``opta-demo-sim <port>`` and ``opta-demo-conn <port>``.
 """
@@ -131,7 +136,8 @@ class DemoServer:
         self.url = f"http://{host}:{port}"
         self._key = admin_key.encode() if admin_key else None
         self._clock = clock
-        self.sim = Simulation(mode, rng=random.Random(seed), clock=clock)
+        self.sim = Simulation(mode, rng=random.Random(seed), clock=clock,
+                              side_rng=random.Random(f"opta-demo-side-{seed}"))
         self.hub = Hub()
         self.faults = Faults(self.hub)
         self.stop_event = threading.Event()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import math
 
+from opta_stream.demo.diagnosis import readiness, speculative
 from opta_stream.demo.model import VERSION, SimView
 from opta_stream.demo.tally import BUCKETS
 
@@ -24,18 +25,10 @@ __all__ = [
     "status",
 ]
 
-_SPECULATIVE = {"requested": False, "active": False, "reason": None, "draft_model": None,
-                "num_tokens": None, "telemetry": "unavailable"}
-
-
 def dumps(obj: object) -> bytes:
     """JSON exactly as FastAPI's JSONResponse writes it (compact, UTF-8)."""
     return json.dumps(obj, ensure_ascii=False, allow_nan=False,
                       separators=(",", ":")).encode("utf-8")
-
-
-def _percent(v: SimView) -> float:
-    return round(100.0 * v.used_gb / v.total_gb, 1)
 
 
 def status(v: SimView) -> dict:
@@ -45,7 +38,7 @@ def status(v: SimView) -> dict:
         "loaded_models": len(v.models), "models": [m.model_id for m in v.models],
         "memory": {"total_gb": round(v.total_gb, 2), "used_gb": round(v.used_gb, 2),
                    "available_gb": round(v.total_gb - v.used_gb, 2),
-                   "usage_percent": _percent(v), "threshold_percent": v.threshold_percent},
+                   "usage_percent": v.usage_percent, "threshold_percent": v.threshold_percent},
         "in_flight_requests": v.in_flight, "max_concurrent_requests": v.max_concurrent,
     }
 
@@ -65,9 +58,8 @@ def models(v: SimView, offset: float = 0.0) -> dict:
         "id": m.model_id, "loaded": True, "memory_gb": m.memory_gb,
         "loaded_at": m.loaded_at + offset, "use_batching": True,
         "request_count": m.request_count, "last_used_at": m.last_used_at + offset,
-        "context_length": m.context_length, "performance": {},
-        "speculative": dict(_SPECULATIVE),
-        "readiness": {"state": m.readiness, "reason": None, "crash_count": 0},
+        "context_length": m.context_length, "performance": dict(m.performance),
+        "speculative": speculative(m.model_id), "readiness": readiness(m),
     } for m in v.models]
     return {"loaded": loaded, "count": len(loaded)}
 
@@ -97,17 +89,24 @@ def metrics_json(v: SimView) -> dict:
     }
 
 
-def health(v: SimView) -> dict:
-    """GET /admin/health."""
-    pressured = _percent(v) >= v.threshold_percent
+def health(v: SimView, helper: dict | None = None) -> dict:
+    """GET /admin/health: degraded past 95 % memory, or when a helper node is unhealthy.
+
+    Never shed (it is how an operator sees the pressure that sheds the rest).
+    """
+    usage = v.usage_percent
+    helpers = {"embedding": helper} if helper else {}
+    status, reason = "ok", None
+    if usage > 95:
+        status, reason = "degraded", f"Memory at {usage:.1f}% \u2014 approaching OOM threshold"
+    elif any(not h["healthy"] for h in helpers.values()):
+        status, reason = "degraded", "One or more helper nodes unhealthy"
     weights = float(sum(m.memory_gb for m in v.models))
     return {
-        "status": "degraded" if pressured else "ok", "version": VERSION,
-        "reason": "memory above threshold" if pressured else None,
-        "memory_usage_percent": _percent(v),
+        "status": status, "version": VERSION, "reason": reason, "memory_usage_percent": usage,
         "metal": {"active_memory_gb": round(weights, 2), "peak_memory_gb": round(v.peak_gb, 2),
                   "cache_memory_gb": round(max(v.used_gb - weights - 1.16, 0.0), 2)},
-        "helpers": {}, "models_loaded": len(v.models), "in_flight_requests": v.in_flight,
+        "helpers": helpers, "models_loaded": len(v.models), "in_flight_requests": v.in_flight,
     }
 
 

@@ -1,4 +1,4 @@
-"""The moving parts of the simulated server: requests, tokens/s, memory, ambient events.
+"""The moving parts of the simulated server: requests, tokens/s, memory.
 
 Not thread-safe on its own: ``sim.Simulation`` owns one ``World`` and calls
 it under its lock. Everything random comes from the injected ``random.Random``.
@@ -6,7 +6,8 @@ it under its lock. Everything random comes from the injected ``random.Random``.
 The load follows a slow wave (about 75 s per period) so tokens/s visibly rises
 and falls. Each model decodes at its own base speed, shared among its
 concurrent requests with a small batching penalty, and then smoothed, so no
-chart looks like noise.
+chart looks like noise. Ambient lifecycle events (readiness, quarantines,
+quantize jobs, memory warnings) are ``ambient.Ambient``'s.
 """
 
 from __future__ import annotations
@@ -14,9 +15,11 @@ from __future__ import annotations
 import math
 import random
 from collections import Counter, deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from opta_stream.demo.ambient import Ambient
 from opta_stream.demo.model import CATALOGUE, CatalogueModel, LoadedView, SimView
+from opta_stream.demo.predictor import Predictor
 from opta_stream.demo.tally import CLIENTS, SPECULATIVE_MODELS, Finished, Tally
 
 __all__ = ["World"]
@@ -36,6 +39,7 @@ class _Model:
     raw: float = 0.0
     readiness: str = "routable"
     degraded_until: float = 0.0
+    performance: dict = field(default_factory=dict)  # the load's overrides in effect
 
 
 @dataclass(slots=True)
@@ -54,7 +58,8 @@ class _Request:
 class World:
     """State plus dynamics; ``advance`` returns the lifecycle events it produced."""
 
-    def __init__(self, rng: random.Random, now: float, *, rich: bool) -> None:
+    def __init__(self, rng: random.Random, now: float, *, rich: bool,
+                 quarantine_rng: random.Random | None = None) -> None:
         self.rng = rng
         self.rich = rich
         self.started = now
@@ -69,16 +74,18 @@ class World:
         self.jitter = 0.0
         self.temperature = 41.0
         self.peak_gb = BASE_GB
-        self.quantize: dict | None = None
-        self.last_warning = -math.inf
         self.serial = 0
+        self.held_gb = 0.0  # memory held outside any model (Simulation.hold_memory)
+        self.predictor = Predictor()
+        self.ambient = Ambient(rng, quarantine_rng or random.Random(0), now)
 
     # --- models ---------------------------------------------------------
 
-    def add_model(self, spec: CatalogueModel, now: float) -> None:
+    def add_model(self, spec: CatalogueModel, now: float, performance: dict | None = None) -> None:
         """Mark a model loaded (and on disk)."""
         self.on_disk.add(spec.model_id)
-        self.loaded[spec.model_id] = _Model(spec, loaded_at=now, last_used_at=now)
+        self.loaded[spec.model_id] = _Model(spec, loaded_at=now, last_used_at=now,
+                                            performance=dict(performance or {}))
         self.peak_gb = max(self.peak_gb, self.used_gb())
 
     def remove_model(self, model_id: str) -> float | None:
@@ -91,10 +98,14 @@ class World:
         return model.spec.memory_gb
 
     def used_gb(self) -> float:
-        """Base + weights + KV cache of requests in flight + a little noise."""
+        """Base + weights + KV cache of requests in flight + a little noise (or what is held)."""
         weights = sum(m.spec.memory_gb for m in self.loaded.values())
         kv = sum(0.02 + (r.prompt + r.generated) * 4e-5 for r in self.inflight)
-        return max(BASE_GB, BASE_GB + weights + kv + self.jitter)
+        return max(BASE_GB, BASE_GB + weights + kv + self.jitter, self.held_gb)
+
+    def usage_percent(self) -> float:
+        """The server's one memory figure: use in per cent, to one decimal place."""
+        return round(100.0 * self.used_gb() / self.total_gb, 1)
 
     # --- time -----------------------------------------------------------
 
@@ -106,14 +117,11 @@ class World:
         self._smooth(dt)
         self.jitter = min(0.05, max(-0.05, self.jitter + self.rng.gauss(0.0, 0.004)))
         self.peak_gb = max(self.peak_gb, self.used_gb())
-        self._memory_warning(now, events)
-        if self.rich:
-            self._readiness(now, dt, events)
-            self._quantize(now, dt, events)
+        self.ambient.advance(self, now, dt, events)
         return events
 
     def _arrive(self, now: float, dt: float) -> None:
-        if not self.loaded:
+        if not self.routable():
             return
         wave = 0.45 * (1.0 + 0.8 * math.sin(2 * math.pi * (now - self.started) / 75.0))
         arrivals = 0
@@ -123,11 +131,16 @@ class World:
 
     def _new_request(self, now: float) -> _Request:
         rng = self.rng
-        model_id = rng.choice(sorted(self.loaded))
+        model_id = rng.choice(self.routable())
+        self.predictor.record(model_id)
         return _Request(model_id, prompt=rng.randint(40, 1200), target=rng.randint(60, 600),
                         started=now, ttft=rng.uniform(0.15, 0.6),
                         factor=rng.uniform(0.85, 1.1), stream=rng.random() < 0.75,
                         client=rng.choice(CLIENTS))
+
+    def routable(self) -> list[str]:
+        """Loaded models that take requests (a quarantined one does not), sorted."""
+        return sorted(k for k, m in self.loaded.items() if m.readiness != "quarantined")
 
     def _admit(self, req: _Request) -> None:
         if len(self.inflight) < self.max_concurrent:
@@ -191,51 +204,6 @@ class World:
                 "duration_sec": round(seconds, 3),
                 "tokens_per_second": round(req.target / seconds, 1)}
 
-    # --- ambient lifecycle events (rich mode) ---------------------------
-
-    def _readiness(self, now: float, dt: float, events: list) -> None:
-        for model_id, model in self.loaded.items():
-            if model.readiness == "degraded" and now >= model.degraded_until:
-                model.readiness = "routable"
-                events.append(("model_readiness_changed", {
-                    "model_id": model_id, "state": "routable",
-                    "previous_state": "degraded", "reason": "canary passed"}))
-        healthy = sorted(k for k, m in self.loaded.items() if m.readiness == "routable")
-        if healthy and self.rng.random() < dt / 150.0:
-            model_id = self.rng.choice(healthy)
-            model = self.loaded[model_id]
-            model.readiness = "degraded"
-            model.degraded_until = now + self.rng.uniform(4.0, 12.0)
-            events.append(("model_readiness_changed", {
-                "model_id": model_id, "state": "degraded", "previous_state": "routable",
-                "reason": "latency above budget"}))
-
-    def _quantize(self, now: float, dt: float, events: list) -> None:
-        job = self.quantize
-        if job is None:
-            if self.rng.random() < dt / 120.0:
-                name = self.rng.choice(CATALOGUE[:5]).model_id.split("/")[-1]
-                self.quantize = {"model_id": f"/models/{name}-q4", "percent": 0.0, "at": now}
-                events.append(("quantize_progress", _quant(self.quantize, "quantizing")))
-            return
-        job["percent"] = min(100.0, job["percent"] + dt * self.rng.uniform(6.0, 14.0))
-        if job["percent"] >= 100.0:
-            events.append(("quantize_progress", _quant(job, "completed")))
-            self.quantize = None
-        elif now - job["at"] >= 1.0:
-            job["at"] = now
-            events.append(("quantize_progress", _quant(job, "quantizing")))
-
-    def _memory_warning(self, now: float, events: list) -> None:
-        used = self.used_gb()
-        percent = 100.0 * used / self.total_gb
-        if percent >= self.threshold_percent - 5 and now - self.last_warning >= 60.0:
-            self.last_warning = now
-            events.append(("memory_warning", {
-                "used_gb": round(used, 2), "total_gb": round(self.total_gb, 2),
-                "usage_percent": round(percent, 1),
-                "threshold_percent": self.threshold_percent}))
-
     # --- reads ----------------------------------------------------------
 
     def view(self, now: float) -> SimView:
@@ -244,13 +212,14 @@ class World:
         models = tuple(LoadedView(
             m.spec.model_id, m.spec.memory_gb, m.loaded_at, m.request_count, m.last_used_at,
             m.spec.context_length, m.spec.quantization, round(m.tps, 2), m.readiness,
-            counts[k]) for k, m in self.loaded.items())
+            counts[k], dict(m.performance)) for k, m in self.loaded.items())
         return SimView(
             now=now, uptime_s=max(0.0, now - self.started), total_gb=self.total_gb,
             used_gb=self.used_gb(), threshold_percent=self.threshold_percent, models=models,
             in_flight=len(self.inflight), queued=len(self.queue),
             max_concurrent=self.max_concurrent, tally=self.tally.view(now),
-            temperature_c=round(self.temperature, 1), peak_gb=self.peak_gb)
+            temperature_c=round(self.temperature, 1), peak_gb=self.peak_gb,
+            predictor=self.predictor.stats(set(self.loaded)))
 
     def throughput_samples(self) -> list[tuple[str | None, float]]:
         """Smoothed tokens/s per loaded model, for ``throughput`` events."""
@@ -268,6 +237,3 @@ class World:
             model = self.loaded[req.model_id]
             model.tps = model.raw = model.tps + model.spec.base_tps * 0.8
 
-
-def _quant(job: dict, status: str) -> dict:
-    return {"model_id": job["model_id"], "status": status, "percent": int(job["percent"])}
