@@ -4,12 +4,12 @@
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Iterator
 
 import pytest
 import requests
+from support import wait_for
 
 from opta_stream.demo.model import CATALOGUE
 from opta_stream.demo.server import DemoServer
@@ -69,9 +69,7 @@ def test_a_finished_download_joins_the_listing(server) -> None:
     r = requests.post(server.url + "/admin/models/load", headers={"X-Admin-Key": KEY},
                       json={"model_id": NOT_ON_DISK, "auto_download": True}, timeout=5)
     assert r.status_code == 202
-    deadline, tick = time.monotonic() + 10, threading.Event()
-    while NOT_ON_DISK not in {row["repo_id"] for row in listed(server)}:
-        assert time.monotonic() < deadline, "the download never reached the listing"
-        tick.wait(0.05)
+    wait_for(lambda: NOT_ON_DISK in {row["repo_id"] for row in listed(server)}, 10,
+             "the download to reach the listing")
     row = next(row for row in listed(server) if row["repo_id"] == NOT_ON_DISK)
     assert row["downloaded_at"] > time.time() - 60
