@@ -198,17 +198,19 @@ class ServingHistory:
                 [bounds[int(b)] if b >= 0 else () for b in rows[:, _BID]])
 
     def load(self, rows: np.ndarray, keys: list[tuple[str, str]],
-             bounds: list[tuple[float, ...]], loaded_at: float) -> None:
+             bounds: list[tuple[float, ...]], loaded_at: float) -> int | None:
         """Minute rows read back from history (columns as ``_Rows``, key and bounds
-        given apart); the per-poll rows then cover only from ``loaded_at`` on."""
+        given apart); the per-poll rows then cover only from ``loaded_at`` on. Returns
+        the highest segment among them (None: no rows)."""
         if not len(rows):
-            return
+            return None
         rows = rows.copy()
         rows[:, _KEY] = [self._code(kind, name) for kind, name in keys]
         rows[:, _BID] = [float(self._bounds.setdefault(b[:MAX_BUCKETS], len(self._bounds)))
                          if b else -1.0 for b in bounds]
         self._minutes.extend(rows)
         self._raw_from = loaded_at
+        return int(rows[:, _SEG].max())
 
     def window(self, t0: float, t1: float) -> ServingWindow:
         """Rows ending in (t0, t1]: per-poll rows for up to an hour while they reach back
