@@ -1,14 +1,19 @@
-"""The Store is made of parts: none inherits another, none reaches into another's state."""
+"""The Store is made of parts: none inherits another, none reaches into another's state;
+an idle Store costs little, and history's marks stay right while its rings grow."""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
 
+import numpy as np
+
 from opta_stream.store import core
 from opta_stream.store.core import Store
+from opta_stream.store.kept import Marks
 
 STORE = Path(core.__file__).resolve().parent
+T0 = 1_800_000_000.0
 
 
 def modules() -> dict[str, ast.Module]:
@@ -58,3 +63,37 @@ def test_the_structure_checks_catch_a_mixin_a_stub_and_a_reach() -> None:
     assert mixins({"x.py": planted}) == ["x.py:Rules(Log)"]
     assert type_checking_blocks(planted) == [5]
     assert foreign_private(planted) == ["8: log._lines"]
+
+
+def test_an_idle_store_costs_little() -> None:
+    """Rings start small and grow with their data (they used to take 26.6 MiB at once)."""
+    store = Store("http://lmx.test", clock=lambda: T0)
+    assert store.memory_bytes() < 1024 * 1024
+
+
+def test_history_marks_stay_right_while_the_rings_grow() -> None:
+    """Batch after batch, what history collected equals what each tier holds, while the
+    1 s tier grows from 1,024 rows to its 7,200 and then wraps."""
+    now = [T0]
+    store = Store("http://lmx.test", clock=lambda: now[0], raw_capacity=5_000)
+    kept: dict[tuple[str, float, int], tuple[float, float]] = {}  # row → (start, sum)
+    marks, t = Marks(), T0
+    for seconds in (500, 600, 1, 1_500, 3_000, 4_000):
+        ts = t + np.arange(0.0, seconds, 0.5)  # two samples a bucket
+        store.add_throughput_many(ts, np.ones_like(ts), ["m"] * ts.shape[0])
+        for x in ts[::20].tolist():
+            store.add_memory(x, 1.0, 2.0)
+        t += seconds
+        rows, marks = store.history_delta(marks)
+        for tier in rows.tiers:
+            for i, row in enumerate(zip(tier.cols["ts"].tolist(), tier.cols["sum"].tolist(),
+                                        strict=True)):
+                kept[(tier.series, tier.width, tier.first + i)] = row
+    now[0] = t
+    one_s = store.snapshot(7_200.0).throughput  # the raw ring was full: the 1 s tier
+    assert one_s.resolution_s == 1.0 and len(one_s) == 7_200
+    assert one_s.ts.tolist() == list(np.arange(t - 7_200.0, t))
+    total = marks.tiers[("throughput", 1.0)]  # the open (last) bucket's row
+    held = [kept[("throughput", 1.0, i)] for i in range(total - 7_200 + 1, total + 1)]
+    assert held == list(zip(one_s.ts.tolist(), (one_s.value * 2).tolist(), strict=True))
+    assert sum(1 for k in kept if k[:2] == ("throughput", 1.0)) == int(t - T0)

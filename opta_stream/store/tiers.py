@@ -112,10 +112,8 @@ class TierRing:
         if start != self._open_start:
             return None
         absolute = self._open.get(model)
-        ring = self.ring
-        if absolute is None or absolute < ring.total - ring.size:
-            return None  # not in this bucket yet, or overwritten by the ring's wrap
-        return absolute % ring.capacity
+        # None: not in this bucket yet, or overwritten by the ring's wrap
+        return None if absolute is None else self.ring.physical(absolute)
 
     def _append(self, start: float, model: int, **cols: float) -> None:
         if start != self._open_start:
