@@ -112,11 +112,8 @@ def test_readme_command_check_fails_on_a_mismatch() -> None:
 
 
 def test_the_package_layout_shows_the_flow() -> None:
-    """Small modules in layered subpackages (see docs/ARCHITECTURE.md)."""
+    """Layered subpackages (see docs/ARCHITECTURE.md); a module's size follows its job."""
     pkg = ROOT / "opta_stream"
-    long = {str(p.relative_to(pkg)): n for p in pkg.rglob("*.py")
-            if (n := len(p.read_text(encoding="utf-8").splitlines())) > 300}
-    assert long == {}
     # the vocabulary (config, servers, inputs, snapshot, ranges, ledger, units, errors),
     # __init__, __main__
     assert len(list(pkg.glob("*.py"))) <= 10

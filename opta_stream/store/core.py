@@ -10,9 +10,9 @@ counters (``tally``), serving history (``serving``), the usage ledger
 lock and its notifier (``wait_for``), says which parts each write touches,
 and copies them out in ``snapshot``. The per-event rules are ``apply``'s
 ``EventRules``, the history hand-out and take-back ``keep``'s ``Keep``; both
-are handed the parts they use. Everything is bounded (rings, a log deque,
-capped tables; server text clipped by ``bounds``), so a day costs a fixed
-few MB.
+are handed the parts they use. Everything is bounded (rings that grow to a
+fixed capacity, a log deque, capped tables; server text clipped by
+``bounds``), so a day costs a fixed few MB.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ from opta_stream.events.deltas import ServingStep
 from opta_stream.events.records import LmxEvent, ThroughputEvent
 from opta_stream.events.text import classify
 from opta_stream.ledger import ALL_MODELS, HistoryState, Usage
-from opta_stream.snapshot import ConnState, ModelInfo, Snapshot
+from opta_stream.snapshot import TAIL_S, ConnState, ModelInfo, Snapshot, Tail
 from opta_stream.store.apply import EventRules
 from opta_stream.store.bounds import OTHER, Interner
 from opta_stream.store.conn import ConnectionHealth
@@ -200,31 +200,44 @@ class Store:
             self._history = state
 
     # -- readers -------------------------------------------------------------
-    def snapshot(self, window_s: float = 300.0) -> Snapshot:
-        """An immutable copy: series over [now - window_s, now], newest log entries."""
+    def snapshot(self, window_s: float = 300.0, *, usage_since: float | None = None
+                 ) -> Snapshot:
+        """An immutable copy: series over [now - window_s, now], the last ``TAIL_S``
+        seconds at their finest (``tail``), the newest log lines, and the usage ledger
+        from ``usage_since`` to now when asked for."""
         with self._sync.lock:
             now = self._clock()
             t0, t1 = now - window_s, now + CLOCK_SKEW_S
-            win = self._series.window(t0, t1)
+            starts = (t0, now - TAIL_S)
+            win, tail = self._series.windows(starts, t1)
+            serving, tail_serving = self._serving.windows(starts, t1)
+            names = self._names.names
+            usage = None if usage_since is None else self._usage_window(usage_since, now)
+            counters = self._tally.counters(self._log.dropped)
             return Snapshot(
                 server=self.server, taken_at=now, window_s=float(window_s),
-                throughput=replace(win.throughput, model_names=self._names.names),
+                throughput=replace(win.throughput, model_names=names),
                 memory_used=win.memory_used, memory_total=win.memory_total,
                 gaps=self._link.gaps(), models=self._reported.models(),
                 jobs=self._reported.jobs(), events=self._log.newest(SNAPSHOT_EVENTS),
                 event_counts=MappingProxyType(self._log.type_counts()),
-                connection=self._link.connection(),
-                counters=self._tally.counters(self._log.dropped), gauges=self._reported.gauges,
-                events_per_s=self._link.events_per_s(now), health=self._link.health(),
-                polls=self._link.polls(), models_at=self._reported.models_at,
-                serving=self._serving.window(t0, t1), history=self._history)
+                connection=self._link.connection(), counters=counters,
+                gauges=self._reported.gauges, events_per_s=self._link.events_per_s(now),
+                health=self._link.health(), polls=self._link.polls(),
+                models_at=self._reported.models_at, serving=serving, history=self._history,
+                tail=Tail(replace(tail.throughput, model_names=names), tail.memory_used,
+                          tail.memory_total, tail_serving),
+                events_cut=self._log.cut(SNAPSHOT_EVENTS), usage=usage)
 
     def usage(self, t0: float, t1: float) -> Usage:
         """The ledger's buckets in [t0, t1] (the Usage page: days, without the tiers)."""
         with self._sync.lock:
-            u = self._usage.window(t0, t1)
-            return replace(u, codes=tuple(-1 if n == ALL_MODELS else self._names.code(n)
-                                          for n in u.names))
+            return self._usage_window(t0, t1)
+
+    def _usage_window(self, t0: float, t1: float) -> Usage:
+        u = self._usage.window(t0, t1)
+        return replace(u, codes=tuple(-1 if n == ALL_MODELS else self._names.code(n)
+                                      for n in u.names))
 
     def wait_for(self, predicate: Callable[[], T], timeout: float) -> T:
         """Block until ``predicate()`` is truthy, re-checking after each write; its last

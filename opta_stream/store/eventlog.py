@@ -98,6 +98,10 @@ class EventLog:
         """The newest ``n`` lines, oldest first."""
         return tuple(self._lines)[-n:] if n > 0 else ()
 
+    def cut(self, n: int) -> bool:
+        """Would ``newest(n)`` leave lines out, or did the log already drop some?"""
+        return len(self._lines) > n or self._dropped > 0
+
     @property
     def dropped(self) -> int:
         """Lines pushed out of the full log."""

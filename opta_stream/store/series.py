@@ -102,9 +102,11 @@ class SeriesSet:
         self._total.add(ts, total, self._seg)
 
     # -- reads ----------------------------------------------------------------
-    def window(self, t0: float, t1: float) -> Windows:
-        """The three series over [t0, t1], each from the finest tier that covers ``t0``."""
-        return Windows(*(s.window(t0, t1) for s in (self._tp, self._used, self._total)))
+    def windows(self, starts: Sequence[float], t1: float) -> list[Windows]:
+        """The three series from each start to ``t1``, each from the finest tier that
+        covers its start; spans read from one tier share a copy."""
+        per = [s.windows(starts, t1) for s in (self._tp, self._used, self._total)]
+        return [Windows(*trio) for trio in zip(*per, strict=True)]
 
     def nbytes(self) -> int:
         return sum(s.nbytes for s in self._by_name.values())

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -249,5 +250,21 @@ class ServingHistory:
             gauges=frozen_array(rows[:, _GAU]),
             keys=tuple(self._keys), bounds=tuple(self._bounds), resolution_s=resolution)
 
+    def windows(self, starts: Sequence[float], t1: float) -> list[ServingWindow]:
+        """``window(t0, t1)`` for each start; when the earliest reads per-poll rows in time
+        order, so would the later ones, and they are views into its rows."""
+        first = min(starts)
+        wide = self.window(first, t1)
+        shared = wide.resolution_s == 0.0 and bool(np.all(wide.ts[1:] >= wide.ts[:-1]))
+        return [wide if t0 == first else _suffix(wide, int(np.searchsorted(wide.ts, t0, "right")))
+                if shared else self.window(t0, t1) for t0 in starts]
+
     def nbytes(self) -> int:
         return self._raw.nbytes() + self._minutes.nbytes()
+
+
+def _suffix(w: ServingWindow, i: int) -> ServingWindow:
+    """Rows ``i`` on of ``w`` as views (read-only like ``w``'s arrays)."""
+    return replace(w, ts=w.ts[i:], dt=w.dt[i:], seg=w.seg[i:], key=w.key[i:],
+                   bounds_id=w.bounds_id[i:], values=w.values[i:], buckets=w.buckets[i:],
+                   gauges=w.gauges[i:])
