@@ -13,7 +13,7 @@ from types import MappingProxyType
 
 import numpy as np
 
-from opta_stream.ledger import HistoryState
+from opta_stream.ledger import HistoryState, Usage
 
 __all__ = [
     "ConnState",
@@ -29,6 +29,8 @@ __all__ = [
     "ServerHealth",
     "ServingWindow",
     "Snapshot",
+    "TAIL_S",
+    "Tail",
     "empty_serving",
     "empty_series",
     "frozen_array",
@@ -269,6 +271,22 @@ class LogEntry:
     job: str = ""  # the running job whose ticks update this line, if any
 
 
+TAIL_S = 300.0  # what a snapshot's tail holds, whatever its window
+
+
+@dataclass(frozen=True, slots=True)
+class Tail:
+    """The last ``TAIL_S`` seconds (to ``taken_at`` plus the clock-skew allowance) at the
+    finest resolution the store has for that span, whatever the snapshot's window: what
+    "now" figures (tokens/s over the last 10 s, the live end of a long chart) read, so
+    one snapshot serves a whole page. ``throughput`` carries its ``model_names``."""
+
+    throughput: Series = field(default_factory=empty_series)
+    memory_used: Series = field(default_factory=empty_series)
+    memory_total: Series = field(default_factory=empty_series)
+    serving: ServingWindow = field(default_factory=empty_serving)
+
+
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """Everything a page needs for one render, copied out under one lock."""
@@ -293,3 +311,8 @@ class Snapshot:
     models_at: float | None = None  # when the models table was last refreshed; None: never
     serving: ServingWindow = field(default_factory=empty_serving)
     history: HistoryState = field(default_factory=HistoryState)
+    tail: Tail = field(default_factory=Tail)
+    # the log holds older lines than ``events`` carries, or lines were dropped from it:
+    # the oldest line shown is not where the log begins
+    events_cut: bool = False
+    usage: Usage | None = None  # the usage ledger since ``usage_since`` when asked for

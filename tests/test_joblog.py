@@ -1,4 +1,4 @@
-"""store.joblog: one event-log line per download or quantize job, updated in place.
+"""store.eventlog: one event-log line per download or quantize job, updated in place.
 
 Ticks rewrite the job's line where it stands; the outcome moves it to the end;
 the per-type counts still count every event, so nothing is dropped unseen.

@@ -7,7 +7,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opta_stream.store.rings import ColumnRing, EventRate, assign_segments
+from opta_stream.events.deltas import ServingStep
+from opta_stream.store import rings
+from opta_stream.store.rings import INITIAL_ROWS, ColumnRing, EventRate, assign_segments
+from opta_stream.store.serving import ROW_WIDTH, ServingHistory
 from opta_stream.store.tiers import TieredSeries, TierRing
 
 COLS = {"ts": np.float64, "v": np.float64}
@@ -267,3 +270,111 @@ def test_event_rate_counts_the_last_ten_seconds() -> None:
     assert rate.rate(200.0) == 0.0
     rate.add(200.0, 50)
     assert rate.rate(200.0) == pytest.approx(5.0)
+
+
+# -- growth: capacity is a bound, not an allocation ----------------------------------
+
+def test_a_ring_starts_small_and_doubles_up_to_its_capacity() -> None:
+    ring = ColumnRing(10_000, COLS)
+    assert ring.allocated == INITIAL_ROWS == 1_024 and ring.nbytes == 1_024 * 16
+    ring.extend(ts=np.arange(1_024.0), v=np.zeros(1_024))
+    assert ring.allocated == 1_024  # exactly full: no growth yet
+    ring.append(ts=1_024.0, v=0.0)
+    assert ring.allocated == 2_048
+    ring.extend(ts=np.arange(1_025.0, 5_000.0), v=np.zeros(3_975))
+    assert ring.allocated == 8_192  # one growth to the next doubling that holds the batch
+    ring.extend(ts=np.arange(5_000.0, 30_000.0), v=np.zeros(25_000))
+    assert ring.allocated == ring.capacity == 10_000 and ring.nbytes == 10_000 * 16
+    assert ring.window(-np.inf, np.inf)["ts"].tolist() == list(np.arange(20_000.0, 30_000.0))
+
+
+def test_a_big_batch_grows_the_ring_once_to_what_it_needs() -> None:
+    ring = ColumnRing(200_000, COLS)
+    ring.extend(ts=np.arange(180_000.0), v=np.ones(180_000))
+    assert ring.allocated == 200_000  # 262,144 would pass the bound: the bound it is
+    small = ColumnRing(200_000, COLS)
+    small.extend(ts=np.arange(3_000.0), v=np.ones(3_000))
+    assert small.allocated == 4_096
+
+
+def test_wraps_right_after_growing_one_row_at_a_time() -> None:
+    ring = ring_with(3_000, range(5_000))
+    assert (ring.allocated, ring.size, ring.total, ring.wrapped) == (3_000, 3_000, 5_000, True)
+    out = ring.window(-np.inf, np.inf)
+    assert out["ts"].tolist() == list(range(2_000, 5_000))
+    assert out["v"].tolist() == [x * 10 for x in range(2_000, 5_000)]
+    assert ring.oldest_ts() == 2_000 and ring.newest() == 4_999 and ring.is_sorted()
+    assert ring.cols["ts"][ring.physical(4_999)] == 4_999
+    assert ring.physical(1_999) is None and ring.physical(5_000) is None
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.integers(1, 40), st.integers(1, 5), _ops, st.integers(-1, 41), st.integers(-1, 41))
+def test_a_growing_ring_matches_a_plain_list(capacity: int, initial: int, ops: list, t0: int,
+                                             t1: int) -> None:
+    """As ``test_ring_matches_a_plain_list``, with rings that start at 1-5 rows and grow."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(rings, "INITIAL_ROWS", initial)
+        ring = ColumnRing(capacity, COLS)
+    ref: list[int] = []
+    for batch, values in ops:
+        if batch:
+            arr = np.array(values, dtype=np.float64)
+            ring.extend(ts=arr, v=arr * 10)
+        else:
+            for x in values:
+                ring.append(ts=float(x), v=float(x) * 10)
+        ref = (ref + values)[-capacity:]
+        assert ring.size <= ring.allocated <= capacity
+    out = ring.window(t0, t1)
+    expected = [x for x in ref if t0 <= x <= t1]
+    assert out["ts"].tolist() == expected and out["v"].tolist() == [x * 10 for x in expected]
+    assert ring.is_sorted() == (ref == sorted(ref))
+    if ref:
+        assert ring.newest() == ref[-1] and ring.oldest_ts() == ref[0]
+
+
+def test_the_open_bucket_still_merges_after_the_tier_grew(monkeypatch: pytest.MonkeyPatch
+                                                          ) -> None:
+    monkeypatch.setattr(rings, "INITIAL_ROWS", 4)
+    tier = TierRing(1.0, 100)
+    for t in (0.0, 1.0, 2.0, 3.0, 3.5):  # four buckets: the ring is full, not grown
+        tier.add(t, t, 0)
+    assert tier.ring.allocated == 4
+    tier.add(4.0, 1.0, 0)  # a fifth bucket: the ring grows to 8
+    tier.add_many(np.array([4.25, 4.5]), np.array([2.0, 3.0]), np.zeros(2, np.int64))
+    tier.add(4.75, 6.0, 0)
+    assert tier.ring.allocated == 8
+    w = tier.window(-np.inf, np.inf)
+    assert w.ts.tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+    assert w.value.tolist() == [0.0, 1.0, 2.0, 3.25, 3.0] and w.hi[-1] == 6.0
+
+
+def test_rows_since_a_mark_are_right_across_a_growth(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What history collects batch by batch (the open bucket again each time) adds up to
+    the tier, whether a batch came before, across or after a growth or the wrap."""
+    monkeypatch.setattr(rings, "INITIAL_ROWS", 4)
+    tier = TierRing(1.0, 40)
+    kept: dict[int, float] = {}  # absolute row → its sum, as the file keeps it
+    mark, t = 0, 0.0
+    for n in (3, 1, 2, 5, 9, 30, 1, 60):
+        for _ in range(n):
+            tier.add(t, 1.0, 0)
+            t += 0.5  # two samples a bucket: the open bucket changes after a batch
+        cols, first, mark = tier.rows_since(mark)
+        kept.update(zip(range(first, first + len(cols["ts"])), cols["sum"].tolist(),
+                        strict=True))
+        held = tier.ring.window(-np.inf, np.inf)
+        start = tier.ring.total - tier.ring.size
+        assert [kept[i] for i in range(start, tier.ring.total)] == held["sum"].tolist()
+    assert tier.ring.allocated == 40 and tier.ring.wrapped
+
+
+def test_serving_rows_grow_up_to_their_bound() -> None:
+    history = ServingHistory(raw_rows=1_000, minute_rows=100)
+    assert history.nbytes() == (256 + 100) * ROW_WIDTH * 8  # 256 to start, or the bound
+    for k in range(1_500):  # one total row a poll; 24 minutes close
+        history.add(ServingStep(float(k), 1.0, {"requests": 1.0}, {}, {}, {}, None), 0)
+    assert history.nbytes() == (1_000 + 100) * ROW_WIDTH * 8
+    w = history.window(500.0, 1_499.0)  # the oldest row held is at 500
+    assert w.ts.tolist() == list(np.arange(501.0, 1_500.0)) and w.resolution_s == 0.0

@@ -53,6 +53,10 @@ class Interner:
                 self.names += (key,)
         return code
 
+    def nbytes(self) -> int:
+        """A rough estimate of the table's Python objects."""
+        return 120 * len(self.names)
+
     def codes(self, model_ids: Iterable[str | None] | None, n: int) -> np.ndarray:
         """Codes for a batch: each distinct id is looked up once, in first-seen order."""
         if model_ids is None:

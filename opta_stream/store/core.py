@@ -1,22 +1,28 @@
 """All state of one server's feed, behind one lock, handed out as snapshots.
 
 Feed threads write; pages read ``snapshot()``, an immutable copy, and never
-hold the lock while they render. Everything is bounded (rings, a log deque,
-capped tables; server text clipped by ``bounds``), so a day costs a fixed few MB.
-Segments: one id shared by every series, bumped when the feed leaves OPEN,
-on ``new_segment()`` and when a clock steps back, so no line crosses a break.
-Per-record rules live in ``apply`` (the ``EventHandlers`` mixin inherited here).
+hold the lock while they render. The Store is made of parts, each with its
+own state and small API, none thread-safe on its own and none reaching into
+another's state: the series (``series``), the event log (``eventlog``),
+connection health (``conn``), what the server reported (``reported``), the
+counters (``tally``), serving history (``serving``), the usage ledger
+(``usage``) and the model-id interner (``bounds``). The Store keeps the one
+lock and its notifier (``wait_for``), says which parts each write touches,
+and copies them out in ``snapshot``. The per-event rules are ``apply``'s
+``EventRules``, the history hand-out and take-back ``keep``'s ``Keep``; both
+are handed the parts they use. Everything is bounded (rings that grow to a
+fixed capacity, a log deque, capped tables; server text clipped by
+``bounds``), so a day costs a fixed few MB.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections import deque
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import fields, replace
+from dataclasses import replace
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -25,40 +31,29 @@ from opta_stream.events.deltas import ServingStep
 from opta_stream.events.records import LmxEvent, ThroughputEvent
 from opta_stream.events.text import classify
 from opta_stream.ledger import ALL_MODELS, HistoryState, Usage
-from opta_stream.snapshot import (
-    Connection,
-    Counters,
-    Gauges,
-    LogEntry,
-    ModelInfo,
-    Progress,
-    Snapshot,
-)
-from opta_stream.store.apply import EventHandlers
-from opta_stream.store.bounds import OTHER, Interner, clip, clip_bytes
-from opta_stream.store.conn import ConnectionState
-from opta_stream.store.health import HealthTracker
+from opta_stream.snapshot import TAIL_S, ConnState, ModelInfo, Snapshot, Tail
+from opta_stream.store.apply import EventRules
+from opta_stream.store.bounds import OTHER, Interner
+from opta_stream.store.conn import ConnectionHealth
+from opta_stream.store.eventlog import EventLog
 from opta_stream.store.keep import Keep
+from opta_stream.store.kept import HistoryRows, Marks
 from opta_stream.store.notify import Notifier
-from opta_stream.store.rings import EventRate, assign_segments, server_rate
+from opta_stream.store.reported import Reported
+from opta_stream.store.series import SeriesSet
 from opta_stream.store.serving import ServingHistory
-from opta_stream.store.tiers import TieredSeries
+from opta_stream.store.tally import COUNTER_NAMES, Tally
 from opta_stream.store.usage import UsageLedger
 
-__all__ = ["OTHER", "Store"]
+__all__ = ["CLOCK_SKEW_S", "OTHER", "SNAPSHOT_EVENTS", "Store"]
 
-# 1 s for two hours, 10 s for a day, 60 s for 30 days (history brings them back on start;
-# the 60 s throughput tier holds two models' rows a minute for that long)
-THROUGHPUT_TIERS = ((1.0, 7_200), (10.0, 8_640), (60.0, 86_400))
-MEMORY_TIERS = ((10.0, 8_640), (60.0, 43_200))
-SNAPSHOT_EVENTS = 500
-MAX_EVENT_TYPES, MAX_MODEL_IDS, MAX_GAPS = 200, 256, 1000
+SNAPSHOT_EVENTS = 500  # the newest log lines a snapshot carries
+MAX_MODEL_IDS = 256
 CLOCK_SKEW_S = 5.0  # samples up to this far "in the future" (server clock ahead) still show
-_COUNTER_NAMES = frozenset(f.name for f in fields(Counters))
-TP_FRESH_S = 3.0  # a model silent for longer no longer counts toward the server rate
+T = TypeVar("T")
 
 
-class Store(EventHandlers, ConnectionState, Keep):
+class Store:
     """Thread-safe, bounded state of one server's feed. See docs/ARCHITECTURE.md."""
 
     def __init__(self, server: str = "", *, clock: Callable[[], float] = time.time,
@@ -66,44 +61,30 @@ class Store(EventHandlers, ConnectionState, Keep):
                  log_capacity: int = 2_000) -> None:
         self.server = server
         self._clock = clock
-        Notifier.__init__(self)
-        self._tp = TieredSeries(raw_capacity, THROUGHPUT_TIERS)
-        self._mem_used = TieredSeries(memory_capacity, MEMORY_TIERS)
-        self._mem_total = TieredSeries(memory_capacity, MEMORY_TIERS)
-        self._seg = 0
+        self._sync = Notifier()
         self._names = Interner(MAX_MODEL_IDS)
-        self._type_counts: dict[str, int] = {}
-        self._counters = dict.fromkeys(_COUNTER_NAMES, 0)
-        self._gauges = Gauges()
-        self._latest_tp: dict[int, tuple[float, float]] = {}  # model code → (ts, tps)
-        self._conn = Connection(since=clock())
-        self._health = HealthTracker(clock())
-        self._last_event_at: float | None = None
-        self._models: dict[str, ModelInfo] = {}
-        self._models_at: float | None = None
-        self._jobs: dict[str, Progress] = {}
-        self._gaps: deque[tuple[float, float | None]] = deque(maxlen=MAX_GAPS)
-        self._log: deque[LogEntry] = deque(maxlen=log_capacity)
-        self._seq = 0
-        self._rate = EventRate(10)
+        self._series = SeriesSet(raw_capacity, memory_capacity)
+        self._log = EventLog(log_capacity)
+        self._link = ConnectionHealth(clock(), self._log)
+        self._reported = Reported()
+        self._tally = Tally()
         self._serving = ServingHistory()
         self._usage = UsageLedger()
-        self._log_removed: list[int] = []  # seqs a finished job's line left (for history)
         self._history = HistoryState()
+        self._rules = EventRules(self._series, self._log, self._reported, self._tally,
+                                 self._names)
+        self._keep = Keep(self._series, self._serving, self._usage, self._log, self._link,
+                          self._names)
 
     # -- series --------------------------------------------------------------
     def add_throughput(self, ts: float, tps: float, model_id: str | None = None) -> None:
         """One sample (the sampler's 1 Hz rate), in plain Python: no numpy overhead."""
         if not (math.isfinite(ts) and math.isfinite(tps)):
             return
-        with self._write():
-            last = self._tp.last_ts()
-            if last is not None and ts < last:
-                self._seg += 1
-            code = self._names.code(model_id)
-            self._tp.add(ts, tps, self._seg, code)
-            self._gauges = replace(self._gauges, tokens_per_s=self._server_rate(
-                np.array([ts]), np.array([tps]), np.array([code])))
+        with self._sync.write():
+            rate = self._series.add_throughput(ts, tps, self._names.code(model_id))
+            if rate is not None:
+                self._reported.update_gauges(tokens_per_s=rate)
 
     def add_throughput_many(self, ts: Sequence[float], tps: Sequence[float],
                             model_ids: Sequence[str | None] | None = None) -> None:
@@ -111,51 +92,32 @@ class Store(EventHandlers, ConnectionState, Keep):
         t, v = np.asarray(ts, dtype=np.float64), np.asarray(tps, dtype=np.float64)
         if t.shape != v.shape or (model_ids is not None and len(model_ids) != t.shape[0]):
             raise ValueError("ts, tps and model_ids must have the same length")
-        with self._write():
-            self._add_tp(t, v, self._names.codes(model_ids, t.shape[0]))
-
-    def _add_tp(self, t: np.ndarray, v: np.ndarray, codes: np.ndarray) -> None:
-        keep = np.isfinite(t) & np.isfinite(v)
-        if not keep.all():
-            t, v, codes = t[keep], v[keep], codes[keep]
-        if t.shape[0]:
-            segs = assign_segments(t, self._tp.last_ts(), self._seg)
-            self._seg = int(segs[-1])
-            self._tp.add_many(t, v, segs, codes)
-            self._gauges = replace(self._gauges, tokens_per_s=self._server_rate(t, v, codes))
-
-    def _server_rate(self, t: np.ndarray, v: np.ndarray, codes: np.ndarray) -> float:
-        self._latest_tp, rate = server_rate(self._latest_tp, t, v, codes, TP_FRESH_S)
-        return rate
+        with self._sync.write():
+            rate = self._series.add_throughput_many(t, v, self._names.codes(model_ids,
+                                                                            t.shape[0]))
+            if rate is not None:
+                self._reported.update_gauges(tokens_per_s=rate)
 
     def add_memory(self, ts: float, used_gb: float, total_gb: float,
                    threshold_pct: float | None = None) -> None:
         """One memory sample; it also becomes the current memory gauges."""
-        with self._write():
-            self._add_memory(ts, used_gb, total_gb)
-            self._gauges = replace(self._gauges, memory_used_gb=used_gb, memory_total_gb=total_gb,
-                                   threshold_pct=self._gauges.threshold_pct
-                                   if threshold_pct is None else threshold_pct)
-
-    def _add_memory(self, ts: float, used: float, total: float) -> None:
-        if not all(math.isfinite(x) for x in (ts, used, total)):
-            return
-        last = self._mem_used.last_ts()
-        if last is not None and ts < last:
-            self._seg += 1
-        self._mem_used.add(ts, used, self._seg)
-        self._mem_total.add(ts, total, self._seg)
+        with self._sync.write():
+            self._series.add_memory(ts, used_gb, total_gb)
+            threshold = self._reported.gauges.threshold_pct if threshold_pct is None \
+                else threshold_pct
+            self._reported.update_gauges(memory_used_gb=used_gb, memory_total_gb=total_gb,
+                                         threshold_pct=threshold)
 
     def add_serving(self, step: ServingStep) -> None:
         """One poll's counter and histogram deltas (see ``store.serving``)."""
-        with self._write():
-            self._serving.add(step, self._seg)
+        with self._sync.write():
+            self._serving.add(step, self._series.segment)
             self._usage.add(step)
 
     def new_segment(self) -> None:
         """Break every series' line here (counter reset, poll failure)."""
-        with self._write():
-            self._seg += 1
+        with self._sync.write():
+            self._series.new_segment()
 
     # -- events --------------------------------------------------------------
     def apply(self, event: LmxEvent) -> None:
@@ -166,104 +128,137 @@ class Store(EventHandlers, ConnectionState, Keep):
         now = self._clock()
         throughput: list[ThroughputEvent | ThroughputBatch] = []
         n = 0
-        with self._write():
+        with self._sync.write():
             try:
                 for event in events:
                     many = len(event) if isinstance(event, ThroughputBatch) else 1
                     n += many
-                    self._count_type(event.type, many)
+                    self._log.count_type(event.type, many)
                     if isinstance(event, ThroughputEvent | ThroughputBatch):
                         throughput.append(event)
                     else:
-                        self._apply_one(event)
+                        self._rules.apply(event)
             finally:  # what was applied is counted, even if a caller's iterator fails
-                self._finish_batch(now, n, throughput)
-
-    def _finish_batch(self, now: float, n: int,
-                      throughput: list[ThroughputEvent | ThroughputBatch]) -> None:
-        if throughput:
-            self._apply_throughput(throughput)
-        if n:
-            self._counters["events"] += n
-            self._rate.add(now, n)
-            self._last_event_at = now
-
-    def _count_type(self, event_type: str, n: int = 1) -> None:
-        key = clip(event_type, 64)
-        if key not in self._type_counts and len(self._type_counts) >= MAX_EVENT_TYPES:
-            key = OTHER
-        self._type_counts[key] = self._type_counts.get(key, 0) + n
+                if throughput:
+                    self._rules.throughput(throughput)
+                if n:
+                    self._tally.add(events=n)
+                    self._link.heard(now, n)
 
     # -- log, gauges, models, connection, counters ---------------------------
     def log(self, type: str, summary: str, *, severity: str | None = None,
             data: str = "") -> None:
         """An entry the dashboard writes itself (feed down, poll failed, ...)."""
         category, default = classify(type)
-        with self._write():
-            self._append_log(type, summary, category, severity or default, data, self._clock())
-
-    def _append_log(self, type_: str, summary: str, category: str, severity: str,
-                    data: str, ts: float) -> None:
-        if len(self._log) == self._log.maxlen:
-            self._counters["log_dropped"] += 1
-        self._seq += 1
-        self._log.append(LogEntry(self._seq, ts, clip(type_, 64), category, severity,
-                                  clip(summary, 500), clip_bytes(data)))
+        with self._sync.write():
+            self._log.append(type, summary, category, severity or default, data, self._clock())
 
     def set_gauges(self, **values: Any) -> None:
         """Replace the named gauges; ``updated_at`` defaults to now."""
-        with self._write():
+        with self._sync.write():
             values.setdefault("updated_at", self._clock())
-            self._gauges = replace(self._gauges, **values)
+            self._reported.update_gauges(**values)
 
     def set_models(self, models: Iterable[ModelInfo]) -> None:
         """The loaded models now (from polling); fields it lacks keep older values."""
-        with self._write():
-            self._set_models(models)
-            self._models_at = self._clock()
+        with self._sync.write():
+            self._reported.set_models(models, at=self._clock())
 
     def count(self, **deltas: int) -> None:
         """Add to counters by name, e.g. ``count(bytes=512, oversized_lines=1)``."""
-        unknown = set(deltas) - _COUNTER_NAMES
+        unknown = set(deltas) - COUNTER_NAMES
         if unknown:
             raise TypeError(f"unknown counter(s): {', '.join(sorted(unknown))}")
-        with self._write():
-            for name, delta in deltas.items():
-                self._counters[name] += int(delta)
+        with self._sync.write():
+            self._tally.add(**deltas)
 
-    # -- readers -------------------------------------------------------------
-    def snapshot(self, window_s: float = 300.0) -> Snapshot:
-        """An immutable copy: series over [now - window_s, now], newest log entries."""
-        with self._lock:
-            now = self._clock()
-            t0, t1 = now - window_s, now + CLOCK_SKEW_S
-            tp, used, total = (s.window(t0, t1) for s in (self._tp, self._mem_used,
-                                                           self._mem_total))
-            names, log = self._names.names, list(self._log)[-SNAPSHOT_EVENTS:]
-            models, jobs = tuple(self._models.values()), tuple(self._jobs.values())
-            counts, counters, gaps = (dict(self._type_counts), Counters(**self._counters),
-                                      tuple(self._gaps))
-            conn = replace(self._conn, last_event_at=self._last_event_at)
-            gauges, eps = self._gauges, self._rate.rate(now)
-            health, polls = self._health.verdict(self._last_event_at), self._health.snapshot()
-            models_at, serving = self._models_at, self._serving.window(t0, t1)
-            history = self._history
-        return Snapshot(server=self.server, taken_at=now, window_s=float(window_s),
-                        throughput=replace(tp, model_names=names), memory_used=used,
-                        memory_total=total, gaps=gaps, models=models, jobs=jobs,
-                        events=tuple(log), event_counts=MappingProxyType(counts),
-                        connection=conn, counters=counters, gauges=gauges, events_per_s=eps,
-                        health=health, polls=polls, models_at=models_at, serving=serving,
-                        history=history)
+    def set_connection(self, state: ConnState, message: str = "", *,
+                       next_retry_at: float | None = None, attempt: int = 0) -> None:
+        """Move the feed's state; leaving OPEN opens a gap and a new segment, entering OPEN
+        closes the gap."""
+        with self._sync.write():
+            if self._link.set_state(state, message, self._clock(),
+                                    next_retry_at=next_retry_at, attempt=attempt):
+                self._series.new_segment()
 
-    def usage(self, t0: float, t1: float) -> Usage:
-        """The ledger's buckets in [t0, t1] (the Usage page: days, without the tiers)."""
-        with self._lock:
-            u = self._usage.window(t0, t1)
-            return replace(u, codes=tuple(-1 if n == ALL_MODELS else self._names.code(n)
-                                          for n in u.names))
+    def set_poll(self, endpoint: str, ok: bool, message: str = "", *,
+                 auth_rejected: bool = False) -> None:
+        """The latest answer of one polled endpoint (each is polled and reported on its own)."""
+        with self._sync.write():
+            self._link.set_poll(endpoint, ok, message, self._clock(),
+                                auth_rejected=auth_rejected)
+
+    def set_internal_error(self, role: str, message: str) -> None:
+        """A bug in Opta Stream's ``role`` thread; cleared by that thread's next success."""
+        with self._sync.write():
+            self._tally.add(internal_errors=1)
+            self._link.set_internal_error(role, message, self._clock())
 
     def set_history(self, state: HistoryState) -> None:
         """Where this server's history is kept now (the history writer says)."""
-        with self._write():
+        with self._sync.write():
             self._history = state
+
+    # -- readers -------------------------------------------------------------
+    def snapshot(self, window_s: float = 300.0, *, usage_since: float | None = None
+                 ) -> Snapshot:
+        """An immutable copy: series over [now - window_s, now], the last ``TAIL_S``
+        seconds at their finest (``tail``), the newest log lines, and the usage ledger
+        from ``usage_since`` to now when asked for."""
+        with self._sync.lock:
+            now = self._clock()
+            t0, t1 = now - window_s, now + CLOCK_SKEW_S
+            starts = (t0, now - TAIL_S)
+            win, tail = self._series.windows(starts, t1)
+            serving, tail_serving = self._serving.windows(starts, t1)
+            names = self._names.names
+            usage = None if usage_since is None else self._usage_window(usage_since, now)
+            counters = self._tally.counters(self._log.dropped)
+            return Snapshot(
+                server=self.server, taken_at=now, window_s=float(window_s),
+                throughput=replace(win.throughput, model_names=names),
+                memory_used=win.memory_used, memory_total=win.memory_total,
+                gaps=self._link.gaps(), models=self._reported.models(),
+                jobs=self._reported.jobs(), events=self._log.newest(SNAPSHOT_EVENTS),
+                event_counts=MappingProxyType(self._log.type_counts()),
+                connection=self._link.connection(), counters=counters,
+                gauges=self._reported.gauges, events_per_s=self._link.events_per_s(now),
+                health=self._link.health(), polls=self._link.polls(),
+                models_at=self._reported.models_at, serving=serving, history=self._history,
+                tail=Tail(replace(tail.throughput, model_names=names), tail.memory_used,
+                          tail.memory_total, tail_serving),
+                events_cut=self._log.cut(SNAPSHOT_EVENTS), usage=usage)
+
+    def usage(self, t0: float, t1: float) -> Usage:
+        """The ledger's buckets in [t0, t1] (the Usage page: days, without the tiers)."""
+        with self._sync.lock:
+            return self._usage_window(t0, t1)
+
+    def _usage_window(self, t0: float, t1: float) -> Usage:
+        u = self._usage.window(t0, t1)
+        return replace(u, codes=tuple(-1 if n == ALL_MODELS else self._names.code(n)
+                                      for n in u.names))
+
+    def wait_for(self, predicate: Callable[[], T], timeout: float) -> T:
+        """Block until ``predicate()`` is truthy, re-checking after each write; its last
+        value (falsy at ``timeout``). For tests and tools; call it without the lock."""
+        return self._sync.wait_for(predicate, timeout)
+
+    # -- history -------------------------------------------------------------
+    def history_delta(self, marks: Marks) -> tuple[HistoryRows, Marks]:
+        """Everything new since ``marks`` (open buckets and the open minute again), and
+        the marks after it."""
+        with self._sync.lock:
+            return self._keep.delta(marks)
+
+    def load_history(self, rows: HistoryRows, now: float) -> Marks:
+        """Put a file's rows in place (before anything new); returns the marks after them."""
+        with self._sync.write():
+            return self._keep.load(rows, now)
+
+    def memory_bytes(self) -> int:
+        """numpy buffers exactly, plus a rough estimate of the Python objects."""
+        with self._sync.lock:
+            return (self._series.nbytes() + self._serving.nbytes() + self._log.nbytes()
+                    + self._reported.nbytes() + self._link.nbytes() + self._names.nbytes()
+                    + self._usage.nbytes())

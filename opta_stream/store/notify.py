@@ -1,7 +1,9 @@
-"""A lock whose writers wake waiters: what ``Store.wait_for`` is built on.
+"""A lock whose writers wake waiters: the Store's one lock and its ``wait_for``.
 
 Tests and tools wait on what the feed records; with this they wait for the
-write that makes their condition true instead of polling on a timer.
+write that makes their condition true instead of polling on a timer. The
+Store owns one (it is not a base class): readers hold ``lock``, writers go
+through ``write()``.
 """
 
 from __future__ import annotations
@@ -18,21 +20,21 @@ T = TypeVar("T")
 
 
 class Notifier:
-    """``_lock`` for readers, ``_write()`` for writers; every write bumps a version."""
+    """``lock`` for readers, ``write()`` for writers; every write bumps a version."""
 
     def __init__(self) -> None:
-        self._lock = threading.Condition()
+        self.lock = threading.Condition()
         self._version = 0
 
     @contextmanager
-    def _write(self) -> Iterator[None]:
+    def write(self) -> Iterator[None]:
         """Hold the lock for one write, then wake whoever waits in ``wait_for``."""
-        with self._lock:
+        with self.lock:
             try:
                 yield
             finally:
                 self._version += 1
-                self._lock.notify_all()
+                self.lock.notify_all()
 
     def wait_for(self, predicate: Callable[[], T], timeout: float) -> T:
         """Block until ``predicate()`` is truthy, re-checking after each write; its last value.
@@ -43,12 +45,12 @@ class Notifier:
         """
         deadline = time.monotonic() + timeout
         while True:
-            with self._lock:
+            with self.lock:
                 seen = self._version
             value = predicate()
             remaining = deadline - time.monotonic()
             if value or remaining <= 0:
                 return value
-            with self._lock:
+            with self.lock:
                 if self._version == seen:  # else a write came in meanwhile: check again
-                    self._lock.wait(remaining)
+                    self.lock.wait(remaining)

@@ -4,6 +4,12 @@ Why columnar numpy: a window of 200,000 samples copies out as at most two
 slices per column, and a batch of samples goes in with a few vectorised ops.
 Nothing here locks; the Store calls everything under its own lock.
 
+Capacity is a bound, not an allocation: a ring starts at ``INITIAL_ROWS``
+(or its capacity, if smaller) and doubles while it fills, up to its capacity,
+then wraps. An idle server's rings therefore cost kilobytes, a full one what
+it always did; appends stay amortised O(1), and a big batch grows the ring
+once, to the size it needs, before its one write.
+
 Time order: rows are kept in insertion order. A sample older than the one
 before it (a clock jumped backwards) is stored as given; the caller starts a
 new segment for it (``assign_segments``), and windows fall back from binary
@@ -21,7 +27,10 @@ from numpy.typing import ArrayLike, DTypeLike
 
 from opta_stream.snapshot import Series
 
-__all__ = ["ColumnRing", "EventRate", "assign_segments", "server_rate", "to_series"]
+__all__ = ["INITIAL_ROWS", "ColumnRing", "EventRate", "assign_segments", "grown", "server_rate",
+           "to_series"]
+
+INITIAL_ROWS = 1_024
 
 _RAW_COLUMNS: Mapping[str, DTypeLike] = {
     "ts": np.float64, "value": np.float64, "seg": np.int64, "model": np.int32,
@@ -46,6 +55,13 @@ def assign_segments(ts: np.ndarray, last_ts: float | None, seg0: int) -> np.ndar
     return seg0 + np.cumsum(back)
 
 
+def grown(rows: int, need: int, capacity: int) -> int:
+    """The allocation for ``need`` rows: ``rows`` doubled until it fits, at most ``capacity``."""
+    while rows < need:
+        rows *= 2
+    return min(rows, capacity)
+
+
 def _concat(pieces: list[np.ndarray], dtype: DTypeLike) -> np.ndarray:
     if not pieces:
         return np.empty(0, dtype=dtype)
@@ -53,18 +69,20 @@ def _concat(pieces: list[np.ndarray], dtype: DTypeLike) -> np.ndarray:
 
 
 class ColumnRing:
-    """Fixed-capacity columns sharing one write head; column ``ts`` is time."""
+    """Columns sharing one write head, at most ``capacity`` rows; column ``ts`` is time.
+
+    ``allocated`` is how many rows there is room for now. It grows (doubling)
+    only while the ring has never wrapped, so until then logical row i is
+    physical row i, as is absolute row i; once ``allocated == capacity`` the
+    ring wraps as a fixed ring does.
+    """
 
     def __init__(self, capacity: int, columns: Mapping[str, DTypeLike]) -> None:
         if capacity < 1:
             raise ValueError(f"ring capacity must be at least 1, got {capacity}")
         self.capacity = capacity
-        # np.zeros maps lazily-zeroed pages that only count toward RSS once
-        # written; fill() commits them now, so memory is fixed from the start
-        # and a soak's RSS stays flat as the ring fills.
-        self.cols = {name: np.zeros(capacity, dtype=dt) for name, dt in columns.items()}
-        for col in self.cols.values():
-            col.fill(0)
+        self.cols = {name: np.zeros(min(capacity, INITIAL_ROWS), dtype=dt)
+                     for name, dt in columns.items()}
         self.head = 0  # next physical row to write
         self.size = 0  # rows held
         self.total = 0  # rows ever written
@@ -81,14 +99,26 @@ class ColumnRing:
         return self.total > self.capacity
 
     @property
+    def allocated(self) -> int:
+        """Rows allocated now (at most ``capacity``)."""
+        return int(self.cols["ts"].shape[0])
+
+    @property
     def nbytes(self) -> int:
         return sum(col.nbytes for col in self.cols.values())
 
     def newest(self, name: str = "ts") -> float:
-        return self.cols[name][(self.head - 1) % self.capacity].item()
+        return self.cols[name][(self.head - 1) % self.allocated].item()
 
     def oldest_ts(self) -> float:
-        return self.cols["ts"][(self.head - self.size) % self.capacity].item()
+        return self.cols["ts"][(self.head - self.size) % self.allocated].item()
+
+    def physical(self, absolute: int) -> int | None:
+        """The physical row of the row written at absolute index ``absolute``; None when
+        it is no longer held (the ring wrapped past it) or not written yet."""
+        if not self.total - self.size <= absolute < self.total:
+            return None
+        return absolute % self.allocated
 
     def is_sorted(self) -> bool:
         """True when the rows held are in time order (binary search is valid)."""
@@ -102,6 +132,8 @@ class ColumnRing:
 
     def append(self, **row: float) -> None:
         """Write one row (every column must be given)."""
+        if self.size == self.allocated < self.capacity:
+            self._grow(self.size + 1)
         i = self.head
         if self.size and row["ts"] < self.cols["ts"][i - 1]:
             self._disorder_at = self.total
@@ -116,8 +148,10 @@ class ColumnRing:
         if n == 0:
             return
         self._note_disorder(arrays["ts"])
+        if self.size + n > self.allocated < self.capacity:
+            self._grow(self.size + n)
         skip = max(0, n - self.capacity)
-        start = (self.head + skip) % self.capacity
+        start = (self.head + skip) % self.allocated
         for name, col in self.cols.items():
             self._write(col, arrays[name][skip:], start)
         self._advance(n)
@@ -129,13 +163,23 @@ class ColumnRing:
         elif self.size and ts[0] < self.newest():
             self._disorder_at = self.total
 
+    def _grow(self, need: int) -> None:
+        """Reallocate to hold ``need`` rows (doubling, at most ``capacity``). Only called
+        before the ring ever wrapped, so the rows held are physical rows [0, size)."""
+        rows = grown(self.allocated, need, self.capacity)
+        for name, col in self.cols.items():
+            new = np.empty(rows, dtype=col.dtype)  # rows past ``size`` are written before read
+            new[:self.size] = col[:self.size]
+            self.cols[name] = new
+        self.head = self.size
+
     def _write(self, col: np.ndarray, values: np.ndarray, start: int) -> None:
-        first = min(values.shape[0], self.capacity - start)
+        first = min(values.shape[0], self.allocated - start)
         col[start:start + first] = values[:first]
         col[:values.shape[0] - first] = values[first:]
 
     def _advance(self, n: int) -> None:
-        self.head = (self.head + n) % self.capacity
+        self.head = (self.head + n) % self.allocated
         self.size = min(self.capacity, self.size + n)
         self.total += n
 
@@ -157,10 +201,10 @@ class ColumnRing:
 
     def _spans(self) -> list[tuple[int, int]]:
         """Physical slices holding the rows, oldest first (one or two)."""
-        start = (self.head - self.size) % self.capacity
-        if start + self.size <= self.capacity:
+        start = (self.head - self.size) % self.allocated
+        if start + self.size <= self.allocated:
             return [(start, start + self.size)]
-        return [(start, self.capacity), (0, self.head)]
+        return [(start, self.allocated), (0, self.head)]
 
     def _copy(self, lo: int, hi: int, spans: list[tuple[int, int]]) -> dict[str, np.ndarray]:
         """Copy logical rows [lo, hi) out of the physical spans."""

@@ -4,15 +4,16 @@ A ``ServingStep`` becomes rows, one for the server's totals (with the
 gauges) and one per model and per client that did something in the step.
 Deltas add up exactly, so a minute row is the sum of that minute's rows and
 a window's rate is its rows' sum over their ``dt``; gauges are averaged
-(and their maximum kept). Rows live in preallocated numpy rings, so memory
-is bounded and a window is a slice.
+(and their maximum kept). Rows live in numpy rings that grow with what they
+hold up to a fixed bound, so memory is bounded and a window is a slice.
 """
 
 from __future__ import annotations
 
 import math
 import warnings
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 
@@ -24,14 +25,16 @@ from opta_stream.snapshot import (
     empty_serving,
     frozen_array,
 )
+from opta_stream.store.rings import grown
 
-__all__ = ["MAX_BUCKETS", "ROW_WIDTH", "ServingHistory"]
+__all__ = ["INITIAL_ROWS", "MAX_BUCKETS", "ROW_WIDTH", "ServingHistory"]
 
 MAX_BUCKETS = 16  # latency buckets kept per row (Opta LMX has 10)
 RAW_ROWS = 24_576  # about an hour at seven busy keys a second
 MINUTE_ROWS = 14_400  # a day of minutes at ten keys
 MINUTE_S = 60.0
 RAW_SPAN_S = 3600.0  # windows up to an hour read per-poll rows
+INITIAL_ROWS = 256  # a row is 36 floats: 72 KiB to start with, doubled as it fills
 _V, _G = len(SERVING_VALUES), len(SERVING_GAUGES)
 _TS, _DT, _SEG, _KEY, _BID = range(5)
 _VAL = slice(5, 5 + _V)
@@ -43,23 +46,34 @@ _IN_FLIGHT, _QUEUED, _IN_FLIGHT_MAX, _QUEUED_MAX = (
 
 
 class _Rows:
-    """A ring of fixed-width float rows in time order."""
+    """A ring of at most ``capacity`` fixed-width float rows in time order; its buffer
+    starts small and doubles while it fills (never after it wrapped)."""
 
     def __init__(self, capacity: int) -> None:
-        self._buf = np.full((capacity, _WIDTH), np.nan)
+        self._cap = capacity
+        self._buf = np.full((min(capacity, INITIAL_ROWS), _WIDTH), np.nan)
         self._start = 0
         self._len = 0
         self.total = 0  # rows ever written
 
     def extend(self, rows: np.ndarray) -> None:
-        cap = self._buf.shape[0]
         self.total += len(rows)
-        for row in rows[-cap:]:
+        rows = rows[-self._cap:]
+        if self._len + len(rows) > self._buf.shape[0] < self._cap:
+            self._grow(self._len + len(rows))
+        cap = self._buf.shape[0]
+        for row in rows:
             self._buf[(self._start + self._len) % cap] = row
             if self._len < cap:
                 self._len += 1
             else:
                 self._start = (self._start + 1) % cap
+
+    def _grow(self, need: int) -> None:
+        """More room; the buffer has not wrapped yet, so its rows are [0, len)."""
+        buf = np.empty((grown(self._buf.shape[0], need, self._cap), _WIDTH))
+        buf[:self._len] = self._buf[:self._len]
+        self._buf = buf
 
     def between(self, t0: float, t1: float) -> np.ndarray:
         """Copies of the rows with ``t0 < ts <= t1`` only (the ring is two sorted runs)."""
@@ -80,8 +94,8 @@ class _Rows:
 
     @property
     def wrapped(self) -> bool:
-        """Whether the oldest rows have been overwritten."""
-        return self._len == self._buf.shape[0]
+        """Whether the oldest rows have been overwritten (full counts as wrapped)."""
+        return self._len == self._cap
 
     def oldest_ts(self) -> float | None:
         return float(self._buf[self._start, _TS]) if self._len else None
@@ -198,17 +212,19 @@ class ServingHistory:
                 [bounds[int(b)] if b >= 0 else () for b in rows[:, _BID]])
 
     def load(self, rows: np.ndarray, keys: list[tuple[str, str]],
-             bounds: list[tuple[float, ...]], loaded_at: float) -> None:
+             bounds: list[tuple[float, ...]], loaded_at: float) -> int | None:
         """Minute rows read back from history (columns as ``_Rows``, key and bounds
-        given apart); the per-poll rows then cover only from ``loaded_at`` on."""
+        given apart); the per-poll rows then cover only from ``loaded_at`` on. Returns
+        the highest segment among them (None: no rows)."""
         if not len(rows):
-            return
+            return None
         rows = rows.copy()
         rows[:, _KEY] = [self._code(kind, name) for kind, name in keys]
         rows[:, _BID] = [float(self._bounds.setdefault(b[:MAX_BUCKETS], len(self._bounds)))
                          if b else -1.0 for b in bounds]
         self._minutes.extend(rows)
         self._raw_from = loaded_at
+        return int(rows[:, _SEG].max())
 
     def window(self, t0: float, t1: float) -> ServingWindow:
         """Rows ending in (t0, t1]: per-poll rows for up to an hour while they reach back
@@ -234,5 +250,21 @@ class ServingHistory:
             gauges=frozen_array(rows[:, _GAU]),
             keys=tuple(self._keys), bounds=tuple(self._bounds), resolution_s=resolution)
 
+    def windows(self, starts: Sequence[float], t1: float) -> list[ServingWindow]:
+        """``window(t0, t1)`` for each start; when the earliest reads per-poll rows in time
+        order, so would the later ones, and they are views into its rows."""
+        first = min(starts)
+        wide = self.window(first, t1)
+        shared = wide.resolution_s == 0.0 and bool(np.all(wide.ts[1:] >= wide.ts[:-1]))
+        return [wide if t0 == first else _suffix(wide, int(np.searchsorted(wide.ts, t0, "right")))
+                if shared else self.window(t0, t1) for t0 in starts]
+
     def nbytes(self) -> int:
         return self._raw.nbytes() + self._minutes.nbytes()
+
+
+def _suffix(w: ServingWindow, i: int) -> ServingWindow:
+    """Rows ``i`` on of ``w`` as views (read-only like ``w``'s arrays)."""
+    return replace(w, ts=w.ts[i:], dt=w.dt[i:], seg=w.seg[i:], key=w.key[i:],
+                   bounds_id=w.bounds_id[i:], values=w.values[i:], buckets=w.buckets[i:],
+                   gauges=w.gauges[i:])

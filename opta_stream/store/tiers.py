@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 
 import numpy as np
 from numpy.typing import DTypeLike
@@ -112,10 +113,8 @@ class TierRing:
         if start != self._open_start:
             return None
         absolute = self._open.get(model)
-        ring = self.ring
-        if absolute is None or absolute < ring.total - ring.size:
-            return None  # not in this bucket yet, or overwritten by the ring's wrap
-        return absolute % ring.capacity
+        # None: not in this bucket yet, or overwritten by the ring's wrap
+        return None if absolute is None else self.ring.physical(absolute)
 
     def _append(self, start: float, model: int, **cols: float) -> None:
         if start != self._open_start:
@@ -174,9 +173,46 @@ class TieredSeries:
 
     def window(self, t0: float, t1: float) -> Series:
         """Rows in [t0, t1] from the finest store that still holds ``t0`` (else the coarsest)."""
+        return self._read(self._source(t0), t0, t1)
+
+    def windows(self, starts: Sequence[float], t1: float) -> list[Series]:
+        """``window(t0, t1)`` for each start; starts read from the same store share one
+        copy, the later ones views into the earliest one's rows (so a snapshot's window
+        and its tail cost one copy when they read the same tier)."""
+        sources = [self._source(t0) for t0 in starts]
+        earliest: dict[int, float] = {}
+        for src, t0 in zip(sources, starts, strict=True):
+            earliest[src] = min(t0, earliest.get(src, t0))
+        wide = {src: self._read(src, t0, t1) for src, t0 in earliest.items()}
+        return [wide[src] if t0 == earliest[src] else self._later(src, wide[src], t0, t1)
+                for src, t0 in zip(sources, starts, strict=True)]
+
+    def _source(self, t0: float) -> int:
+        """What a window from ``t0`` reads: -1 the raw ring, else a tier's index."""
         if self.raw.covers(t0) or not self.tiers:
-            rows = self.raw.window(t0, t1)
-            v = rows["value"]
-            return to_series(rows["ts"], v, v, v, rows["seg"], rows["model"], 0.0)
-        tier = next((t for t in self.tiers if t.ring.covers(t0)), self.tiers[-1])
-        return tier.window(t0, t1)
+            return -1
+        return next((i for i, t in enumerate(self.tiers) if t.ring.covers(t0)),
+                    len(self.tiers) - 1)
+
+    def _read(self, source: int, t0: float, t1: float) -> Series:
+        if source >= 0:
+            return self.tiers[source].window(t0, t1)
+        rows = self.raw.window(t0, t1)
+        v = rows["value"]
+        return to_series(rows["ts"], v, v, v, rows["seg"], rows["model"], 0.0)
+
+    def _later(self, source: int, wide: Series, t0: float, t1: float) -> Series:
+        """The window from ``t0`` as a suffix of ``wide`` (same store, earlier start);
+        read anew when the store is out of time order (a suffix would not be the window)."""
+        ring = self.raw if source < 0 else self.tiers[source].ring
+        if not ring.is_sorted():
+            return self._read(source, t0, t1)
+        cut = t0 if source < 0 else t0 - self.tiers[source].width  # as ``TierRing.window``
+        return _suffix(wide, int(np.searchsorted(wide.ts, cut, "left")))
+
+
+def _suffix(s: Series, i: int) -> Series:
+    """Rows ``i`` on of ``s`` as views, read-only like ``s``'s own arrays."""
+    value = s.value[i:]
+    return replace(s, ts=s.ts[i:], value=value, lo=value if s.lo is s.value else s.lo[i:],
+                   hi=value if s.hi is s.value else s.hi[i:], seg=s.seg[i:], model=s.model[i:])

@@ -30,6 +30,8 @@ def _count(values: Mapping[str, float], name: str, server: bool = False) -> floa
 
 
 class UsageLedger:
+    """Per (quarter hour, model) counts, and which rows changed since history last asked."""
+
     def __init__(self, max_rows: int = MAX_USAGE_ROWS) -> None:
         self._rows: dict[tuple[float, str], list[float]] = {}
         self._dirty: set[tuple[float, str]] = set()
@@ -77,6 +79,10 @@ class UsageLedger:
 
     def __len__(self) -> int:
         return len(self._rows)
+
+    def nbytes(self) -> int:
+        """A rough estimate of the rows' Python objects."""
+        return 100 * len(self._rows)
 
     def _bound(self) -> None:
         if len(self._rows) <= self._max:
