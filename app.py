@@ -3,9 +3,9 @@
 The entry file is the router and the shared frame: page config, the seven
 pages (and the Fleet page, the default when several servers are watched), the
 sidebar's server selector, connection panel and live connection badge, and the
-demo banner when no server is configured (the health banner is drawn by each
-page's live fragment, ``ui.shared.draw``). Pages get their data from
-``opta_stream.resources.source()``; nothing here talks to the server.
+demo banner when no server is configured (the health banner is the first
+thing of each page's view, ``views.verdict.banner``). Pages get their data from
+``opta_stream.ui.sources.source()``; nothing here talks to the server.
 """
 
 from __future__ import annotations
@@ -15,9 +15,9 @@ from pathlib import Path
 import streamlit as st
 
 from opta_stream.errors import ConfigError
-from opta_stream.servers import Fleet
+from opta_stream.settings import Fleet
 from opta_stream.snapshot import Health
-from opta_stream.ui import resources, routing, server_panel, session, shared
+from opta_stream.ui import live, routing, server_panel, session, sources
 from opta_stream.ui.timing import BADGE_S, CARDS_PER_TICK
 from opta_stream.units import duration
 from opta_stream.views.verdict import badge_label, history_caption
@@ -65,9 +65,9 @@ def navigation(found: Fleet) -> list[st.Page]:
 
 
 @st.fragment(run_every=BADGE_S)
-def connection_badge(src: resources.Source) -> None:
+def connection_badge(src: sources.Source) -> None:
     """The server's health; reads a one-second snapshot (shared per tick) and nothing else."""
-    snap = shared.snapshot(src, 1.0)
+    snap = live.snapshot(src, 1.0)
     health, now = snap.health, snap.taken_at
     label, color = badge_label(snap)
     st.badge(label, color=color, icon=":material/circle:")
@@ -104,12 +104,12 @@ def _on_disconnect() -> None:
     st.session_state[CONNECT_ERROR] = None
 
 
-def pinned(src: resources.Source) -> bool:
+def pinned(src: sources.Source) -> bool:
     """A read-only share with a configured server: viewers cannot point it elsewhere."""
     return src.settings.read_only and src.settings.source in ("secrets", "environment")
 
 
-def connection_panel(src: resources.Source) -> None:
+def connection_panel(src: sources.Source) -> None:
     """Server URL, admin key and Connect; the key stays in this session only."""
     panel = st.session_state.get(session.PANEL_KEY)
     with st.expander("Connection", expanded=src.is_demo or panel is not None,
@@ -130,7 +130,7 @@ def connection_panel(src: resources.Source) -> None:
             st.error(st.session_state[CONNECT_ERROR])
 
 
-def sidebar(src: resources.Source, found: Fleet, page: str) -> None:
+def sidebar(src: sources.Source, found: Fleet, page: str) -> None:
     chosen = session.selected(found) if found.listed else None
     with st.sidebar:
         if chosen is not None:
@@ -163,7 +163,7 @@ def main() -> None:
         st.switch_page(deep_link)
     session.remember(found)
     try:
-        src = resources.source()
+        src = sources.source()
     except ConfigError as exc:
         st.error(f"The configured server cannot be used: {exc}")
         st.stop()

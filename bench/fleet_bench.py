@@ -38,7 +38,7 @@ import psutil  # noqa: E402
 
 from bench.common import OUT, ChildProcess, DemoProcess, Result, free_port  # noqa: E402
 from bench.viewers import StreamlitApp, _cpu_seconds, _drive, _prime, _rss_mib  # noqa: E402
-from opta_stream.config import RENDER_S  # noqa: E402
+from opta_stream.settings import RENDER_S  # noqa: E402
 from opta_stream.ui.timing import redraw_s  # noqa: E402
 
 __all__ = ["FLEET_KEYS", "fleet", "measure_fleet"]
@@ -257,7 +257,7 @@ def results(m: dict[str, dict[str, Any]]) -> list[Result]:
         _r("fleet20_viewers10_cpu_pct", f20["cpu_pct"], pct, "Fleet page; " + _viewer_note(f20)),
         _r("fleet20_viewers10_rss_mib", f20["rss_with_viewers_mib"], mib, "at the window's end"),
         _r("fleet20_viewers10_hz", f20["hz_median"], hz, f"20 cards redraw every "
-           f"{redraw_s(20, RENDER_S):g} s (present.fleet.redraw_s)", f">= {slow_rate:.2f}",
+           f"{redraw_s(20, RENDER_S):g} s (ui.timing.redraw_s)", f">= {slow_rate:.2f}",
            lambda v: v >= slow_rate),
         _r("fleet5_render_cpu_ms", f5["render_cpu_ms"], ms, "(CPU with 10 viewers − idle) per "
            "completed fast-fragment rerun"),

@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from opta_stream.config import RENDER_S  # the app's own intervals
+from opta_stream.settings import RENDER_S  # the app's own intervals
 from opta_stream.ui.timing import BADGE_S, LOAD_RESULT_S
 
 LINE_ROWS = 120  # a live chart's datasets are 1–4 KB of Arrow: about this many rows

@@ -40,16 +40,16 @@ import numpy as np  # noqa: E402
 import psutil  # noqa: E402
 
 from bench.common import DemoProcess, free_port, median, wait_until  # noqa: E402
-from opta_stream.config import HistorySettings  # noqa: E402
 from opta_stream.demo import views  # noqa: E402
 from opta_stream.demo.sim import Simulation  # noqa: E402
-from opta_stream.events.deltas import serving_step  # noqa: E402
+from opta_stream.events.counters import serving_step  # noqa: E402
 from opta_stream.events.prom import MetricsReading, parse_metrics  # noqa: E402
 from opta_stream.events.records import parse_event  # noqa: E402
 from opta_stream.feed.feed import Feed  # noqa: E402
 from opta_stream.history.read import LOAD_S, LOG_ROWS, SERVING_LOAD_S  # noqa: E402
 from opta_stream.history.retention import FINE_SERIES, prune  # noqa: E402
 from opta_stream.history.writer import HistoryWriter  # noqa: E402
+from opta_stream.settings import HistorySettings  # noqa: E402
 from opta_stream.store.core import Store  # noqa: E402
 
 __all__ = ["build_month", "measure_load", "measure_persistence"]

@@ -60,7 +60,7 @@ class StreamlitApp(ChildProcess):
 
 def _client_state(msg: Any, page: str, page_hash: str, fragment: str, cached: list[str],
                   auto: bool) -> bytes:
-    from opta_stream.ui import compat
+    from bench import streamlit_internals as compat
 
     back = compat.back_msg()
     rs = back.rerun_script
@@ -115,7 +115,7 @@ class Viewer:
                              list(self.cache), auto)
 
     async def _read(self, ws: Any) -> None:
-        from opta_stream.ui import compat
+        from bench import streamlit_internals as compat
 
         async for raw in ws:
             msg = compat.forward_msg()

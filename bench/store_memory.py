@@ -33,7 +33,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 
 import numpy as np  # noqa: E402
 
-from opta_stream.events.deltas import ServingStep  # noqa: E402
+from opta_stream.events.counters import ServingStep  # noqa: E402
 from opta_stream.store.core import Store  # noqa: E402
 
 __all__ = ["day_store", "full_store", "measure", "traced"]

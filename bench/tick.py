@@ -108,7 +108,7 @@ def page_builds_csv_each_tick(rows: int, page: Path = ROOT / "pages" / "throughp
     (not a callable) in the page source means the CSV is built every tick.
     """
     try:
-        from opta_stream.ui import compat
+        from bench import streamlit_internals as compat
 
         undo = compat.quiet_no_runtime_warning()  # expected outside `streamlit run`
         from opta_stream.ui import widgets
@@ -153,7 +153,7 @@ def chart_payload(chart: Any) -> ChartPayload:
     """
     rows = max((len(f) for f in _frames_of(chart)), default=0)
     try:
-        from opta_stream.ui import compat
+        from bench import streamlit_internals as compat
 
         total, arrow, spec_bytes = compat.chart_proto_sizes(chart)
         return ChartPayload(total, arrow, spec_bytes, rows)

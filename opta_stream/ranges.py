@@ -36,7 +36,7 @@ class RangeLine:
     query: str
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class RangeAnswer:
     """What one chart got for one server and window.
 
@@ -56,6 +56,18 @@ class RangeAnswer:
     @property
     def ok(self) -> bool:
         return self.status == "ok"
+
+    def _identity(self) -> tuple[object, ...]:
+        lines = tuple((k, line.query, line.step_s) for k, line in self.lines.items())
+        return (self.source, self.selects, self.status, self.asked_at, self.problem, lines)
+
+    def __eq__(self, other: object) -> bool:
+        """Two answers are the same when they answer the same queries from the same
+        arrival (their points are then the same): pages key their ticks on it."""
+        return isinstance(other, RangeAnswer) and self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash(self._identity())
 
 
 def answer_key(answer: RangeAnswer | None) -> tuple[str, float] | None:

@@ -315,4 +315,4 @@ class Snapshot:
     # the log holds older lines than ``events`` carries, or lines were dropped from it:
     # the oldest line shown is not where the log begins
     events_cut: bool = False
-    usage: Usage | None = None  # the usage ledger since ``usage_since`` when asked for
+    usage: Usage | None = None  # the usage ledger over the last ``usage_s`` when asked for

@@ -14,9 +14,11 @@ event log, on the Models page and in the demo's estimates.
 from __future__ import annotations
 
 import re
-from datetime import datetime, tzinfo
+from datetime import UTC, datetime, tzinfo
+from functools import lru_cache
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-__all__ = ["byte_size", "clock_time", "count", "duration", "number", "plain", "span"]
+__all__ = ["byte_size", "clock_time", "count", "duration", "number", "plain", "span", "zone"]
 
 _MARKDOWN = re.compile(r"([\\`*_{}\[\]()#+\-.!|<>~$:])")
 
@@ -81,3 +83,12 @@ def number(value: float | None, fmt: str = ".1f", unit: str = "") -> str:
 def plain(text: str) -> str:
     """Text from outside, escaped so that Streamlit's markdown shows it as typed."""
     return _MARKDOWN.sub(r"\\\1", text)
+
+
+@lru_cache(maxsize=64)
+def zone(name: str) -> tzinfo:
+    """The time zone of an IANA name ("Europe/Berlin"); UTC for one we do not know."""
+    try:
+        return ZoneInfo(name) if name and name != "UTC" else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC

@@ -1,186 +1,26 @@
-"""Requests: latency, request and error rates, queue and tokens, per model and per client.
+"""Requests: latency, request and error rates, queue and tokens, per model and client.
 
-Everything here comes from ``/admin/metrics`` (Prometheus text), polled
-about once a second: counter and histogram deltas summed over the window.
-Quantiles are Prometheus' ``histogram_quantile`` (linear inside a bucket),
-so a p95 reads "somewhere in this bucket", not an exact request time. A
-real server counts a request when it finishes, so a long request shows up
-in one step at its end. With ``prometheus_url`` set, the latency chart of a
-window of an hour or more is Prometheus's p95 up to the last five minutes
-(the live feed's).
+The view is ``views.requests_page`` (from the server's ``/admin/metrics``); the
+latency of a window of an hour or more comes from Prometheus when one is set.
 """
 
 from __future__ import annotations
 
-import math
-from datetime import tzinfo
-
 import streamlit as st
 
-from opta_stream.charts.frames import marker_frame
-from opta_stream.charts.line_charts import lines_plan
-from opta_stream.charts.long_window import (
-    LIVE,
-    LIVE_TAIL_S,
-    LOCAL_SOURCE,
-    PROM,
-    fallback_caption,
-    long_frame,
-    source_caption,
-    split_at,
-    uses_prometheus,
-)
-from opta_stream.export.csv_files import serving_csv
-from opta_stream.figures.serving_lines import ServingLines, serving_lines
-from opta_stream.figures.serving_totals import ServingTotals, latest_gauges, seconds, totals
-from opta_stream.figures.windows import snapshot_window
-from opta_stream.ranges import RangeAnswer, answer_key
-from opta_stream.snapshot import Snapshot
-from opta_stream.store import Store
-from opta_stream.ui import resources, routing, shared, widgets
-from opta_stream.units import number, span
-from opta_stream.views.recording import Block, Recorder
-from opta_stream.views.request_tables import client_table, model_table
+from opta_stream.ui import live, routing, sources
+from opta_stream.ui.widgets import viewer_zone, window_selector
+from opta_stream.views import requests_page
+from opta_stream.views.specs import RequestsSpec
 
 src = routing.page_source(__file__)
-store = src.store
-
-
-def figures(out: Block, t: ServingTotals, gauges: dict[str, float]) -> None:
-    row = out.columns(4)
-    row[0].metric("Requests / s", number(t.per_s("requests"), ".2f"), border=True,
-                  help=f"{t.get('requests'):,.0f} requests finished in the window.")
-    row[1].metric("Errors / s", number(t.per_s("errors"), ".2f"), border=True,
-                  help=f"{t.get('errors'):,.0f} failed requests in the window.")
-    row[2].metric("Error rate", number(100.0 * t.error_ratio, ".1f", " %"), border=True,
-                  help="Failed requests over all requests in the window.")
-    limit = gauges.get("limit", math.nan)
-    in_flight = gauges.get("in_flight", math.nan)
-    row[3].metric("In flight / limit", f"{number(in_flight, '.0f')} / {number(limit, '.0f')}",
-                  border=True, help="Requests running now, against the concurrency limit.")
-    row = out.columns(4)
-    for col, (label, q) in zip(row, (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)), strict=False):
-        col.metric(f"{label} latency", seconds(t.quantile(q)), border=True,
-                   help=f"{round(q * 100)} % of requests in the window took at most this "
-                        "(estimated inside a histogram bucket, as Prometheus does).")
-    row[3].metric("Mean latency", seconds(t.mean_latency), border=True,
-                  help="Total request time over the number of requests.")
-    row = out.columns(4)
-    row[0].metric("Queued", number(gauges.get("queued", math.nan), ".0f"), border=True,
-                  help="Requests waiting for a free slot now.")
-    row[1].metric("Prompt tokens / s", number(t.per_s("prompt_tokens")), border=True)
-    row[2].metric("Completion tokens / s", number(t.per_s("completion_tokens")), border=True,
-                  help="Counted when a request finishes, so it can trail the Throughput page.")
-    row[3].metric("Speculative acceptance", number(100.0 * t.acceptance, ".0f", " %"),
-                  border=True, help="Draft tokens accepted over accepted + rejected "
-                                    "(— when no request used speculative decoding).")
-
-
-def prom_latency(out: Block, store: Store, snap: Snapshot, answer: RangeAnswer,
-                 tz: tzinfo) -> None:
-    """Prometheus's p95, then the live feed's over the last minutes."""
-    t1 = snap.taken_at
-    live_from = t1 - LIVE_TAIL_S
-    line = answer.lines["p95_s"]
-    tail = serving_lines(store.snapshot(LIVE_TAIL_S).serving, live_from, t1,
-                         window_s=LIVE_TAIL_S).latency
-    p95 = tail[tail["series"] == "p95"]
-    tail_t = p95["time"].to_numpy("datetime64[ns]").astype("int64") / 1e9
-    frame = long_frame([(f"p95 · {PROM}", *split_at(line.t, line.values, live_from,
-                                                    before=True)),
-                        (f"p95 · {LIVE}", tail_t, p95["seconds"].to_numpy())], "seconds")
-    window = snapshot_window(snap)
-    shared.chart(out, lines_plan("prom_latency", frame, markers=marker_frame(snap.events, window),
-                                 window=window, axis=widgets.time_axis(snap.window_s, tz)),
-                 key="requests_latency_prom")
-    out.caption(source_caption(answer))
-
-
-def charts(out: Block, store: Store, snap: Snapshot, lines: ServingLines, tz: tzinfo,
-           answer: RangeAnswer | None) -> None:
-    window = snapshot_window(snap)
-    marks = marker_frame(snap.events, window)
-    axis = widgets.time_axis(snap.window_s, tz)
-    titles = {"latency": "Latency", "requests": "Requests and errors per second",
-              "queue": "In flight and queued, against the limit",
-              "tokens": "Prompt and completion tokens per second"}
-    frames = {"latency": lines.latency, "requests": lines.requests, "queue": lines.queue,
-              "tokens": lines.tokens}
-    kinds = list(titles)
-    for pair in (kinds[:2], kinds[2:]):
-        for col, kind in zip(out.columns(2), pair, strict=True):
-            with col:
-                out.markdown(f"**{titles[kind]}**")
-                if kind == "latency" and uses_prometheus(answer, snap.window_s):
-                    assert answer is not None
-                    prom_latency(out, store, snap, answer, tz)
-                    continue
-                shared.chart(out, lines_plan(kind, frames[kind], gaps=snap.gaps, markers=marks,
-                                             window=window, axis=axis), key=f"requests_{kind}")
-    out.caption(f"Rates over the {span(lines.over_s)} before each point and latency over "
-               f"the {span(lines.latency_over_s)} before it, every "
-               f"{span(lines.step_s)}. Amber lines mark loads, unloads, downloads, "
-               f"reloads and restarts. {LOCAL_SOURCE}")
-    if not uses_prometheus(answer, snap.window_s) and (note := fallback_caption(answer)):
-        out.caption(f":material/info: Latency: {note}")
-
-
-_NUM = st.column_config.NumberColumn
-
-
-def tables(out: Block, snap: Snapshot) -> None:
-    t0, t1 = snapshot_window(snap)
-    models, clients = model_table(snap.serving, t0, t1), client_table(snap.serving, t0, t1)
-    out.markdown("**Per model**")
-    if models.empty:
-        out.caption("No model finished a request in this window.")
-    else:
-        shared.table(out, models, hide_index=True, width="stretch", column_config={
-            "model": st.column_config.TextColumn(width="large"),
-            "error %": _NUM(format="%.1f"), "tokens/s": _NUM(format="%.1f"),
-            "p50 s": _NUM(format="%.2f"), "p95 s": _NUM(format="%.2f"),
-            "mean s": _NUM(format="%.2f")})
-    out.markdown("**Per client**")
-    if clients.empty:
-        out.caption("No client counted in this window (the server lists clients once it "
-                    "has seen one).")
-    else:
-        shared.table(out, clients, hide_index=True, width="stretch", column_config={
-            "error %": _NUM(format="%.1f"), "tokens/s": _NUM(format="%.1f")})
-
-
-def download(out: Block, snap: Snapshot) -> None:
-    widgets.window_csv(
-        snap.server, "requests", snapshot_window(snap),
-        lambda start, end: serving_csv(snap.serving, start, end), len(snap.serving),
-        help="The raw counter and histogram deltas of the window, one row per poll (or "
-             "minute) and per server, model or client, with UTC timestamps.", out=out)
-
-
-def build(store: Store, window_s: float, tz: tzinfo,
-          answer: RangeAnswer | None = None) -> Recorder:
-    """The live part's elements for one tick, shared by every viewer of it."""
-    out = Recorder()
-    snap = store.snapshot(window_s)
-    t0, t1 = snapshot_window(snap)
-    win = snap.serving
-    if not len(win):
-        out.caption(":material/hourglass_empty: No request metrics yet — they come from two "
-                    "readings of the server's /admin/metrics, about a second apart.")
-    figures(out, totals(win, t0=t0, t1=t1), latest_gauges(win))
-    charts(out, store, snap, serving_lines(win, t0, t1, window_s=snap.window_s), tz, answer)
-    tables(out, snap)
-    download(out, snap)
-    return out
 
 
 @st.fragment(run_every=src.settings.render_s)
-def live(window_s: float) -> None:
-    answer = resources.long_answer(src, "latency", window_s)
-    shared.draw(src, shared.page(src, "requests", window_s,
-                                 lambda store, tz: build(store, window_s, tz, answer),
-                                 answer_key(answer)))
+def tick(window_s: float) -> None:
+    answer = sources.long_answer(src, "latency", window_s)
+    live.show(src, RequestsSpec(src.key, viewer_zone(), window_s, answer), requests_page.build)
 
 
 st.header("Requests")
-live(widgets.window_selector("requests_window"))
+tick(window_selector("requests_window"))

@@ -7,18 +7,21 @@
   test can read the exact bytes a CSV button would serve.
 - ``app_shutdown``: stops every cached feed and the demo server after a test
   that let the app start them.
+- ``app_sources`` (autouse): whatever ``ui.sources`` a test installed (its own
+  Stores, ``app_sources.StoreSources``) is put back after the test.
 """
 
 from __future__ import annotations
 
 import os
+import sys
 import threading
 from collections.abc import Callable, Iterator
 
 import pytest
 from serving_fixture import SCRAPE_A, SCRAPE_B
 
-from opta_stream.events.deltas import serving_step
+from opta_stream.events.counters import serving_step
 from opta_stream.events.prom import parse_metrics
 from opta_stream.events.records import DownloadProgress, QuantizeProgress
 from opta_stream.snapshot import ConnState, ModelInfo
@@ -82,7 +85,7 @@ def media_files(monkeypatch: pytest.MonkeyPatch) -> dict[str, bytes | Callable[[
     """file id → what Streamlit got for each download button: the bytes, or the
     callable it runs on click (a deferred download; its id is the button's
     ``deferred_file_id``)."""
-    from opta_stream.ui import compat
+    import streamlit_internals as compat
 
     return compat.record_media(monkeypatch)
 
@@ -94,11 +97,11 @@ def opta_threads() -> list[threading.Thread]:
 @pytest.fixture
 def app_shutdown() -> Iterator[None]:
     """Stop whatever the app's cached resources started; check its threads are gone."""
-    from opta_stream.ui import resources
+    from opta_stream.ui import sources
 
     before = set(opta_threads())
     yield
-    resources.shutdown()
+    sources.shutdown()
     pause = threading.Event()
     for _ in range(100):  # bounded: at most ~5 s
         left = [t.name for t in opta_threads() if t not in before]
@@ -106,3 +109,14 @@ def app_shutdown() -> Iterator[None]:
             break
         pause.wait(0.05)
     assert not left, f"threads left running after shutdown: {left}"
+
+
+@pytest.fixture(autouse=True)
+def app_sources() -> Iterator[None]:
+    """A test may install its own Sources (``app_sources.StoreSources``): undo it after."""
+    module = sys.modules.get("opta_stream.ui.sources")
+    before = module.current() if module is not None else None
+    yield
+    module = sys.modules.get("opta_stream.ui.sources")
+    if module is not None:
+        module.install(before if before is not None else module.FeedSources())

@@ -56,6 +56,14 @@ class PromRun:
         return int(float(result[0]["value"][1])) if result else 0
 
 
+    def last_scrape(self, target: str) -> float:
+        """When Prometheus last scraped ``target`` (unix seconds; 0 before it has)."""
+        body = requests.get(f"{self.url}/api/v1/query", timeout=2, params={
+            "query": f'timestamp(up{{instance="{target}"}})'}).json()
+        result = body["data"]["result"]
+        return float(result[0]["value"][1]) if result else 0.0
+
+
 def instance(server: DemoServer) -> str:
     return f"127.0.0.1:{server.port}"
 

@@ -1,10 +1,10 @@
 """AppTest: every page of app.py rendered from a Store filled deterministically.
 
-The store goes in through the resources' test seam (``TEST_STORE_KEY``), on a
-frozen clock, so metrics and CSV bytes are exact. Model actions go to a fake
-admin client that answers like the real server (verbatim error envelopes,
-202 download confirmation). One test lets the app start its embedded demo
-server for real, and stops it afterwards.
+The store goes in through the app's data seam (``ui.sources``: a test installs
+``app_sources.StoreSources``), on a frozen clock, so metrics and CSV bytes are
+exact. Model actions go to a fake admin client that answers like the real
+server (verbatim error envelopes, 202 download confirmation). One test lets the
+app start its embedded demo server for real, and stops it afterwards.
 """
 
 from __future__ import annotations
@@ -18,6 +18,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+import streamlit_internals as compat
+from app_sources import StoreSources
 from conftest import MODEL_A, MODEL_B, SERVER
 from streamlit.testing.v1 import AppTest
 
@@ -27,7 +29,8 @@ from opta_stream.errors import ServerRefused
 from opta_stream.export import csv_files as export
 from opta_stream.snapshot import ConnState, Health
 from opta_stream.store.core import Store
-from opta_stream.ui import actions, compat, resources, routing, session, widgets
+from opta_stream.ui import actions, routing, session, sources
+from opta_stream.views import csv_buttons
 from opta_stream.wire.client import ActionResult
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -90,8 +93,7 @@ def make_app(store: Store | None, *, client: Any = None, **secrets: Any) -> AppT
     at = AppTest.from_file(APP, default_timeout=15)
     at.secrets.update({"read_only": False, **secrets})
     if store is not None:
-        at.session_state[resources.TEST_STORE_KEY] = store
-        at.session_state[resources.TEST_CLIENT_KEY] = client
+        sources.install(StoreSources(store, client))
     return at
 
 
@@ -227,7 +229,7 @@ def test_window_selector_changes_the_exported_window(
 
 def test_a_large_window_is_exported_on_click_only(
         filled_store, fixed_now, clean_env, media_files, monkeypatch):
-    monkeypatch.setattr(widgets, "STATIC_CSV_ROWS", 100)  # the 5 min window has 270 rows
+    monkeypatch.setattr(csv_buttons, "STATIC_CSV_ROWS", 100)  # the 5 min window has 270 rows
     at = open_page(make_app(filled_store), "throughput")
     proto = next(b.proto for b in at.get("download_button"))
     assert proto.url == "" and proto.deferred_file_id
@@ -615,14 +617,14 @@ def test_a_stopped_feed_is_replaced_in_the_cache(clean_env, app_shutdown):
 
     server = DemoServer(mode="lmx", heartbeat_s=0.2).start()
     try:
-        first = resources.shared_feed(server.url, "digest", None)
-        assert resources.shared_feed(server.url, "digest", None) is first
+        first = sources.shared_feed(server.url, "digest", None)
+        assert sources.shared_feed(server.url, "digest", None) is first
         first.stop()
-        second = resources.shared_feed(server.url, "digest", None)
+        second = sources.shared_feed(server.url, "digest", None)
         assert second is not first and not second.stopped
         assert len(second.alive_threads()) == 2
     finally:
-        resources.shutdown()
+        sources.shutdown()
         server.stop()
 
 

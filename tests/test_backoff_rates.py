@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from opta_stream.feed.rates import ModelRates, RateStep
+from opta_stream.events.counters import CounterRates, RateStep
 from opta_stream.wire.backoff import Backoff
 
 
@@ -45,7 +45,7 @@ def test_server_retry_replaces_base() -> None:
 
 
 def test_rate_is_the_counter_delta_over_time() -> None:
-    r = ModelRates()
+    r = CounterRates()
     assert r.update(10.0, {"m": 100}) == RateStep(None)
     assert r.update(12.0, {"m": 300}).rates == {"m": pytest.approx(100.0)}
     assert r.update(13.0, {"m": 300}).rates == {"m": 0.0}
@@ -54,28 +54,28 @@ def test_rate_is_the_counter_delta_over_time() -> None:
 def test_counter_going_down_is_a_restart_counted_from_zero() -> None:
     """Like Prometheus' rate(): after a restart the counter counts from 0, so the 10
     tokens since the restart are a rate, never a negative one, and never lost."""
-    r = ModelRates()
+    r = CounterRates()
     r.update(0.0, {"m": 1000})
     assert r.update(1.0, {"m": 10}) == RateStep({"m": 10.0}, reset=True)
     assert r.update(2.0, {"m": 60}).rates == {"m": pytest.approx(50.0)}
 
 
 def test_a_restart_seen_from_uptime_takes_the_next_counts_from_zero() -> None:
-    r = ModelRates()
+    r = CounterRates()
     r.update(0.0, {"m": 5})
     r.restarted()
     assert r.update(2.0, {"m": 8}) == RateStep({"m": 4.0})
 
 
 def test_time_not_advancing_gives_no_rate_and_keeps_previous() -> None:
-    r = ModelRates()
+    r = CounterRates()
     r.update(5.0, {"m": 10})
     assert r.update(5.0, {"m": 20}) == RateStep(None)
     assert r.update(6.0, {"m": 30}).rates == {"m": pytest.approx(20.0)}
 
 
 def test_forget_drops_the_previous_sample() -> None:
-    r = ModelRates()
+    r = CounterRates()
     r.update(0.0, {"m": 0})
     r.forget()
     assert r.update(100.0, {"m": 5000}) == RateStep(None)
@@ -83,6 +83,6 @@ def test_forget_drops_the_previous_sample() -> None:
 
 def test_a_model_first_seen_starts_from_zero() -> None:
     """The server creates a model's counter at its first request, already counted."""
-    r = ModelRates()
+    r = CounterRates()
     r.update(0.0, {"a": 10})
     assert r.update(2.0, {"a": 10, "b": 40}).rates == {"a": 0.0, "b": 20.0}

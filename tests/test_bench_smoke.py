@@ -96,7 +96,7 @@ def test_soak_summary_from_samples():
 
 
 def test_viewer_follows_auto_rerun_and_counts_fragment_runs():
-    from opta_stream.ui import compat
+    from bench import streamlit_internals as compat
 
     sent: list[bytes] = []
 
@@ -144,11 +144,10 @@ def test_the_floor_overview_draws_the_same_elements_as_the_real_one(filled_store
     """``bench/floor_app.py`` is the per-viewer floor only while it mirrors the page."""
     from collections import Counter
 
+    import streamlit_internals as compat
     from streamlit.testing.v1 import AppTest
     from test_app_pages import FakeClient, make_app, open_page
     from test_shared_ticks import _walk
-
-    from opta_stream.ui import compat
 
     compat.use_navigation_mode(monkeypatch)
     real = open_page(make_app(filled_store, client=FakeClient()), "overview")

@@ -8,7 +8,6 @@ from collections.abc import Iterator, Mapping
 
 import pytest
 
-from opta_stream.config import RENDER_S, Settings, key_digest, parse_bool, resolve_settings
 from opta_stream.errors import ConfigError
 from opta_stream.inputs import (
     host_label,
@@ -17,6 +16,7 @@ from opta_stream.inputs import (
     validate_model_id,
     validate_url,
 )
+from opta_stream.settings import RENDER_S, Settings, key_digest, parse_bool, resolve_settings
 
 KEY = "s3cr3t-admin-key"
 

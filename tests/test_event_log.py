@@ -1,4 +1,4 @@
-"""present.event_log: the Events page's window, rows, row height and filters."""
+"""views.event_rows: the Events page's window, rows, row height and filters."""
 
 from __future__ import annotations
 

@@ -11,6 +11,8 @@ from typing import Any
 
 import numpy as np
 import pytest
+import streamlit_internals as compat
+from app_sources import StoreSources
 from conftest import MODEL_A, T0, fill_store
 from streamlit.testing.v1 import AppTest
 from test_app_pages import APP
@@ -18,10 +20,10 @@ from test_app_pages import APP
 from opta_stream.ranges import RangeAnswer, RangeLine
 from opta_stream.snapshot import Health
 from opta_stream.store import Store
-from opta_stream.ui import compat, resources, server_panel, session
+from opta_stream.ui import server_panel, session, sources
 from opta_stream.ui.timing import redraw_s
-from opta_stream.views.fleet_lines import history_caption, pick
 from opta_stream.views.fleet_order import CardFacts, order, rank, trouble
+from opta_stream.views.fleet_page import history_caption, pick
 
 NAMES = ("studio", "mini", "rack")
 KEY = "fleet-page-s3cr3t"
@@ -53,7 +55,7 @@ def fleet_app(found: dict[str, Store] | None = None, **secrets: Any) -> AppTest:
     at.secrets.update({"read_only": False, "history_path": "",
                        "servers": server_tables(*NAMES), **secrets})
     if found is not None:
-        at.session_state[resources.TEST_STORE_KEY] = found
+        sources.install(StoreSources(found))
     return at
 
 
@@ -214,7 +216,7 @@ def test_dead_and_html_servers_say_so_on_their_cards(clean_env, app_shutdown, ht
         errors = [e.value for e in at.main.error]
         assert any("Is this an Opta LMX server" in e for e in errors), errors
     finally:
-        resources.shutdown()
+        sources.shutdown()
         demo.stop()
 
 

@@ -23,8 +23,8 @@ import pytest
 from conftest import SERVER, T0, fill_store
 from support import DemoProcess, free_port, stop_process, wait_for
 
-from opta_stream.config import HistorySettings
 from opta_stream.history.writer import HistoryWriter
+from opta_stream.settings import HistorySettings
 from opta_stream.store.core import Store
 
 TABLES = ("tiers", "serving", "usage", "events", "gaps", "runs")

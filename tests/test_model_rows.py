@@ -61,7 +61,7 @@ def test_the_models_page_row_shows_readiness_use_speed_and_p95(clean_env):
     from serving_fixture import SCRAPE_A, SCRAPE_B
     from test_app_pages import FakeClient, make_app, open_page
 
-    from opta_stream.events.deltas import serving_step
+    from opta_stream.events.counters import serving_step
     from opta_stream.events.prom import parse_metrics
     from opta_stream.snapshot import ConnState, ModelInfo
 

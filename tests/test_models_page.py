@@ -13,13 +13,14 @@ import threading
 from typing import Any
 
 import pytest
+import streamlit_internals as compat
 from conftest import MODEL_A, MODEL_B
 from test_app_pages import ACTION_WAIT_S, FakeClient, finish_action, make_app, open_page
 
 from opta_stream import units as formatting
 from opta_stream.demo.model import UNSUPPORTED_ARCH
 from opta_stream.snapshot import ModelInfo
-from opta_stream.ui import actions, compat, load_form
+from opta_stream.ui import actions, load_form
 from opta_stream.wire.client import ActionResult, Unreachable
 
 DISK = [{"repo_id": "mlx-community/Mistral-7B-Instruct-v0.3-4bit", "local_path": "/m/b",

@@ -21,7 +21,7 @@ from opta_stream.charts.long_window import (
 )
 from opta_stream.feed.prom_reader import PromReader
 from opta_stream.ranges import RangeAnswer, RangeLine
-from opta_stream.servers import PromSettings
+from opta_stream.settings import PromSettings
 from opta_stream.wire.promql import MAX_POINTS, PromClient
 
 URL = "http://prom.test:9090"

@@ -22,13 +22,12 @@ from test_fleet_pages import html_server  # noqa: F401 (a fixture)
 
 from opta_stream.charts import long_window as long_lines
 from opta_stream.charts.long_window import line_stats
-from opta_stream.config import HistorySettings
 from opta_stream.demo import DemoServer
 from opta_stream.demo.model import CATALOGUE
 from opta_stream.feed import Feed
 from opta_stream.figures.serving_totals import totals
-from opta_stream.servers import PromSettings
-from opta_stream.ui import resources
+from opta_stream.settings import HistorySettings, PromSettings
+from opta_stream.ui import sources
 from opta_stream.ui.widgets import WINDOW_KEY
 from opta_stream.wire.promql import MAX_POINTS, PromClient, PromError, query_for, step_for
 
@@ -77,7 +76,9 @@ def test_prometheus_rates_and_quantiles_match_the_apps_own(prometheus_run: PromR
     t0, t1 = _rows_span(win)
     ours = totals(win, t0=t0 - 1, t1=t1)
     span = int(round(t1 - t0))
-    wait_for(lambda: time.time() > t1 + 2.0, 5.0, "Prometheus's next scrape")
+    target = instance(prometheus_run.servers[0])
+    wait_for(lambda: prometheus_run.last_scrape(target) > t1 + 1.0, 10.0,
+             "Prometheus's scrapes past the app's last reading")
     client = PromClient(PromSettings(prometheus_run.url))
     sel = f'instance="{instance(prometheus_run.servers[0])}"'
 
@@ -194,7 +195,7 @@ MODEL_NAMES = {m.model_id for m in CATALOGUE}
 @pytest.fixture
 def no_shared_resources() -> Iterator[None]:
     yield
-    resources.shutdown()
+    sources.shutdown()
 
 
 def test_long_windows_come_from_prometheus_with_the_live_minutes_from_the_feed(
@@ -206,7 +207,7 @@ def test_long_windows_come_from_prometheus_with_the_live_minutes_from_the_feed(
     wait_for(lambda: prometheus_run.scrapes() >= 30, 50.0, "30 s of scrapes (6 points at 5 s)")
     at = prom_app(prometheus_run, prometheus_run.url, "throughput")
     where = f"Prometheus at 127.0.0.1:{prometheus_run.url.rsplit(':', 1)[1]}"
-    reader = resources.prom_reader(prometheus_run.url, "instance", 1.0)
+    reader = sources.prom_reader(prometheus_run.url, "instance", 1.0)
     first = instance(prometheus_run.servers[0])
     assert reader.wait_answered(first, "throughput", 3600.0, 20.0) is not None
     at.run()
@@ -256,7 +257,7 @@ def test_a_prometheus_that_is_down_leaves_the_dashboards_own_history(
         prometheus_run: PromRun, no_shared_resources: None, clean_env: None) -> None:  # noqa: F811
     dead = f"http://127.0.0.1:{free_port()}"
     at = prom_app(prometheus_run, dead, "throughput")
-    reader = resources.prom_reader(dead, "instance", 1.0)
+    reader = sources.prom_reader(dead, "instance", 1.0)
     answer = reader.wait_answered(instance(prometheus_run.servers[0]), "throughput", 3600.0,
                                   20.0)
     assert answer is not None and answer.status == "down"
@@ -270,7 +271,7 @@ def test_a_prometheus_that_is_down_leaves_the_dashboards_own_history(
 def test_fleet_history_comes_from_prometheus_for_each_server_it_scrapes(
         prometheus_run: PromRun, no_shared_resources: None, clean_env: None) -> None:  # noqa: F811
     at = prom_app(prometheus_run, prometheus_run.url, "fleet")
-    reader = resources.prom_reader(prometheus_run.url, "instance", 1.0)
+    reader = sources.prom_reader(prometheus_run.url, "instance", 1.0)
     for name in [instance(s) for s in prometheus_run.servers] + ["nowhere:1"]:
         assert reader.wait_answered(name, "throughput", 86400.0, 20.0) is not None
     at.run()
@@ -320,7 +321,7 @@ def test_the_admin_key_never_goes_to_prometheus(no_shared_resources: None,
         at.session_state[WINDOW_KEY] = "1 h"
         at.run()
         at.switch_page("pages/throughput.py").run()
-        reader = resources.prom_reader(url, "instance", 3.0)
+        reader = sources.prom_reader(url, "instance", 3.0)
         assert reader.wait_answered(f"127.0.0.1:{demo.port}", "throughput", 3600.0, 20.0)
         at.run()
         assert _RecordingProm.seen, "the page never asked Prometheus"

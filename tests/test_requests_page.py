@@ -13,7 +13,7 @@ import pytest
 from serving_fixture import SCRAPE_A, SCRAPE_B
 from test_app_pages import download_bytes, make_app, metrics, open_page
 
-from opta_stream.events.deltas import serving_step
+from opta_stream.events.counters import serving_step
 from opta_stream.events.prom import parse_metrics
 from opta_stream.snapshot import ConnState
 from opta_stream.store.core import Store

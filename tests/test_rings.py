@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from opta_stream.events.deltas import ServingStep
+from opta_stream.events.counters import ServingStep
 from opta_stream.store import rings
 from opta_stream.store.rings import INITIAL_ROWS, ColumnRing, EventRate, assign_segments
 from opta_stream.store.serving import ROW_WIDTH, ServingHistory

@@ -21,7 +21,6 @@ another origin is never followed: the other origin gets no request at all.
 from __future__ import annotations
 
 import base64
-import dataclasses
 import hashlib
 import logging
 import os
@@ -37,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import streamlit_internals as compat
 from support import (
     CHROMIUM_ARGS,
     free_port,
@@ -46,12 +46,12 @@ from support import (
     wait_for_streamlit,
 )
 
-from opta_stream.config import key_digest
 from opta_stream.demo.server import DemoServer
 from opta_stream.errors import ServerRefused
 from opta_stream.feed.feed import Feed
+from opta_stream.settings import key_digest
 from opta_stream.snapshot import ConnState
-from opta_stream.ui import actions, compat, resources, session
+from opta_stream.ui import actions, session, sources
 from opta_stream.wire.client import AdminClient
 
 KEY = "sk-opta-CANARY-" + secrets.token_hex(8)  # new every run: nothing can hard-code it
@@ -131,10 +131,8 @@ def app_output(at: Any, label: str) -> Hay:
 
 def session_internals(at: Any, label: str) -> Hay:
     """All Streamlit keeps for the session (widget states too), but the panel's entry."""
-    state = at._session_state._state
     hay: Hay = []
-    for name in (f.name for f in dataclasses.fields(state)):
-        value = getattr(state, name)
+    for name, value in compat.session_fields(at).items():
         if isinstance(value, dict):
             value = {k: v for k, v in value.items() if k != session.PANEL_KEY}
         hay.append((f"{label} session {name}", repr(value)))
@@ -147,8 +145,8 @@ def downloads(media: dict[str, Any]) -> Hay:
 
 
 def cached_feeds() -> dict[str, Feed]:
-    """value key → Feed, from the cache behind ``resources.shared_feed``."""
-    return compat.cached_values(resources.shared_feed)
+    """value key → Feed, from the cache behind ``sources.shared_feed``."""
+    return compat.cached_values(sources.shared_feed)
 
 
 def feed_for(url: str) -> Feed:
@@ -167,9 +165,9 @@ def cache_keys() -> Hay:
         for stand_in in (None, "something-else"):  # any _admin_key gives the same key
             path = feed.history.path if feed.history is not None else ""
             args = (feed.url, digest, stand_in, path, 30.0, 200.0, None)
-            assert compat.resource_value_key(resources.shared_feed, args) == value_key
+            assert compat.resource_value_key(sources.shared_feed, args) == value_key
     return [*((f"cache value key {k}", k) for k in feeds),
-            ("cache function key", resources.shared_feed._function_key)]
+            ("cache function key", sources.shared_feed._function_key)]
 
 
 def feed_state(feed: Feed, label: str) -> Hay:
@@ -268,7 +266,7 @@ def server(app_shutdown: None, clean_env: None, monkeypatch: pytest.MonkeyPatch,
     try:
         yield srv
     finally:
-        resources.shutdown()  # the feeds first, so none reconnects to a stopped server
+        sources.shutdown()  # the feeds first, so none reconnects to a stopped server
         srv.stop()
 
 
@@ -278,7 +276,7 @@ def other_server(server: DemoServer) -> Iterator[DemoServer]:
     try:
         yield srv
     finally:
-        resources.shutdown()
+        sources.shutdown()
         srv.stop()
 
 
@@ -419,6 +417,7 @@ def test_the_read_only_unlock_field_keeps_nothing(server, all_logs, media_files)
     at = new_app(read_only=True)
     visit(at.run(), "models")
     assert at.button(key="load_submit").disabled
+    live(feed_for(server.url))  # so that only the lock can keep the form disabled
     at.text_input(key="unlock_key").input("not-the-key")
     at.button(key="unlock_submit").click().run()
     assert "not the admin key" in at.error[0].value
@@ -491,7 +490,7 @@ def test_the_configured_key_is_not_sent_to_a_host_the_viewer_types(server, all_l
                      10, "the feed to reach the other host")
             hay = [*app_output(at.run(), "stranger"), *all_logs.hay()]
         finally:
-            resources.shutdown()  # the feed to the stranger first, then the stranger
+            sources.shutdown()  # the feed to the stranger first, then the stranger
     assert stranger.keyed() == [], "the configured key went to a host the viewer typed"
     assert at.session_state[session.PANEL_KEY]["admin_key"] is None
     assert_clean(hay + [(f"stranger saw {p}", f"{p} {h}") for _, p, h in stranger.seen])

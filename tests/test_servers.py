@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-from opta_stream.config import Settings
 from opta_stream.errors import ConfigError
-from opta_stream.servers import (
+from opta_stream.settings import (
     MAX_SERVERS,
     PromSettings,
     ServerEntry,
+    Settings,
     check_unique,
     entry_settings,
     make_entry,

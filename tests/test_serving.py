@@ -23,7 +23,7 @@ from support import wait_for
 
 from opta_stream.demo.server import DemoServer
 from opta_stream.errors import ServerRefused
-from opta_stream.events.deltas import serving_step
+from opta_stream.events.counters import serving_step
 from opta_stream.events.prom import MetricsError, parse_metrics
 from opta_stream.feed.sampler import Sampler
 from opta_stream.feed.serving_poll import ServingPoller

@@ -1,8 +1,9 @@
 """Viewers of one tick slot share its work and get identical elements (AppTest, two sessions).
 
-Sharing is off for the injected test store in the other page tests; here it
-is on (``TEST_SHARE_KEY``) with the process's memo on a clock the test moves,
-so two AppTest sessions stand for two browser tabs of the same slot.
+The other page tests hand the app Sources whose every read is a new slot;
+here the Sources' slots run on a clock the test moves, so two AppTest
+sessions stand for two browser tabs of the same slot, on the same path the
+running app takes.
 """
 
 from __future__ import annotations
@@ -10,14 +11,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from app_sources import StoreSources
 from conftest import MODEL_A, SERVER, fill_store
 from streamlit.testing.v1 import AppTest
 from test_app_pages import PAGES, FakeClient, make_app, open_page
 
-from opta_stream.config import RENDER_S
+from opta_stream.settings import RENDER_S
 from opta_stream.store.core import Store
-from opta_stream.ui import resources, shared
-from opta_stream.ui.slots import SlotMemo
+from opta_stream.ui import sources
+from opta_stream.ui.tick_memo import SlotMemo
 
 
 class Clock:
@@ -29,11 +31,19 @@ class Clock:
 
 
 @pytest.fixture
-def memo(monkeypatch: pytest.MonkeyPatch) -> tuple[SlotMemo, Clock]:
+def memo() -> tuple[SlotMemo, Clock]:
+    """The Sources' memo of the render interval's slots, on a clock the test moves."""
     clock = Clock()
-    memo = SlotMemo(RENDER_S / 2.0, clock=clock)
-    monkeypatch.setattr(shared, "_memos", {RENDER_S: memo})
-    return memo, clock
+    return SlotMemo(RENDER_S / 2.0, clock=clock), clock
+
+
+class SharedSources(StoreSources):
+    def __init__(self, store: Store, memo: SlotMemo) -> None:
+        super().__init__(store, FakeClient())
+        self.memo = memo
+
+    def ticks(self, slot_s: float) -> SlotMemo:
+        return self.memo if slot_s == self.memo.slot_s else super().ticks(slot_s)
 
 
 def elements(at: AppTest) -> list[tuple[str, bytes]]:
@@ -50,16 +60,16 @@ def _walk(node: Any) -> list[Any]:
     return [leaf for child in children.values() for leaf in _walk(child)]
 
 
-def shared_app(store: Store) -> AppTest:
-    at = make_app(store, client=FakeClient())
-    at.session_state[resources.TEST_SHARE_KEY] = True
+def shared_app(store: Store, memo: tuple[SlotMemo, Clock]) -> AppTest:
+    at = make_app(None)
+    sources.install(SharedSources(store, memo[0]))
     return at
 
 
 @pytest.mark.parametrize("page", PAGES)
 def test_a_shared_tick_draws_what_an_unshared_one_does(page, filled_store, clean_env, memo):
     alone = elements(open_page(make_app(filled_store, client=FakeClient()), page))
-    together = elements(open_page(shared_app(filled_store), page))
+    together = elements(open_page(shared_app(filled_store, memo), page))
     assert together == alone and len(alone) > 3
 
 
@@ -68,9 +78,9 @@ def test_two_viewers_of_one_slot_share_one_build_and_identical_elements(page, fi
                                                                         clean_env, memo):
     memo_, clock = memo
     store = fill_store(Store(SERVER, clock=lambda: fixed_now), fixed_now)
-    first = elements(open_page(shared_app(store), page))
+    first = elements(open_page(shared_app(store, memo), page))
     builds, hits = memo_.builds, memo_.hits
-    second = elements(open_page(shared_app(store), page))
+    second = elements(open_page(shared_app(store, memo), page))
     assert memo_.builds == builds  # the second tab built nothing…
     assert memo_.hits > hits  # …because it was handed the first one's
     assert second == first
@@ -79,7 +89,7 @@ def test_two_viewers_of_one_slot_share_one_build_and_identical_elements(page, fi
 def test_the_next_slot_shows_new_data_and_the_same_slot_does_not(fixed_now, clean_env, memo):
     _, clock = memo
     store = fill_store(Store(SERVER, clock=lambda: fixed_now), fixed_now)
-    at = open_page(shared_app(store), "overview")
+    at = open_page(shared_app(store, memo), "overview")
     before = next(m.value for m in at.metric if m.label == "Tokens / s")
     store.add_throughput(fixed_now - 0.5, 9_999.0, MODEL_A)
     at.run()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from opta_stream.events.deltas import ServingStep
+from opta_stream.events.counters import ServingStep
 from opta_stream.snapshot import TAIL_S, Series, Snapshot, Tail
 from opta_stream.store.core import CLOCK_SKEW_S, SNAPSHOT_EVENTS, Store
 
@@ -130,7 +130,7 @@ def test_the_usage_ledger_comes_with_the_snapshot_when_asked() -> None:
     store = filled()
     assert store.snapshot().usage is None
     since = T0 + 900.0  # a quarter hour's start: the last 100 steps
-    got = store.snapshot(60.0, usage_since=since).usage
+    got = store.snapshot(60.0, usage_s=NOW - since).usage
     want = store.usage(since, NOW)
     assert got is not None and len(got) == len(want) > 0
     assert got.names == want.names == ("*", "a") and got.codes == want.codes == (-1, 0)

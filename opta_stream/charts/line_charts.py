@@ -47,7 +47,7 @@ SPECS: dict[str, LineSpec] = {
                ("#22d3ee", PALETTE["primary"])),
     "queue": ("requests", "requests", ",.1f", ("in flight", "queued", "limit"),
               (PALETTE["primary"], PALETTE["amber"], PALETTE["muted"])),
-    # Long windows from Prometheus, the last minutes from the live feed (present.long_lines).
+    # Long windows from Prometheus, the last minutes from the live feed (charts.long_window).
     "prom_throughput": ("tokens_per_second", "tokens/s", ",.1f", ("Prometheus", "live feed"),
                         (PALETTE["primary"], PALETTE["text"])),
     "prom_latency": ("seconds", "p95 latency (s)", ",.2f",

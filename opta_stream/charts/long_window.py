@@ -19,7 +19,7 @@ from opta_stream.figures.windows import utc_times
 from opta_stream.ranges import LONG_WINDOW_S, PENDING, RangeAnswer
 from opta_stream.units import span
 
-__all__ = ["LIVE", "LIVE_TAIL_S", "LOCAL_SOURCE", "PROM", "fallback_caption", "long_frame",
+__all__ = ["LIVE", "LIVE_TAIL_S", "LOCAL_SOURCE", "PROM", "Part", "fallback_caption", "long_frame",
            "line_stats", "source_caption", "uses_prometheus"]
 
 LIVE_TAIL_S = 300.0

@@ -7,7 +7,7 @@ chart on every 500 ms tick, for every viewer. A ``ChartPlan`` therefore
 carries a key for its structure, a builder for that structure (run once per
 key) and this tick's DataFrames; ``to_spec`` compiles the structure once with
 each layer pointing at a named dataset and then only attaches new data.
-``ui.shared.chart`` turns the named datasets into Arrow once per tick for
+``ui.drawing.prepare`` turns the named datasets into Arrow once per tick for
 every viewer.
 """
 

@@ -22,6 +22,7 @@ __all__ = [
     "UNATTRIBUTED",
     "bars_height",
     "gauge_chart",
+    "gauge_plan",
     "model_memory_frame",
     "per_model_memory_chart",
     "per_model_memory_plan",
@@ -94,10 +95,10 @@ def _model_bars(total_gb: float | None, height: int = 64) -> alt.LayerChart:
     return alt.LayerChart(layer=[bars, values], height=height, config=CONFIG)
 
 
-def gauge_chart(
+def gauge_plan(
     used_gb: float | None, total_gb: float | None, threshold_pct: float | None,
     *, height: int = 72,
-) -> alt.TopLevelMixin:
+) -> ChartPlan:
     """Bullet gauge: green/amber/red bands (60/80 % of capacity), used bar,
     threshold tick; a note instead when the server reported no figures.
 
@@ -109,6 +110,20 @@ def gauge_chart(
     """
     total = float(total_gb) if finite(total_gb) and total_gb > 0 else None
     used = float(used_gb) if finite(used_gb) else None
+    limit = total * threshold_pct / 100.0 if total and finite(threshold_pct) else None
+    frames = [gauge_bands(total, _LEVELS), gauge_used(used), one("threshold_gb", limit),
+              gauge_note(used, total)]
+    return ChartPlan(("gauge", height), partial(_gauge_layers, height),
+                     [f.assign(row="memory") for f in frames])
+
+
+def gauge_chart(used_gb: float | None, total_gb: float | None, threshold_pct: float | None,
+                *, height: int = 72) -> alt.TopLevelMixin:
+    """The gauge as an Altair chart with its data (tests and exports)."""
+    return gauge_plan(used_gb, total_gb, threshold_pct, height=height).chart()
+
+
+def _gauge_layers(height: int) -> alt.LayerChart:
     y = alt.Y(field="row", type="nominal", axis=None, scale=alt.Scale(padding=0))
     x = alt.X(field="start", type="quantitative", title=None, axis=alt.Axis(format="~g"))
     bands = alt.Chart().mark_rect(opacity=0.35).encode(
@@ -124,11 +139,7 @@ def gauge_chart(
                              title="threshold GB", format=".1f")])
     note = alt.Chart().mark_text(align="left", dx=4, color=PALETTE["muted"]).encode(
         text=alt.Text(field="text", type="nominal"), x=alt.XValue(0), y=y)
-    limit = total * threshold_pct / 100.0 if total and finite(threshold_pct) else None
-    frames = [gauge_bands(total, _LEVELS), gauge_used(used), one("threshold_gb", limit),
-              gauge_note(used, total)]
-    return ChartPlan(("gauge", height), lambda: layered([bands, bar, tick, note], height),
-                     [f.assign(row="memory") for f in frames]).chart()
+    return layered([bands, bar, tick, note], height)
 
 
 def sparkline_plan(frame: pd.DataFrame, *, height: int = 48) -> ChartPlan:

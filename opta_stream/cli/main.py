@@ -9,8 +9,8 @@ from collections.abc import Sequence
 from datetime import UTC, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from opta_stream.cli.conf import CliError, history_file, parse_span, settings
-from opta_stream.cli.export import KINDS, run_export
+from opta_stream.cli.args import CliError, history_file, parse_span, settings
+from opta_stream.cli.export_command import KINDS, run_export
 from opta_stream.cli.record import run_record
 from opta_stream.errors import ConfigError
 

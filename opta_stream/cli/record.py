@@ -13,10 +13,10 @@ import sys
 import threading
 from dataclasses import replace
 
-from opta_stream.cli.conf import CliError
-from opta_stream.config import Settings
+from opta_stream.cli.args import CliError
 from opta_stream.feed import Feed
 from opta_stream.inputs import validate_url
+from opta_stream.settings import Settings
 
 __all__ = ["run_record"]
 

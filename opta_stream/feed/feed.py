@@ -22,7 +22,6 @@ from collections.abc import Callable
 
 import requests
 
-from opta_stream.config import HistorySettings
 from opta_stream.errors import AuthRejected, FeedError, redact
 from opta_stream.events.batch import ThroughputBatch, parse_frames
 from opta_stream.events.records import StatusEvent
@@ -31,6 +30,7 @@ from opta_stream.feed.sampler import Sampler
 from opta_stream.feed.supervise import crash_text, supervised
 from opta_stream.history.writer import HistoryWriter
 from opta_stream.inputs import host_label, validate_admin_key
+from opta_stream.settings import HistorySettings
 from opta_stream.snapshot import ConnState
 from opta_stream.store.core import Store
 from opta_stream.store.health import SAMPLER, STREAM

@@ -22,7 +22,7 @@ from collections.abc import Callable
 
 from opta_stream.inputs import preview
 from opta_stream.ranges import CHARTS, PENDING, RangeAnswer, RangeLine
-from opta_stream.servers import PromSettings
+from opta_stream.settings import PromSettings
 from opta_stream.wire.promql import PromClient, PromError, query_for, step_for
 
 __all__ = ["MAX_KEYS", "PromReader"]

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from opta_stream.errors import AuthRejected, OptaStreamError
-from opta_stream.feed.rates import ModelRates
+from opta_stream.events.counters import CounterRates
 from opta_stream.feed.serving_poll import METRICS, ServingPoller
 from opta_stream.snapshot import ModelInfo
 from opta_stream.store.core import Store
@@ -96,7 +96,7 @@ class Sampler:
         self._clock = clock
         self._streamed = streamed_recently
         self._models_every = max(1, models_every)
-        self._rate = ModelRates()
+        self._rate = CounterRates()
         self._serving = ServingPoller(client, store, clock=clock, on_reset=self._counter_reset)
         self._loaded: set[str] = set()  # models the last /admin/models poll listed
         self._reset_round = 0  # the round a reset was last logged in (one line per restart)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from opta_stream.errors import ServerRefused
-from opta_stream.events.deltas import is_reset, serving_step
+from opta_stream.events.counters import is_reset, serving_step
 from opta_stream.events.prom import MetricsError, MetricsReading, parse_metrics
 from opta_stream.store.core import Store
 from opta_stream.wire.client import AdminClient

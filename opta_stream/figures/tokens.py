@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from opta_stream.snapshot import Series
+from opta_stream.snapshot import Series, Snapshot
 
 __all__ = [
     "LIVE_OVER_S",
@@ -30,6 +30,7 @@ __all__ = [
     "grid_step",
     "rate_grid",
     "rate_over",
+    "tokens_now",
 ]
 
 LIVE_OVER_S = 10.0  # the rate window of the live views and of "now" figures
@@ -169,3 +170,12 @@ def current_rates(series: Series, over_s: float = LIVE_OVER_S) -> dict[str, floa
         if 0 <= code < len(names):
             out[names[code]] = float(values[keep & (series.model == code)].mean())
     return out
+
+
+def tokens_now(snap: Snapshot) -> float | None:
+    """All models' tokens/s over the last 10 s: the one "now" of every page and the alerts.
+
+    From the snapshot's tail (the last minutes at the finest resolution), so a
+    page showing a long window still says what is happening now.
+    """
+    return current_rate(snap.tail.throughput)

@@ -22,7 +22,6 @@ import threading
 import time
 from collections.abc import Callable
 
-from opta_stream.config import HistorySettings
 from opta_stream.history.files import HistoryUnavailable, open_for_writing
 from opta_stream.history.ids import NameIds, new_run, server_id
 from opta_stream.history.lock import WriterLock
@@ -31,6 +30,7 @@ from opta_stream.history.read import load
 from opta_stream.history.retention import file_bytes, prune
 from opta_stream.history.write import write_batch
 from opta_stream.ledger import HistoryState
+from opta_stream.settings import HistorySettings
 from opta_stream.store.core import Store
 from opta_stream.store.kept import HistoryRows, Marks
 

@@ -34,10 +34,10 @@ from opta_stream.events.records import (
 )
 from opta_stream.snapshot import ModelInfo, Progress
 from opta_stream.store.bounds import Interner, clip
+from opta_stream.store.counts import Tally
 from opta_stream.store.eventlog import EventLog
 from opta_stream.store.reported import Reported
 from opta_stream.store.series import SeriesSet
-from opta_stream.store.tally import Tally
 from opta_stream.units import byte_size
 
 __all__ = ["EventRules"]

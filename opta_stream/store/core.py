@@ -27,7 +27,7 @@ from typing import Any, TypeVar
 import numpy as np
 
 from opta_stream.events.batch import ThroughputBatch
-from opta_stream.events.deltas import ServingStep
+from opta_stream.events.counters import ServingStep
 from opta_stream.events.records import LmxEvent, ThroughputEvent
 from opta_stream.events.text import classify
 from opta_stream.ledger import ALL_MODELS, HistoryState, Usage
@@ -35,6 +35,7 @@ from opta_stream.snapshot import TAIL_S, ConnState, ModelInfo, Snapshot, Tail
 from opta_stream.store.apply import EventRules
 from opta_stream.store.bounds import OTHER, Interner
 from opta_stream.store.conn import ConnectionHealth
+from opta_stream.store.counts import COUNTER_NAMES, Tally
 from opta_stream.store.eventlog import EventLog
 from opta_stream.store.keep import Keep
 from opta_stream.store.kept import HistoryRows, Marks
@@ -42,7 +43,6 @@ from opta_stream.store.notify import Notifier
 from opta_stream.store.reported import Reported
 from opta_stream.store.series import SeriesSet
 from opta_stream.store.serving import ServingHistory
-from opta_stream.store.tally import COUNTER_NAMES, Tally
 from opta_stream.store.usage import UsageLedger
 
 __all__ = ["CLOCK_SKEW_S", "OTHER", "SNAPSHOT_EVENTS", "Store"]
@@ -200,11 +200,11 @@ class Store:
             self._history = state
 
     # -- readers -------------------------------------------------------------
-    def snapshot(self, window_s: float = 300.0, *, usage_since: float | None = None
-                 ) -> Snapshot:
+    def snapshot(self, window_s: float = 300.0, *, usage_s: float | None = None) -> Snapshot:
         """An immutable copy: series over [now - window_s, now], the last ``TAIL_S``
         seconds at their finest (``tail``), the newest log lines, and the usage ledger
-        from ``usage_since`` to now when asked for."""
+        over the last ``usage_s`` seconds when asked for (a page does not know the
+        Store's clock, so it asks for a span, not a start)."""
         with self._sync.lock:
             now = self._clock()
             t0, t1 = now - window_s, now + CLOCK_SKEW_S
@@ -212,7 +212,7 @@ class Store:
             win, tail = self._series.windows(starts, t1)
             serving, tail_serving = self._serving.windows(starts, t1)
             names = self._names.names
-            usage = None if usage_since is None else self._usage_window(usage_since, now)
+            usage = None if usage_s is None else self._usage_window(now - usage_s, now)
             counters = self._tally.counters(self._log.dropped)
             return Snapshot(
                 server=self.server, taken_at=now, window_s=float(window_s),

@@ -17,7 +17,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from opta_stream.events.deltas import ServingStep
+from opta_stream.events.counters import ServingStep
 from opta_stream.snapshot import (
     SERVING_GAUGES,
     SERVING_VALUES,

@@ -4,7 +4,7 @@ The picker lists ``GET /admin/models/available``, fetched when the page is
 drawn and kept in the session for ``DISK_TTL_S`` (Refresh fetches it again);
 picking a model fills the id box, and any other id can still be typed. A
 failed listing says why and leaves the form usable. The form sends only the
-fields the user set (see ``present.load_settings``); its result appears under
+fields the user set (see ``views.load_choices``); its result appears under
 it, in a small fragment of its own, so the page need not rerun to show it.
 """
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from opta_stream.ui.resources import Source, source
+from opta_stream.ui.sources import Source, source
 
 __all__ = ["DEEP_LINK_KEY", "REDIRECTED_KEY", "frame", "page_source", "take_deep_link"]
 

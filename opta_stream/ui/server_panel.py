@@ -13,7 +13,7 @@ from __future__ import annotations
 import streamlit as st
 
 from opta_stream.errors import ConfigError
-from opta_stream.servers import Fleet, ServerEntry
+from opta_stream.settings import Fleet, ServerEntry
 from opta_stream.ui import session
 
 __all__ = ["ADD_ERROR", "NAME_INPUT", "SELECT_KEY", "add_panel", "is_share", "selector"]

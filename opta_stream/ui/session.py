@@ -22,16 +22,19 @@ from typing import Any
 
 import streamlit as st
 
-from opta_stream.config import KEY_ORIGINS, Settings, key_digest, resolve_settings
 from opta_stream.errors import ConfigError
 from opta_stream.inputs import same_origin, validate_admin_key, validate_url
-from opta_stream.servers import (
+from opta_stream.settings import (
+    KEY_ORIGINS,
     Fleet,
     ServerEntry,
+    Settings,
     check_unique,
     entry_settings,
+    key_digest,
     make_entry,
     resolve_fleet,
+    resolve_settings,
 )
 from opta_stream.ui.throttle import Throttle
 

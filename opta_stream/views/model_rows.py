@@ -10,14 +10,15 @@ from __future__ import annotations
 from opta_stream.figures.serving_totals import seconds
 from opta_stream.snapshot import ModelInfo
 from opta_stream.units import duration, number, span
+from opta_stream.views.recording import Color
 
 __all__ = ["READINESS_COLORS", "model_facts", "readiness_color"]
 
-READINESS_COLORS = {"routable": "green", "degraded": "orange", "quarantined": "red",
-                    "loading": "blue", "admitted": "blue"}
+READINESS_COLORS: dict[str, Color] = {"routable": "green", "degraded": "orange",
+                                      "quarantined": "red", "loading": "blue", "admitted": "blue"}
 
 
-def readiness_color(state: str | None) -> str:
+def readiness_color(state: str | None) -> Color:
     """The badge colour of a readiness state; grey for one we do not know."""
     return READINESS_COLORS.get(state or "", "gray")
 

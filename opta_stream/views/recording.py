@@ -1,129 +1,310 @@
-"""A page's elements, recorded once and drawn by every viewer.
+"""A page's elements, recorded once per tick and drawn by every viewer.
 
-A ``Recorder`` takes the same calls as ``st`` for the elements the live
-fragments draw (metrics, text, charts, tables, download buttons, columns and
-containers) and keeps them as a list instead of drawing. ``replay`` then makes
-those calls on Streamlit for one viewer: with the page's computation done once
-per tick slot (``ui.slots``), a viewer's rerun only emits elements. Calls on
-the recorder go where ``with`` points, as with ``st``; calls on a column or a
-container go into it. Pure: it never imports Streamlit (``replay`` is handed
-the module or a container).
+A view builds a ``Recording`` instead of drawing: each method records one
+element with typed arguments (mypy checks every call where the view makes
+it, not at replay), and ``columns``/``container`` open blocks that take
+their own elements, as ``st`` does; ``with block:`` sends the recorder's
+calls there. ``ui.drawing.draw`` makes the calls on Streamlit for one
+viewer, and ``prepared`` turns chart data and tables into what Streamlit
+sends (Arrow) once for every viewer of the tick.
+
+Pure: no Streamlit here. Table columns are described by ``Column`` and made
+into ``st.column_config`` by the drawing side.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
 
-__all__ = ["Block", "Recorder", "replay"]
+import pandas as pd
 
-ELEMENTS = ("metric", "caption", "markdown", "text", "header", "subheader", "badge", "info",
-            "warning", "error", "code", "progress", "dataframe", "vega_lite_chart",
-            "download_button", "page_link")
+from opta_stream.charts.plans import ChartPlan, to_spec
+
+__all__ = [
+    "Badge", "Block", "Chart", "Code", "Color", "Column", "Columns", "Container", "Download",
+    "Metric", "Note", "Op", "PageLink", "Progress", "Recording", "Table", "Text",
+]
+
+Color = Literal["red", "orange", "yellow", "green", "blue", "violet", "gray", "primary"]
+MetricColor = Literal["normal", "inverse", "off", "red", "orange", "yellow", "green", "blue",
+                      "violet", "gray", "primary"]
+TextKind = Literal["caption", "markdown", "text", "subheader"]
+NoteKind = Literal["info", "warning", "error", "success"]
 
 
 @dataclass(frozen=True, slots=True)
-class _Element:
-    name: str
-    args: tuple[Any, ...]
-    kwargs: dict[str, Any]
+class Column:
+    """How a table shows one column (``st.column_config``'s choices we use)."""
+
+    kind: Literal["text", "number", "multiselect", "progress", "line", "link"] = "text"
+    label: str | None = None
+    width: int | Literal["small", "medium", "large"] | None = None
+    format: str | None = None
+    help: str | None = None
+    options: tuple[str, ...] = ()  # multiselect: the values, coloured by ``colors``
+    colors: tuple[str, ...] = ()
+    min_value: float | None = None  # progress and line columns: the scale
+    max_value: float | None = None
+    display_text: str | None = None  # link columns: the words shown instead of the URL
+    pinned: bool = False
 
 
 @dataclass(frozen=True, slots=True)
-class _Columns:
-    spec: Any
-    kwargs: dict[str, Any]
+class Metric:
+    label: str
+    value: str
+    help: str | None = None
+    border: bool = True
+    delta: str | None = None
+    delta_color: MetricColor = "normal"
+    delta_arrow: Literal["auto", "up", "down", "off"] = "auto"
+
+
+@dataclass(frozen=True, slots=True)
+class Text:
+    kind: TextKind
+    body: str
+    help: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Note:
+    kind: NoteKind
+    body: str
+    icon: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Badge:
+    label: str
+    color: Color = "blue"
+    icon: str | None = None
+    help: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Code:
+    body: str
+    wrap_lines: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Progress:
+    value: float  # 0…1
+    text: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Chart:
+    """A Vega-Lite spec; its named datasets are DataFrames until ``prepared`` (then Arrow)."""
+
+    spec: Mapping[str, Any]
+    key: str
+    height: int | None = None  # pixels for charts sized by their rows; None: the spec's
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    data: Any  # a DataFrame until ``prepared``, then what Streamlit sends
+    key: str | None = None
+    columns: Mapping[str, Column] = field(default_factory=dict)
+    height: int | None = None
+    row_height: int | None = None
+    hide_index: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Download:
+    label: str
+    data: bytes | Callable[[], bytes]  # a callable is run only when clicked (large files)
+    file_name: str
+    key: str
+    help: str
+    mime: str = "text/csv"
+
+
+@dataclass(frozen=True, slots=True)
+class PageLink:
+    page: str
+    label: str
+    icon: str | None = None
+    help: str | None = None
+    query_params: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Columns:
+    spec: int | tuple[float, ...]
     blocks: tuple[Block, ...]
+    gap: Literal["small", "medium", "large"] = "small"
+    vertical_alignment: Literal["top", "center", "bottom"] = "top"
 
 
 @dataclass(frozen=True, slots=True)
-class _Container:
-    kwargs: dict[str, Any]
+class Container:
     block: Block
+    border: bool = False
+
+
+Op = (Metric | Text | Note | Badge | Code | Progress | Chart | Table | Download | PageLink
+      | Columns | Container)
 
 
 @dataclass(eq=False)
 class Block:
     """A place elements go: the page itself, a column or a container."""
 
-    root: Recorder | None = None
-    ops: list[_Element | _Columns | _Container] = field(default_factory=list)
+    ops: list[Op] = field(default_factory=list)
+    _stack: list[Block] | None = None  # the recording's ``with`` stack (shared by its blocks)
 
-    def _sink(self) -> list[_Element | _Columns | _Container]:
-        return self.ops
+    def _add(self, op: Op) -> None:
+        self.ops.append(op)
 
-    def _top(self) -> Recorder:
-        assert self.root is not None
-        return self.root
+    def _child(self) -> Block:
+        return Block(_stack=self._stack)
 
-    def _add(self, name: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
-        self._sink().append(_Element(name, args, kwargs))
+    # -- elements ------------------------------------------------------------
+    def metric(self, label: str, value: str, *, help: str | None = None, border: bool = True,
+               delta: str | None = None, delta_color: MetricColor = "normal",
+               delta_arrow: Literal["auto", "up", "down", "off"] = "auto") -> None:
+        self._add(Metric(label, value, help, border, delta, delta_color, delta_arrow))
 
-    def columns(self, spec: Any, **kwargs: Any) -> list[Block]:
+    def caption(self, body: str, *, help: str | None = None) -> None:
+        self._add(Text("caption", body, help))
+
+    def markdown(self, body: str, *, help: str | None = None) -> None:
+        self._add(Text("markdown", body, help))
+
+    def text(self, body: str, *, help: str | None = None) -> None:
+        self._add(Text("text", body, help))
+
+    def subheader(self, body: str, *, help: str | None = None) -> None:
+        self._add(Text("subheader", body, help))
+
+    def note(self, kind: NoteKind, body: str, *, icon: str | None = None) -> None:
+        """``st.info``, ``st.warning``, ``st.error`` or ``st.success``."""
+        self._add(Note(kind, body, icon))
+
+    def badge(self, label: str, *, color: Color = "blue", icon: str | None = None,
+              help: str | None = None) -> None:
+        self._add(Badge(label, color, icon, help))
+
+    def code(self, body: str) -> None:
+        self._add(Code(body))
+
+    def progress(self, value: float, text: str | None = None) -> None:
+        self._add(Progress(min(max(value, 0.0), 1.0), text))
+
+    def chart(self, plan: ChartPlan | Mapping[str, Any], *, key: str,
+              height: int | None = None) -> None:
+        """A plan (cached structure, this tick's data) or a ready Vega-Lite spec."""
+        self._add(Chart(to_spec(plan) if isinstance(plan, ChartPlan) else plan, key, height))
+
+    def table(self, frame: pd.DataFrame, *, key: str | None = None,
+              columns: Mapping[str, Column] | None = None, height: int | None = None,
+              row_height: int | None = None) -> None:
+        self._add(Table(frame, key, dict(columns or {}), height, row_height))
+
+    def download(self, data: bytes | Callable[[], bytes], *, file_name: str, key: str,
+                 help: str, label: str = "Download CSV", mime: str = "text/csv") -> None:
+        self._add(Download(label, data, file_name, key, help, mime))
+
+    def page_link(self, page: str, *, label: str, icon: str | None = None,
+                  help: str | None = None, query_params: Mapping[str, str] | None = None
+                  ) -> None:
+        self._add(PageLink(page, label, icon, help, dict(query_params or {})))
+
+    # -- blocks --------------------------------------------------------------
+    def columns(self, spec: int | Sequence[float], *,
+                gap: Literal["small", "medium", "large"] = "small",
+                vertical_alignment: Literal["top", "center", "bottom"] = "top"
+                ) -> list[Block]:
         n = spec if isinstance(spec, int) else len(spec)
-        blocks = tuple(Block(self._top()) for _ in range(n))
-        self._sink().append(_Columns(spec, kwargs, blocks))
+        blocks = tuple(self._child() for _ in range(n))
+        self._add(Columns(spec if isinstance(spec, int) else tuple(spec), blocks, gap,
+                          vertical_alignment))
         return list(blocks)
 
-    def container(self, **kwargs: Any) -> Block:
-        block = Block(self._top())
-        self._sink().append(_Container(kwargs, block))
+    def container(self, *, border: bool = False) -> Block:
+        block = self._child()
+        self._add(Container(block, border))
         return block
 
     def __enter__(self) -> Block:
-        self._top().stack.append(self)
+        assert self._stack is not None, "only a recording's blocks take 'with'"
+        self._stack.append(self)
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self._top().stack.pop()
-
-    def __getattr__(self, name: str) -> Any:
-        if name not in ELEMENTS:
-            raise AttributeError(name)
-        return lambda *args, **kwargs: self._add(name, args, kwargs)
+        assert self._stack is not None
+        self._stack.pop()
 
     def count(self) -> int:
         """Elements and blocks recorded here and below (tests compare it with the floor)."""
         total = 0
         for op in self.ops:
             total += 1
-            if isinstance(op, _Columns):
+            if isinstance(op, Columns):
                 total += sum(b.count() for b in op.blocks)
-            elif isinstance(op, _Container):
+            elif isinstance(op, Container):
                 total += op.block.count()
         return total
 
+    def walk(self) -> Iterator[Op]:
+        """Every element, depth first (tests and the drawing side read them)."""
+        for op in self.ops:
+            yield op
+            if isinstance(op, Columns):
+                for b in op.blocks:
+                    yield from b.walk()
+            elif isinstance(op, Container):
+                yield from op.block.walk()
 
-@dataclass(eq=False)
-class Recorder(Block):
+
+class Recording(Block):
     """The page's top level: its calls go to the block ``with`` entered last."""
 
-    stack: list[Block] = field(default_factory=list)
+    def __init__(self) -> None:
+        super().__init__(ops=[], _stack=[])
 
-    def __post_init__(self) -> None:
-        self.root = self
+    def _add(self, op: Op) -> None:
+        target = self._stack[-1] if self._stack else self
+        target.ops.append(op)
 
-    def _sink(self) -> list[_Element | _Columns | _Container]:
-        return self.stack[-1].ops if self.stack else self.ops
+    @contextmanager
+    def into(self, block: Block) -> Iterator[Block]:
+        """``with out.into(col):``, the same as ``with col:`` (reads better in a loop)."""
+        with block:
+            yield block
+
+    def prepared(self, spec_data: Callable[[Any], Any], table_data: Callable[[Any], Any]
+                 ) -> Recording:
+        """A copy whose chart datasets and tables went through ``spec_data`` and
+        ``table_data`` (Streamlit's Arrow conversions), made once for every viewer."""
+        out = Recording()
+        out.ops = _mapped(self.ops, spec_data, table_data)
+        return out
 
 
-def replay(ops: Sequence[_Element | _Columns | _Container], where: Any) -> None:
-    """Make the recorded calls on ``where`` (``st``, a column or a container)."""
+def _mapped(ops: list[Op], spec_data: Callable[[Any], Any],
+            table_data: Callable[[Any], Any]) -> list[Op]:
+    done: list[Op] = []
     for op in ops:
-        if isinstance(op, _Element):
-            getattr(where, op.name)(*op.args, **_fresh(op.kwargs))
-        elif isinstance(op, _Columns):
-            for col, block in zip(where.columns(op.spec, **op.kwargs), op.blocks, strict=True):
-                replay(block.ops, col)
-        else:
-            replay(op.block.ops, where.container(**op.kwargs))
-
-
-def _fresh(kwargs: dict[str, Any]) -> dict[str, Any]:
-    """Each viewer gets its own column_config dicts: Streamlit may write into them."""
-    config = kwargs.get("column_config")
-    if not config:
-        return kwargs
-    return {**kwargs, "column_config": {k: dict(v) if isinstance(v, dict) else v
-                                        for k, v in config.items()}}
+        if isinstance(op, Chart):
+            datasets = op.spec.get("datasets")
+            if datasets:
+                op = replace(op, spec={**op.spec, "datasets": {
+                    name: data if isinstance(data, bytes) else spec_data(data)
+                    for name, data in datasets.items()}})
+        elif isinstance(op, Table):
+            op = replace(op, data=table_data(op.data))
+        elif isinstance(op, Columns):
+            op = replace(op, blocks=tuple(Block(_mapped(b.ops, spec_data, table_data))
+                                          for b in op.blocks))
+        elif isinstance(op, Container):
+            op = replace(op, block=Block(_mapped(op.block.ops, spec_data, table_data)))
+        done.append(op)
+    return done

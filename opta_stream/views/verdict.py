@@ -1,21 +1,21 @@
 """The server's health in words: the sidebar badge's label and the banner on every page.
 
-The banner is drawn at the top of each page's live fragment, not by a
-fragment of its own: every extra ``run_every`` fragment of a session adds
-rerun requests that collide with the page's, and with 30 viewers the page's
-2 Hz fragment lost a fifth of its runs to those collisions (bench/RESULTS.md).
+The banner is the first thing each page's view records, from the same
+snapshot as the page's figures, not by a fragment of its own: every extra
+``run_every`` fragment of a session adds rerun requests that collide with the
+page's, and with 30 viewers the page's 2 Hz fragment lost a fifth of its runs
+to those collisions (bench/RESULTS.md).
 """
 
 from __future__ import annotations
 
-from typing import Any
-
 from opta_stream.snapshot import ConnState, Health, Snapshot
 from opta_stream.units import byte_size, duration
+from opta_stream.views.recording import Block, Color
 
 __all__ = ["BADGES", "badge_label", "banner"]
 
-BADGES = {  # health → (label, colour); "Live" is the live state's alone
+BADGES: dict[Health, tuple[str, Color]] = {  # health → (label, colour); "Live" is live's alone
     Health.CONNECTING: ("Connecting…", "orange"),
     Health.LIVE: ("Live", "green"),
     Health.DEGRADED: ("Degraded", "orange"),
@@ -26,7 +26,7 @@ BADGES = {  # health → (label, colour); "Live" is the live state's alone
 }
 
 
-def badge_label(snap: Snapshot) -> tuple[str, str]:
+def badge_label(snap: Snapshot) -> tuple[str, Color]:
     """The badge's words and colour; a stream waiting to reconnect says when."""
     label, color = BADGES[snap.health.state]
     conn = snap.connection
@@ -35,14 +35,11 @@ def badge_label(snap: Snapshot) -> tuple[str, str]:
     return label, color
 
 
-def banner(where: Any, snap: Snapshot) -> None:
+def banner(out: Block, snap: Snapshot) -> None:
     """What is wrong and when the server was last heard, while it is not live, and a history
-    file that cannot be written (else nothing).
-
-    ``where`` is ``st`` or a recorder block.
-    """
+    file that cannot be written (else nothing)."""
     if snap.history.trouble:  # the file cannot be written: say so on every page
-        where.warning(snap.history.message, icon=":material/save:")
+        out.note("warning", snap.history.message, icon=":material/save:")
     health = snap.health
     if health.state in (Health.LIVE, Health.CONNECTING):
         return
@@ -51,10 +48,8 @@ def banner(where: Any, snap: Snapshot) -> None:
             " figures older than a few seconds say how old they are." if health.last_seen_at
             else " Nothing has been heard from the server yet.")
     text = f"{label}: {health.message}{seen}"
-    if health.state is Health.DEGRADED:
-        where.warning(text, icon=":material/warning:")
-    else:
-        where.error(text, icon=":material/error:")
+    out.note("warning" if health.state is Health.DEGRADED else "error", text,
+             icon=":material/warning:" if health.state is Health.DEGRADED else ":material/error:")
 
 
 def history_caption(snap: Snapshot) -> str:

@@ -23,7 +23,7 @@ import requests
 
 from opta_stream.inputs import host_label, preview
 from opta_stream.ranges import RangeLine
-from opta_stream.servers import PromSettings
+from opta_stream.settings import PromSettings
 from opta_stream.wire.plumbing import new_session
 
 __all__ = ["MAX_POINTS", "PromClient", "PromError", "QUERIES", "query_for", "step_for"]

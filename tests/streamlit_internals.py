@@ -1,46 +1,19 @@
-"""Every use of Streamlit's internals, in one place: tests and bench, and two Arrow helpers.
+"""The Streamlit internals the tests lean on, in one place (checked on 1.67.0).
 
-The app itself uses only ``arrow_bytes`` and ``arrow_table`` (``ui.shared``
-turns a tick's data into Arrow once for every viewer, exactly as Streamlit
-would for each); everything else here serves tests and the benchmarks.
-
-Checked against Streamlit 1.67.0 (``STREAMLIT_CHECKED``); ``pyproject.toml``
-caps streamlit below 1.68 so that a new release is tried here first. Each
-function names the internal it leans on, so an upgrade that moves one breaks
-here, loudly, and nowhere else.
+``opta_stream/ui/_compat.py`` holds the app's own; these are for AppTest and
+the secret-hygiene search. ``test_streamlit_internals.py`` fails when the
+installed Streamlit is not the checked one, so each of these is looked at again
+on an upgrade.
 """
 
 from __future__ import annotations
 
-import json
+import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = [
-    "STREAMLIT_CHECKED", "arrow_bytes", "arrow_table", "back_msg", "cached_values",
-    "chart_proto_sizes", "forward_msg", "quiet_no_runtime_warning", "record_media",
-    "resource_value_key", "use_navigation_mode",
-]
-
-STREAMLIT_CHECKED = "1.67.0"
-
-
-def arrow_bytes(data: Any) -> bytes:
-    """A chart dataset as Streamlit sends it (``dataframe_util.convert_anything_to_arrow_bytes``).
-
-    ``st.vega_lite_chart`` passes a named dataset that is already ``bytes`` through as is.
-    """
-    from streamlit import dataframe_util
-
-    return bytes(dataframe_util.convert_anything_to_arrow_bytes(data))
-
-
-def arrow_table(frame: Any) -> Any:
-    """A DataFrame as the Arrow table Streamlit would make of it
-    (``dataframe_util.convert_pandas_df_to_arrow_table``); ``st.dataframe`` only serialises it."""
-    from streamlit import dataframe_util
-
-    return dataframe_util.convert_pandas_df_to_arrow_table(frame)
+__all__ = ["cached_values", "record_media", "resource_value_key", "session_fields",
+           "use_navigation_mode"]
 
 
 def use_navigation_mode(monkeypatch: Any) -> None:
@@ -111,44 +84,8 @@ def record_media(monkeypatch: Any) -> dict[str, bytes | Callable[[], bytes]]:
     return seen
 
 
-def quiet_no_runtime_warning() -> Callable[[], None]:
-    """Silence "No runtime found" while importing ui outside ``streamlit run``; returns undo."""
-    import logging
-
-    import streamlit.runtime.caching.cache_data_api as cache_api
-
-    logger = logging.getLogger(cache_api.__name__)
-    level = logger.level
-    logger.setLevel(logging.ERROR)
-    return lambda: logger.setLevel(level)
-
-
-def chart_proto_sizes(spec: dict[str, Any] | Any) -> tuple[int, int, int]:
-    """(proto bytes, Arrow bytes, spec JSON bytes) Streamlit would send for a chart.
-
-    ``spec`` is a Vega-Lite dict with DataFrames as named datasets, or an
-    Altair chart. Uses ``streamlit.elements.vega_charts``' private marshalling.
-    """
-    from streamlit.elements import vega_charts as vc
-
-    spec = dict(spec) if isinstance(spec, dict) else vc._convert_altair_to_vega_lite_spec(spec)
-    proto = vc.VegaLiteChartProto()
-    spec = vc._prepare_vega_lite_spec(spec, True)
-    vc._marshall_chart_data(proto, spec, None)
-    proto.spec = vc._stabilize_vega_json_spec(json.dumps(spec))
-    arrow = sum(len(d.data.data) for d in proto.datasets) + len(proto.data.data)
-    return proto.ByteSize(), arrow, len(proto.spec)
-
-
-def back_msg() -> Any:
-    """An empty ``BackMsg`` (the browser → server protocol message)."""
-    from streamlit.proto.BackMsg_pb2 import BackMsg
-
-    return BackMsg()
-
-
-def forward_msg() -> Any:
-    """An empty ``ForwardMsg`` (the server → browser protocol message)."""
-    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
-
-    return ForwardMsg()
+def session_fields(at: Any) -> dict[str, Any]:
+    """Everything Streamlit keeps for an AppTest session (``SessionState``'s dataclass
+    fields: widget states, values, ids), by field name."""
+    state = at._session_state._state
+    return {f.name: getattr(state, f.name) for f in dataclasses.fields(state)}

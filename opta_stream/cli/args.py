@@ -1,20 +1,19 @@
-"""The command line's settings: the same secrets file and environment the app reads.
+"""The command line's own words: its error, the history file it reads, ``--since`` spans.
 
-``.streamlit/secrets.toml`` in the current folder (where ``streamlit run``
-looks), then the environment; a bad file or value is a ``CliError`` in words.
+Its settings are the app's (``settings``: the same secrets file and
+environment); a bad file or value is a ``CliError`` in words.
 """
 
 from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
-from opta_stream.config import Settings, resolve_settings
 from opta_stream.errors import ConfigError
 from opta_stream.history.place import default_path
+from opta_stream.settings import Settings, file_secrets, resolve_settings
 
 __all__ = ["CliError", "history_file", "parse_span", "settings"]
 
@@ -27,15 +26,9 @@ class CliError(Exception):
 
 
 def settings(environ: Mapping[str, str] = os.environ, cwd: Path | None = None) -> Settings:
-    path = (cwd or Path.cwd()) / ".streamlit" / "secrets.toml"
-    secrets: Mapping = {}
-    if path.is_file():
-        try:
-            secrets = tomllib.loads(path.read_text(encoding="utf-8"))
-        except (OSError, UnicodeError, tomllib.TOMLDecodeError) as exc:
-            raise CliError(f"{path} cannot be read: {exc}") from None
+    """The app's settings: ``.streamlit/secrets.toml`` in ``cwd``, then the environment."""
     try:
-        return resolve_settings(secrets, environ)
+        return resolve_settings(file_secrets(cwd), environ)
     except ConfigError as exc:
         raise CliError(str(exc)) from None
 

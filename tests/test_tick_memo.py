@@ -6,7 +6,7 @@ import threading
 
 import pytest
 
-from opta_stream.ui.slots import SlotMemo
+from opta_stream.ui.tick_memo import SlotMemo
 
 
 class Clock:

@@ -13,7 +13,7 @@ import time
 from datetime import tzinfo
 from typing import BinaryIO
 
-from opta_stream.cli.conf import CliError
+from opta_stream.cli.args import CliError
 from opta_stream.export import csv_files as export
 from opta_stream.export.csv_files import serving_csv, usage_csv
 from opta_stream.figures.usage_days import daily

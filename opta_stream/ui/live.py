@@ -1,0 +1,102 @@
+"""Each viewer's redraw of a live part: the tick's view, built once for every viewer of it.
+
+A page's live fragment reruns for each viewer at the render interval, and
+what it shows depends only on its spec (``views.specs``) and the moment.
+Time is cut into slots of half the render interval (``ui.slots``): the first
+viewer of a slot takes the server's snapshot (shared by every view of that
+server, window and slot), builds the view from spec and snapshot, and turns
+its data into Arrow (``drawing.prepare``); every other viewer with an equal
+spec gets the very same recording, so the element messages are identical
+too. The cache key is the build and the spec, nothing assembled by hand: a
+spec is all a view reads besides its snapshot.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, TypeVar
+
+from opta_stream.snapshot import Snapshot
+from opta_stream.ui import sources
+from opta_stream.ui.drawing import draw, prepare
+from opta_stream.ui.sources import Source
+from opta_stream.ui.tick_memo import SlotMemo
+from opta_stream.views.recording import Recording
+
+__all__ = ["prepared", "show", "snapshot", "view", "view_many"]
+
+T = TypeVar("T")
+
+
+class _Spec(Protocol):
+    @property
+    def server(self) -> str: ...
+
+    @property
+    def snapshot_s(self) -> float: ...
+
+    @property
+    def usage_s(self) -> float | None: ...
+
+
+S = TypeVar("S", bound=_Spec)
+M = TypeVar("M")
+
+
+def _ticks(src: Source) -> SlotMemo:
+    return sources.current().ticks(src.settings.render_s / 2.0)
+
+
+def snapshot(src: Source, window_s: float, usage_s: float | None = None) -> Snapshot:
+    """The server's snapshot of ``window_s``, taken once per slot for every view of it."""
+    return _ticks(src).get(("snapshot", src.key, window_s, usage_s),
+                           lambda: src.store.snapshot(window_s, usage_s=usage_s))
+
+
+def prepared(value: Any) -> Any:
+    """Every recording in a view's result with its data made Arrow (once, for everyone)."""
+    if isinstance(value, Recording):
+        return prepare(value)
+    if isinstance(value, tuple):
+        return tuple(prepared(v) for v in value)
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        changed = {f.name: prepared(v) for f in dataclasses.fields(value)
+                   if isinstance(v := getattr(value, f.name), Recording | tuple)}
+        return dataclasses.replace(value, **changed) if changed else value
+    return value
+
+
+def view(src: Source, spec: S, build: Callable[[S, Snapshot], T]) -> T:
+    """``build(spec, snapshot)`` for this slot: made by the slot's first viewer, shared."""
+    if spec.server != src.key:
+        raise ValueError("a view's spec names another server than its source")
+    return _ticks(src).get(
+        (build, spec),
+        lambda: prepared(build(spec, snapshot(src, spec.snapshot_s, spec.usage_s))))
+
+
+def show(src: Source, spec: S, build: Callable[[S, Snapshot], Recording]) -> None:
+    """This viewer's redraw of one view."""
+    draw(view(src, spec, build))
+
+
+class _ManySpec(Protocol):
+    @property
+    def servers(self) -> tuple[str, ...]: ...
+
+    @property
+    def snapshot_s(self) -> float: ...
+
+
+MS = TypeVar("MS", bound=_ManySpec)
+
+
+def view_many(srcs: Sequence[Source], spec: MS,
+              build: Callable[[MS, Sequence[Snapshot]], M], slot_s: float) -> M:
+    """A view over several servers' snapshots (the Fleet history), once per ``slot_s``."""
+    if tuple(s.key for s in srcs) != spec.servers:
+        raise ValueError("a view's spec names other servers than its sources")
+    memo = sources.current().ticks(slot_s)
+    return memo.get((build, spec), lambda: prepared(build(
+        spec, [s.store.snapshot(spec.snapshot_s) for s in srcs])))

@@ -1,0 +1,138 @@
+"""Overview: is the server healthy right now?
+
+Memory gauge (bands at 60/80 %, the server's threshold marked), current
+tokens/s with a sparkline, loaded models, active requests, uptime, p95
+latency, error rate and queue, and the latest events, all from one snapshot.
+"""
+
+from __future__ import annotations
+
+from datetime import tzinfo
+
+import pandas as pd
+
+from opta_stream.charts.small_charts import gauge_plan, sparkline_plan
+from opta_stream.charts.throughput_lines import TOTAL, line_rows
+from opta_stream.figures import freshness
+from opta_stream.figures.memory import memory_pct
+from opta_stream.figures.serving_totals import latest_gauges, seconds, totals
+from opta_stream.figures.tokens import LIVE_OVER_S, rate_grid, tokens_now
+from opta_stream.figures.windows import snapshot_window
+from opta_stream.snapshot import LogEntry, Snapshot
+from opta_stream.units import clock_time, duration, number, zone
+from opta_stream.views.recording import Block, Recording
+from opta_stream.views.specs import OVERVIEW_S, OverviewSpec
+from opta_stream.views.verdict import banner
+
+__all__ = ["build", "events_frame", "total_frame"]
+
+LATEST_EVENTS = 8
+
+
+def _round(gb: float | None) -> float | None:
+    """0.05 GB is below what the gauge can show: the gauge's data changes less often."""
+    return None if gb is None else round(gb * 20.0) / 20.0
+
+
+def memory_card(out: Block, snap: Snapshot, tz: tzinfo) -> None:
+    g = snap.gauges
+    with out.container(border=True) as box:
+        box.markdown("**Memory**")
+        box.chart(gauge_plan(_round(g.memory_used_gb), _round(g.memory_total_gb),
+                             g.threshold_pct), key="overview_gauge")
+        pct = memory_pct(g)
+        if pct is None or g.memory_used_gb is None or g.memory_total_gb is None:
+            box.caption("No memory figures yet — waiting for the first status sample.")
+            return
+        limit = f" · threshold {g.threshold_pct:.0f} %" if g.threshold_pct is not None else ""
+        stale = freshness.status_age(snap).note(tz)
+        box.caption(f"{g.memory_used_gb:.1f} of {g.memory_total_gb:.1f} GB used "
+                    f"({pct:.0f} %){limit}" + (f" · {stale}" if stale else ""))
+
+
+def total_frame(snap: Snapshot, step_s: float = 2.0) -> pd.DataFrame:
+    """The sparkline's frame: the 'all models' rate line, as on the Throughput page."""
+    t0, t1 = snapshot_window(snap)
+    grid = rate_grid(snap.throughput, t0, t1, step_s=step_s, over_s=LIVE_OVER_S)
+    return line_rows(grid.t, grid.total, TOTAL, 1.5)
+
+
+def throughput_card(out: Block, snap: Snapshot, tz: tzinfo) -> None:
+    series = snap.throughput
+    with out.container(border=True) as box:
+        box.metric("Tokens / s", number(tokens_now(snap)), border=False,
+                   help="All loaded models together, the rate over the last 10 s (the "
+                        "Throughput page's 'Now').")
+        box.chart(sparkline_plan(total_frame(snap)), key="overview_sparkline")
+        if not len(series):
+            box.caption("No throughput samples yet — waiting for the first one."
+                        if snap.gauges.tokens_per_s is None else
+                        f"No throughput sample in the last {duration(OVERVIEW_S)}.")
+        elif note := freshness.age_of(float(series.ts[-1]), snap).note(tz):
+            box.caption(f":material/schedule: {note}: no newer sample.")
+
+
+def numbers_row(out: Block, snap: Snapshot, tz: tzinfo) -> None:
+    g = snap.gauges
+    active = number(g.active_requests, "d")
+    if g.active_requests is not None and g.max_concurrent:
+        active += f" / {g.max_concurrent}"
+    models = freshness.models_age(snap)
+    cols = out.columns(4)
+    cols[0].metric("Loaded models", str(len(snap.models)) if models.known else "—",
+                   help=None if models.known else "The model list has not arrived yet.")
+    cols[1].metric("Active requests", active)
+    cols[2].metric("Uptime", duration(g.uptime_s))
+    cols[3].metric("Server version", g.version or "—")
+    note = freshness.status_age(snap).note(tz, "Server status")
+    if note:
+        out.caption(f":material/schedule: {note}: the server has not answered since.")
+
+
+def serving_row(out: Block, snap: Snapshot) -> None:
+    """Latency, errors and queue over the snapshot's window, as the Requests page counts them."""
+    t0, t1 = snapshot_window(snap)
+    t = totals(snap.serving, t0=t0, t1=t1)
+    g = latest_gauges(snap.serving)
+    over = duration(OVERVIEW_S)
+    cols = out.columns(4)
+    cols[0].metric("p95 latency", seconds(t.quantile(0.95)),
+                   help=f"95 % of the requests that finished in the last {over} took at most "
+                        "this (from the server's latency histogram).")
+    cols[1].metric("Error rate", number(100.0 * t.error_ratio, ".1f", " %"),
+                   help=f"Failed over all requests that finished in the last {over}.")
+    cols[2].metric("Queued", number(g.get("queued"), ".0f"),
+                   help="Requests waiting for a free slot now.")
+    cols[3].metric("Requests / s", number(t.per_s("requests"), ".2f"),
+                   help=f"Requests finished per second over the last {over}.")
+    if not len(snap.serving):
+        out.caption("No request metrics yet — they come from the server's /admin/metrics.")
+
+
+def events_frame(entries: tuple[LogEntry, ...], tz: tzinfo) -> pd.DataFrame:
+    rows = [(clock_time(e.ts, tz), e.type, e.severity, e.summary)
+            for e in reversed(entries)]
+    return pd.DataFrame(rows, columns=["time", "event", "severity", "summary"], dtype=object)
+
+
+def latest_events(out: Block, snap: Snapshot, tz: tzinfo) -> None:
+    out.markdown("**Latest events**")
+    entries = tuple(e for e in snap.events if e.severity != "debug")[-LATEST_EVENTS:]
+    if not entries:
+        out.caption("No events yet — model loads, downloads and warnings will appear here.")
+        return
+    out.table(events_frame(entries, tz), key="overview_events")
+
+
+def build(spec: OverviewSpec, snap: Snapshot) -> Recording:
+    """The live part's elements for one tick, shared by every viewer of it."""
+    tz = zone(spec.tz)
+    out = Recording()
+    banner(out, snap)
+    left, right = out.columns([3, 2])
+    memory_card(left, snap, tz)
+    throughput_card(right, snap, tz)
+    numbers_row(out, snap, tz)
+    serving_row(out, snap)
+    latest_events(out, snap, tz)
+    return out

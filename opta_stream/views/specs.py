@@ -1,0 +1,139 @@
+"""What each page's view depends on, typed and frozen: its spec.
+
+A spec is at once the cache key of a tick's recording and, with one
+snapshot, the only input of the page's pure ``build(spec, snapshot)``: a
+view reads nothing else (no clock, no session, no Store), so two viewers
+whose specs are equal get the same recording and two whose specs differ
+never get each other's. ``server`` names the Store the snapshot comes from
+(``ui.sources.Source.key``); ``snapshot_s`` is how far back that snapshot
+must reach.
+
+A Prometheus answer is part of a long window's spec; answers compare by
+what was asked and when it arrived (``snapshot.RangeAnswer``), so a new
+answer is a new spec and is drawn at once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from opta_stream.ranges import RangeAnswer
+
+__all__ = [
+    "EventsSpec", "FleetCardSpec", "FleetHistorySpec", "MemorySpec", "ModelsSpec",
+    "OverviewSpec", "RequestsSpec", "Spec", "ThroughputSpec", "UsageSpec",
+]
+
+OVERVIEW_S = 120.0  # the Overview's and the Fleet cards' window: "now", with a short past
+MODELS_S = 300.0  # each model's p95 is over the last 5 min, as on the Requests page
+EVENTS_SNAPSHOT_S = 60.0  # the log is not windowed by the snapshot: any span will do
+
+
+@dataclass(frozen=True, slots=True)
+class Spec:
+    """The base of every page's spec: whose data, in which time zone."""
+
+    server: str
+    tz: str
+
+    @property
+    def snapshot_s(self) -> float:
+        return OVERVIEW_S
+
+    @property
+    def usage_s(self) -> float | None:
+        """How far back the usage ledger is wanted in the snapshot (None: not at all)."""
+        return None
+
+
+@dataclass(frozen=True, slots=True)
+class OverviewSpec(Spec):
+    """The Overview: the last two minutes and "now"."""
+
+
+@dataclass(frozen=True, slots=True)
+class WindowSpec(Spec):
+    """A page with a window selector, drawn from Prometheus for long windows when set."""
+
+    window_s: float
+    answer: RangeAnswer | None = None
+
+    @property
+    def snapshot_s(self) -> float:
+        return self.window_s
+
+
+@dataclass(frozen=True, slots=True)
+class ThroughputSpec(WindowSpec):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class MemorySpec(WindowSpec):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class RequestsSpec(WindowSpec):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class EventsSpec(Spec):
+    """The event log over ``window_s``, filtered."""
+
+    window_s: float
+    categories: tuple[str, ...]
+    severities: tuple[str, ...]
+    needle: str = ""
+
+    @property
+    def snapshot_s(self) -> float:
+        return EVENTS_SNAPSHOT_S
+
+
+@dataclass(frozen=True, slots=True)
+class UsageSpec(Spec):
+    """Usage per local day over the last ``days`` days (today included)."""
+
+    days: int
+
+    @property
+    def snapshot_s(self) -> float:
+        return 1.0
+
+    @property
+    def usage_s(self) -> float | None:
+        return (self.days + 1) * 86400.0  # a day more: the first local day starts before
+
+
+@dataclass(frozen=True, slots=True)
+class ModelsSpec(Spec):
+    """The loaded models' rows and the jobs."""
+
+    @property
+    def snapshot_s(self) -> float:
+        return MODELS_S
+
+
+@dataclass(frozen=True, slots=True)
+class FleetCardSpec(Spec):
+    """One server's card on the Fleet page."""
+
+    name: str
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class FleetHistorySpec:
+    """Every server's tokens/s over a long window: one snapshot per server, in order."""
+
+    servers: tuple[str, ...]  # each server's Store key
+    names: tuple[str, ...]
+    tz: str
+    window_s: float
+    answers: tuple[RangeAnswer | None, ...]
+
+    @property
+    def snapshot_s(self) -> float:
+        return self.window_s

@@ -1,0 +1,118 @@
+"""Throughput: tokens per second over a chosen window, and its CSV.
+
+Every point is a windowed rate (10 s in the live views, a minute or more in
+the long ones; the caption says which), one line per model plus the total,
+the same definition as the Overview's card. Lines break where the feed was
+down (gaps are shaded), amber rules mark loads, unloads, downloads, reloads
+and restarts, and a labelled dashed line marks the window's average. The CSV
+holds the raw samples of exactly the window on screen.
+
+With ``prometheus_url`` set, a window of an hour or more is drawn from
+Prometheus (the server's completion-token counter as a rate) up to the last
+five minutes, which come from the live feed; its figures are that line's.
+When Prometheus gives nothing, the chart says why and shows the dashboard's
+own history.
+"""
+
+from __future__ import annotations
+
+from opta_stream.charts.frames import marker_frame
+from opta_stream.charts.long_window import (
+    LIVE,
+    LOCAL_SOURCE,
+    PROM,
+    fallback_caption,
+    line_stats,
+    uses_prometheus,
+)
+from opta_stream.charts.parts import TimeAxis
+from opta_stream.charts.throughput_lines import ThroughputView, throughput_view
+from opta_stream.charts.time_charts import throughput_plan
+from opta_stream.export.csv_files import throughput_csv
+from opta_stream.figures.tokens import LONG_OVER_S, rate_grid, tokens_now
+from opta_stream.figures.windows import snapshot_window
+from opta_stream.ranges import RangeAnswer
+from opta_stream.snapshot import Snapshot
+from opta_stream.units import number, span
+from opta_stream.views.csv_buttons import window_csv
+from opta_stream.views.long_chart import live_from, prometheus_chart
+from opta_stream.views.recording import Block, Recording
+from opta_stream.views.specs import ThroughputSpec
+from opta_stream.views.verdict import banner
+
+__all__ = ["build"]
+
+Stats = tuple[float | None, float | None, float | None]  # average, p95, peak
+
+
+def stats_row(out: Block, stats: Stats, now: float | None, over_s: float, line: str) -> None:
+    average, p95, peak = stats
+    cols = out.columns(4)
+    cols[0].metric("Now, tokens/s", number(now),
+                   help="All models together over the last 10 s: the Overview's figure.")
+    cols[1].metric("Average tokens/s", number(average),
+                   help=f"The mean of the {line} line over the window (each point is "
+                        f"the rate over {span(over_s)}), idle time included.")
+    cols[2].metric("p95 tokens/s", number(p95),
+                   help=f"95 % of the {line} line's points are at or below this.")
+    cols[3].metric("Peak tokens/s", number(peak), help=f"The highest point of the {line} line.")
+
+
+def prom_chart(out: Block, snap: Snapshot, answer: RangeAnswer, tz: str) -> None:
+    """Prometheus's line, then the live feed's last minutes."""
+    start, t1 = live_from(snap), snap.taken_at
+    tail = rate_grid(snap.tail.throughput, start, t1,
+                     step_s=max(1.0, min(5.0, (t1 - start) / 10.0)), over_s=LONG_OVER_S)
+    prometheus_chart(out, snap, answer, tz, kind="prom_throughput", field="tokens_per_second",
+                     prom=[(PROM, "tokens_per_s")], live=[(LIVE, tail.t, tail.total)],
+                     key="throughput_chart_prom", height=300,
+                     note="All models together: Prometheus counts a request's tokens when it "
+                          "finishes.")
+
+
+def chart(out: Block, snap: Snapshot, view: ThroughputView, tz: str,
+          answer: RangeAnswer | None) -> None:
+    window = snapshot_window(snap)
+    out.chart(throughput_plan(view, gaps=snap.gaps, markers=marker_frame(snap.events, window),
+                              window=window, axis=TimeAxis.for_window(snap.window_s, tz)),
+              key="throughput_chart")
+    if not len(snap.throughput):
+        out.caption("No throughput samples yet — waiting for the first tokens/s reading "
+                    "from the server.")
+    else:
+        split = " One line per model; 'all models' is their sum." if view.per_model else ""
+        out.caption(f"Each point is the rate over the {span(view.grid.over_s)} before it, "
+                    f"every {span(view.grid.step_s)}.{split} A real server counts a "
+                    f"request's tokens when it finishes. {LOCAL_SOURCE}")
+    if note := fallback_caption(answer):
+        out.caption(f":material/info: {note}")
+
+
+def download(out: Block, snap: Snapshot) -> None:
+    window_csv(out, snap, "throughput",
+               lambda start, end: throughput_csv(snap.throughput, start, end),
+               len(snap.throughput),
+               help="The raw samples in the window shown (per poll or per streamed reading), "
+                    "with UTC timestamps.")
+
+
+def build(spec: ThroughputSpec, snap: Snapshot) -> Recording:
+    """The live part's elements for one tick, shared by every viewer of it."""
+    out = Recording()
+    banner(out, snap)
+    answer = spec.answer
+    if uses_prometheus(answer, spec.window_s):
+        assert answer is not None
+        # The figures are the whole Prometheus line's: its points are evenly spaced, the
+        # live tail's are not (5 s against the query's step).
+        line = answer.lines["tokens_per_s"]
+        stats_row(out, line_stats(line.values), tokens_now(snap),
+                  max(LONG_OVER_S, line.step_s), "Prometheus")
+        prom_chart(out, snap, answer, spec.tz)
+    else:
+        view = throughput_view(snap)
+        stats_row(out, (view.average, view.p95, view.peak), tokens_now(snap),
+                  view.grid.over_s, "'all models'")
+        chart(out, snap, view, spec.tz, answer)
+    download(out, snap)
+    return out

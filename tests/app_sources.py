@@ -1,0 +1,52 @@
+"""The app's data seam for tests: Stores a test filled itself, handed in as ``Sources``.
+
+``ui.sources`` takes any ``Sources``; the running app uses ``FeedSources``.
+``StoreSources`` answers with the test's Stores (one for every server, or one
+per server name, falling back to real feeds for names it does not know) and
+its own tick memo: by default every read of its clock is a new slot, so no
+two redraws share a recording and a test that changes its Store sees the
+change at the next run; ``clock`` gives a test the slots it wants instead.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from opta_stream.settings import Settings
+from opta_stream.store.core import Store
+from opta_stream.ui import session
+from opta_stream.ui.sources import FeedSources, Source, Sources
+from opta_stream.ui.tick_memo import SlotMemo
+
+
+def every_read_a_new_slot() -> Callable[[], float]:
+    ticks = itertools.count()
+    return lambda: next(ticks) * 1e9
+
+
+class StoreSources:
+    """Sources made of a test's Stores (see the module docstring)."""
+
+    def __init__(self, stores: Store | Mapping[str, Store], client: Any = None, *,
+                 clock: Callable[[], float] | None = None,
+                 fallback: Sources | None = None) -> None:
+        self.stores, self.client = stores, client
+        self._clock = clock or every_read_a_new_slot()
+        self._fallback = fallback or FeedSources()
+        self._memos: dict[float, SlotMemo] = {}
+        self.memos_made = 0
+
+    def source(self, conf: Settings, name: str | None, *, demo: bool = False) -> Source:
+        store = self.stores if isinstance(self.stores, Store) else self.stores.get(name or "")
+        if store is None:
+            return self._fallback.source(conf, name, demo=demo)
+        return Source(store, self.client, conf, False, session.read_only(conf))
+
+    def ticks(self, slot_s: float) -> SlotMemo:
+        memo = self._memos.get(slot_s)
+        if memo is None:
+            memo = self._memos[slot_s] = SlotMemo(slot_s, max_keys=256, clock=self._clock)
+            self.memos_made += 1
+        return memo
