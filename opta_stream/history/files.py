@@ -13,7 +13,7 @@ import sqlite3
 import time
 from pathlib import Path
 
-from opta_stream.history.schema import ForeignFile, check, create
+from opta_stream.history.schema import ForeignFile, check, create, upgrade
 
 __all__ = ["HistoryUnavailable", "open_for_reading", "open_for_writing"]
 
@@ -55,6 +55,8 @@ def _open_ours(path: Path) -> sqlite3.Connection:
     try:
         if not check(conn):  # before WAL: a new file's auto_vacuum only holds if set first
             create(conn)
+        else:
+            upgrade(conn)
         conn.execute("PRAGMA journal_mode = WAL")
         conn.execute("PRAGMA synchronous = NORMAL")
         ok = conn.execute("PRAGMA quick_check").fetchone()[0]

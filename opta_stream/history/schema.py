@@ -11,17 +11,23 @@ every 5 s and one read on start.
 
 The file is ours when its ``application_id`` is ``APPLICATION_ID``; a new
 file has 0 and no tables. Anything else (another program's database, a
-newer layout) is foreign and is moved aside, never written into.
+newer layout) is foreign and is moved aside, never written into. An older
+layout of ours is brought up to date in place (``upgrade``): each version
+only adds tables, so nothing already kept is touched.
+
+Layout versions: 1, the history; 2, the alert tables (``ALERTS_DDL``: states,
+transitions, the delivery outbox, silences; see ``history.alert_journal``).
 """
 
 from __future__ import annotations
 
 import sqlite3
 
-__all__ = ["APPLICATION_ID", "SCHEMA_VERSION", "SERIES", "ForeignFile", "check", "create"]
+__all__ = ["ALERTS_DDL", "APPLICATION_ID", "SCHEMA_VERSION", "SERIES", "ForeignFile", "check",
+           "create", "upgrade"]
 
 APPLICATION_ID = 0x4F505453  # "OPTS"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 # (series, bucket width) → its code in ``tiers.series``
 SERIES: dict[tuple[str, float], int] = {
     ("throughput", 1.0): 1, ("throughput", 10.0): 2, ("throughput", 60.0): 3,
@@ -55,6 +61,32 @@ CREATE TABLE gaps (server INTEGER NOT NULL, start REAL NOT NULL, "end" REAL,
                    PRIMARY KEY (server, start)) WITHOUT ROWID;
 """
 
+# Layout 2. Servers are named as the rules name them; a receiver by its position, kind
+# and host (``Receiver.key``), never by its URL (the URL carries its token).
+ALERTS_DDL = """
+CREATE TABLE IF NOT EXISTS alert_states (
+    server TEXT NOT NULL, rule TEXT NOT NULL, state TEXT NOT NULL, since REAL NOT NULL,
+    active_since REAL, episode INTEGER NOT NULL, fired_at REAL, resolved_at REAL,
+    value REAL, threshold REAL, severity TEXT NOT NULL,
+    PRIMARY KEY (server, rule)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS alert_transitions (
+    id INTEGER PRIMARY KEY, server TEXT NOT NULL, rule TEXT NOT NULL, at REAL NOT NULL,
+    old TEXT NOT NULL, new TEXT NOT NULL, episode INTEGER NOT NULL, value REAL,
+    threshold REAL, severity TEXT NOT NULL, silenced INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS alert_transitions_at ON alert_transitions (server, at);
+CREATE TABLE IF NOT EXISTS alert_outbox (
+    id INTEGER PRIMARY KEY, server TEXT NOT NULL, rule TEXT NOT NULL,
+    episode INTEGER NOT NULL, receiver TEXT NOT NULL, kind TEXT NOT NULL, n INTEGER NOT NULL,
+    notice TEXT NOT NULL, status TEXT NOT NULL, created_at REAL NOT NULL, due_at REAL NOT NULL,
+    attempts INTEGER NOT NULL DEFAULT 0, sent_at REAL, http_status INTEGER, error TEXT,
+    UNIQUE (server, rule, episode, receiver, kind, n));
+CREATE INDEX IF NOT EXISTS alert_outbox_pending ON alert_outbox (server, id)
+    WHERE status = 'pending';
+CREATE TABLE IF NOT EXISTS alert_silences (
+    server TEXT NOT NULL, rule TEXT NOT NULL, until REAL NOT NULL, created_at REAL NOT NULL,
+    PRIMARY KEY (server, rule)) WITHOUT ROWID;
+"""
+
 
 class ForeignFile(Exception):
     """The file is a database, but not an Opta Stream history (or a newer one)."""
@@ -79,5 +111,14 @@ def check(conn: sqlite3.Connection) -> bool:
 def create(conn: sqlite3.Connection) -> None:
     """Lay out a new file (incremental vacuum lets retention shrink it)."""
     conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
-    conn.executescript(f"BEGIN; {_DDL} PRAGMA application_id = {APPLICATION_ID}; "
+    conn.executescript(f"BEGIN; {_DDL} {ALERTS_DDL} PRAGMA application_id = {APPLICATION_ID}; "
+                       f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
+
+
+def upgrade(conn: sqlite3.Connection) -> None:
+    """Bring a file of an older layout of ours up to this one, in one transaction; the
+    tables are made only if missing, so two processes upgrading at once do no harm."""
+    if conn.execute("PRAGMA user_version").fetchone()[0] >= SCHEMA_VERSION:
+        return
+    conn.executescript(f"BEGIN IMMEDIATE; {ALERTS_DDL} "
                        f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")

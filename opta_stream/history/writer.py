@@ -117,6 +117,11 @@ class HistoryWriter:
         self._state("recording", "")
         return True
 
+    @property
+    def holds_lock(self) -> bool:
+        """Whether this process writes this server (and so notifies for its alerts)."""
+        return self._lock.held
+
     def start(self) -> HistoryWriter:
         if self._conn is not None and self._thread is None:
             self._thread = threading.Thread(target=self._loop, daemon=True,
