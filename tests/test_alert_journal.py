@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from opta_stream.config import HistorySettings
 
 from opta_stream.alerting.engine import AlertState, State, Transition
 from opta_stream.alerting.journal import (
@@ -30,6 +29,7 @@ from opta_stream.history import schema
 from opta_stream.history.alert_journal import SqliteAlertJournal
 from opta_stream.history.files import open_for_reading
 from opta_stream.history.writer import HistoryWriter
+from opta_stream.settings import HistorySettings
 from opta_stream.store.core import Store
 
 T0 = 1_795_000_000.0
