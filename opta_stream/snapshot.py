@@ -1,7 +1,17 @@
-"""Immutable views of the Store, handed to pages, charts and exports.
+"""The words every layer shares: immutable views of the Store, and what is kept over days.
 
-Everything here is a frozen dataclass holding read-only copies, so a page can
-render a snapshot for as long as it likes without holding the Store's lock.
+- ``Snapshot`` and its parts: frozen dataclasses holding read-only copies, so a
+  page can render a snapshot for as long as it likes without holding the
+  Store's lock.
+- The usage ledger's rows (``Usage``) and where history is kept
+  (``HistoryState``). The ledger answers "how many tokens did each model
+  generate this week". It is kept in quarter-hour buckets per model, not per
+  day, because a day is the *viewer's* local date: every time zone in use is a
+  whole number of quarter hours from UTC, so any viewer's days are exact sums
+  of buckets.
+- A long window from a source other than the feed (a user's Prometheus):
+  ``RangeAnswer``, one ``RangeLine`` per series it asked for, or the sentence
+  that says why there is none, so a chart can name its source or its fallback.
 """
 
 from __future__ import annotations
@@ -13,24 +23,31 @@ from types import MappingProxyType
 
 import numpy as np
 
-from opta_stream.ledger import HistoryState, Usage
-
 __all__ = [
+    "ALL_MODELS",
+    "LONG_WINDOW_S",
+    "PENDING",
+    "USAGE_BUCKET_S",
+    "USAGE_VALUES",
     "ConnState",
     "Connection",
     "Counters",
     "Gauges",
     "Health",
+    "HistoryState",
     "LogEntry",
     "ModelInfo",
     "PollStatus",
     "Progress",
+    "RangeAnswer",
+    "RangeLine",
     "Series",
     "ServerHealth",
     "ServingWindow",
     "Snapshot",
     "TAIL_S",
     "Tail",
+    "Usage",
     "empty_serving",
     "empty_series",
     "frozen_array",
@@ -43,6 +60,109 @@ def frozen_array(values: np.ndarray | list | tuple, dtype: type | str = np.float
     arr.flags.writeable = False
     return arr
 
+
+# -- kept over days: the usage ledger and the history file ----------------------
+USAGE_BUCKET_S = 900.0
+# The whole server's row: Opta LMX counts prompt tokens only server-wide
+# (``lmx_prompt_tokens_total``; its per-model families have requests, errors and
+# completion tokens), so a model's prompt_tokens is NaN, "not reported", and the
+# server's total is in this row. No model id is "*".
+ALL_MODELS = "*"
+# busy_s: the seconds the model spent on the requests that finished in the bucket (the
+# latency histogram's sum), so two requests served at once count twice.
+USAGE_VALUES = ("requests", "errors", "prompt_tokens", "completion_tokens", "busy_s")
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """Ledger rows: ``ts`` the bucket start (UTC), ``model`` codes into ``names``,
+    ``values`` one column per ``USAGE_VALUES``. Read-only arrays."""
+
+    ts: np.ndarray
+    model: np.ndarray
+    values: np.ndarray
+    names: tuple[str, ...] = ()
+    codes: tuple[int, ...] = ()  # each name's code in the Store's interner: its colour
+
+    def __len__(self) -> int:
+        return int(self.ts.shape[0])
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryState:
+    """Where this server's history is kept, in words a page can show.
+
+    ``state``: "off" (no history path), "recording", "reading" (another process
+    records this server; this one only read what was there), "memory" (the file
+    cannot be written: recording in memory only) or "starting".
+    ``since`` is the oldest recorded time; ``ephemeral`` says the disk is wiped
+    on restart (Streamlit Community Cloud).
+    """
+
+    state: str = "off"
+    message: str = ""
+    path: str = ""
+    since: float | None = None
+    size_bytes: int | None = None
+    written_at: float | None = None
+    ephemeral: bool = False
+
+    @property
+    def trouble(self) -> bool:
+        return self.state == "memory"
+
+
+# -- long windows from Prometheus ----------------------------------------------
+LONG_WINDOW_S = 3600.0  # windows this long or longer may come from Prometheus
+PENDING = "pending"
+
+
+
+@dataclass(frozen=True, slots=True)
+class RangeLine:
+    """One line: unix-second times on a grid, values (NaN where there is no point)."""
+
+    t: np.ndarray
+    values: np.ndarray
+    step_s: float
+    query: str
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class RangeAnswer:
+    """What one chart got for one server and window.
+
+    ``status`` is "ok" (``lines`` has every series), "pending" (not asked
+    yet), or why not: "down", "slow", "error" or "missing", with ``problem``
+    the sentence to show (an "error" is also a bug reading an answer).
+    ``asked_at`` is when the answer arrived (0: never).
+    """
+
+    source: str
+    status: str
+    lines: Mapping[str, RangeLine] = field(default_factory=dict)
+    problem: str | None = None
+    asked_at: float = 0.0
+    selects: str = ""  # the series it asked for, in words: "instance = 'studio:1234'"
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+    def _identity(self) -> tuple[object, ...]:
+        lines = tuple((k, line.query, line.step_s) for k, line in self.lines.items())
+        return (self.source, self.selects, self.status, self.asked_at, self.problem, lines)
+
+    def __eq__(self, other: object) -> bool:
+        """Two answers are the same when they answer the same queries from the same
+        arrival (their points are then the same): pages key their ticks on it."""
+        return isinstance(other, RangeAnswer) and self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash(self._identity())
+
+
+# -- the Store, now ------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
 class Series:

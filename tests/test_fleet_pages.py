@@ -17,8 +17,7 @@ from conftest import MODEL_A, T0, fill_store
 from streamlit.testing.v1 import AppTest
 from test_app_pages import APP
 
-from opta_stream.ranges import RangeAnswer, RangeLine
-from opta_stream.snapshot import Health
+from opta_stream.snapshot import Health, RangeAnswer, RangeLine
 from opta_stream.store import Store
 from opta_stream.ui import server_panel, session, sources
 from opta_stream.ui.timing import redraw_s

@@ -11,8 +11,8 @@ from pathlib import Path
 from conftest import MODEL_A, SERVER, T0, fill_store
 
 from opta_stream.history.writer import HistoryWriter
-from opta_stream.ledger import ALL_MODELS
 from opta_stream.settings import HistorySettings
+from opta_stream.snapshot import ALL_MODELS
 from opta_stream.store.core import Store
 
 

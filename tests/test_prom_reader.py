@@ -20,8 +20,8 @@ from opta_stream.charts.long_window import (
     uses_prometheus,
 )
 from opta_stream.feed.prom_reader import PromReader
-from opta_stream.ranges import RangeAnswer, RangeLine
 from opta_stream.settings import PromSettings
+from opta_stream.snapshot import RangeAnswer, RangeLine
 from opta_stream.wire.promql import MAX_POINTS, PromClient
 
 URL = "http://prom.test:9090"

@@ -10,7 +10,7 @@ import numpy as np
 
 from opta_stream.store import core
 from opta_stream.store.core import Store
-from opta_stream.store.kept import Marks
+from opta_stream.store.history_rows import Marks
 
 STORE = Path(core.__file__).resolve().parent
 T0 = 1_800_000_000.0

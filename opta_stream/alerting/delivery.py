@@ -48,7 +48,7 @@ from opta_stream.alerting.journal import (
 )
 from opta_stream.alerting.receivers import Receiver
 from opta_stream.alerting.sending import SCRUB, TIMEOUT, attempt, guard
-from opta_stream.wire.plumbing import new_session
+from opta_stream.wire.sessions import new_session
 
 __all__ = ["THREAD_NAME", "DeliveryWorker"]
 

@@ -32,7 +32,7 @@ from opta_stream.alerting.journal import Notice
 from opta_stream.alerting.payloads import build
 from opta_stream.alerting.plan import test_notice
 from opta_stream.alerting.receivers import Receiver
-from opta_stream.wire.plumbing import USER_AGENT, new_session
+from opta_stream.wire.sessions import USER_AGENT, new_session
 
 __all__ = ["SCRUB", "TIMEOUT", "Outcome", "Scrubber", "attempt", "guard", "send_test"]
 

@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from opta_stream.figures.windows import utc_times
-from opta_stream.ranges import LONG_WINDOW_S, PENDING, RangeAnswer
+from opta_stream.snapshot import LONG_WINDOW_S, PENDING, RangeAnswer
 from opta_stream.units import span
 
 __all__ = ["LIVE", "LIVE_TAIL_S", "LOCAL_SOURCE", "PROM", "Part", "fallback_caption", "long_frame",

@@ -8,7 +8,7 @@ import altair as alt
 import pandas as pd
 
 from opta_stream.charts.parts import CONFIG, PALETTE, legend_color, model_color
-from opta_stream.ledger import ALL_MODELS, Usage
+from opta_stream.snapshot import ALL_MODELS, Usage
 
 __all__ = ["colors", "usage_chart"]
 

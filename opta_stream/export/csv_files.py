@@ -33,8 +33,14 @@ import pandas as pd
 
 from opta_stream.figures.serving_totals import newest_bounds
 from opta_stream.inputs import split_origin
-from opta_stream.ledger import USAGE_VALUES
-from opta_stream.snapshot import SERVING_GAUGES, SERVING_VALUES, LogEntry, Series, ServingWindow
+from opta_stream.snapshot import (
+    SERVING_GAUGES,
+    SERVING_VALUES,
+    USAGE_VALUES,
+    LogEntry,
+    Series,
+    ServingWindow,
+)
 
 __all__ = [
     "events_csv",

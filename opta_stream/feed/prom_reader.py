@@ -21,9 +21,9 @@ import time
 from collections.abc import Callable
 
 from opta_stream.inputs import preview
-from opta_stream.ranges import CHARTS, PENDING, RangeAnswer, RangeLine
 from opta_stream.settings import PromSettings
-from opta_stream.wire.promql import PromClient, PromError, query_for, step_for
+from opta_stream.snapshot import PENDING, RangeAnswer, RangeLine
+from opta_stream.wire.promql import CHARTS, PromClient, PromError, query_for, step_for
 
 __all__ = ["MAX_KEYS", "PromReader"]
 

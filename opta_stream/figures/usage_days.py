@@ -12,7 +12,7 @@ from datetime import tzinfo
 import numpy as np
 import pandas as pd
 
-from opta_stream.ledger import ALL_MODELS, USAGE_VALUES, Usage
+from opta_stream.snapshot import ALL_MODELS, USAGE_VALUES, Usage
 
 __all__ = ["ALL_LABEL", "COLUMNS", "COUNTS", "daily", "per_model", "readable", "totals"]
 

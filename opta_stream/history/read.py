@@ -20,7 +20,7 @@ import numpy as np
 from opta_stream.history.ids import NameIds
 from opta_stream.history.schema import SERIES
 from opta_stream.snapshot import LogEntry
-from opta_stream.store.kept import TIER_COLUMNS, HistoryRows, ServingRows, TierRows
+from opta_stream.store.history_rows import TIER_COLUMNS, HistoryRows, ServingRows, TierRows
 from opta_stream.store.serving import ROW_WIDTH
 
 __all__ = ["DAY_S", "LOAD_S", "LOG_ROWS", "SERVING_LOAD_S", "load", "servers"]

@@ -16,8 +16,8 @@ import numpy as np
 
 from opta_stream.history.ids import NameIds
 from opta_stream.history.schema import SERIES
-from opta_stream.ledger import USAGE_VALUES
-from opta_stream.store.kept import HistoryRows
+from opta_stream.snapshot import USAGE_VALUES
+from opta_stream.store.history_rows import HistoryRows
 
 __all__ = ["key_name", "rollback", "write_batch"]
 

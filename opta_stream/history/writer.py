@@ -29,10 +29,10 @@ from opta_stream.history.place import default_path, ephemeral_disk
 from opta_stream.history.read import load
 from opta_stream.history.retention import file_bytes, prune
 from opta_stream.history.write import write_batch
-from opta_stream.ledger import HistoryState
 from opta_stream.settings import HistorySettings
+from opta_stream.snapshot import HistoryState
 from opta_stream.store.core import Store
-from opta_stream.store.kept import HistoryRows, Marks
+from opta_stream.store.history_rows import HistoryRows, Marks
 
 __all__ = ["HistoryWriter"]
 

@@ -9,7 +9,7 @@ counters (``tally``), serving history (``serving``), the usage ledger
 (``usage``) and the model-id interner (``bounds``). The Store keeps the one
 lock and its notifier (``wait_for``), says which parts each write touches,
 and copies them out in ``snapshot``. The per-event rules are ``apply``'s
-``EventRules``, the history hand-out and take-back ``keep``'s ``Keep``; both
+``EventRules``, the history hand-out and take-back ``handover``'s ``Handover``; both
 are handed the parts they use. Everything is bounded (rings that grow to a
 fixed capacity, a log deque, capped tables; server text clipped by
 ``bounds``), so a day costs a fixed few MB.
@@ -30,15 +30,23 @@ from opta_stream.events.batch import ThroughputBatch
 from opta_stream.events.counters import ServingStep
 from opta_stream.events.records import LmxEvent, ThroughputEvent
 from opta_stream.events.text import classify
-from opta_stream.ledger import ALL_MODELS, HistoryState, Usage
-from opta_stream.snapshot import TAIL_S, ConnState, ModelInfo, Snapshot, Tail
+from opta_stream.snapshot import (
+    ALL_MODELS,
+    TAIL_S,
+    ConnState,
+    HistoryState,
+    ModelInfo,
+    Snapshot,
+    Tail,
+    Usage,
+)
 from opta_stream.store.apply import EventRules
 from opta_stream.store.bounds import OTHER, Interner
-from opta_stream.store.conn import ConnectionHealth
+from opta_stream.store.connection import ConnectionHealth
 from opta_stream.store.counts import COUNTER_NAMES, Tally
 from opta_stream.store.eventlog import EventLog
-from opta_stream.store.keep import Keep
-from opta_stream.store.kept import HistoryRows, Marks
+from opta_stream.store.handover import Handover
+from opta_stream.store.history_rows import HistoryRows, Marks
 from opta_stream.store.notify import Notifier
 from opta_stream.store.reported import Reported
 from opta_stream.store.series import SeriesSet
@@ -73,7 +81,7 @@ class Store:
         self._history = HistoryState()
         self._rules = EventRules(self._series, self._log, self._reported, self._tally,
                                  self._names)
-        self._keep = Keep(self._series, self._serving, self._usage, self._log, self._link,
+        self._handover = Handover(self._series, self._serving, self._usage, self._log, self._link,
                           self._names)
 
     # -- series --------------------------------------------------------------
@@ -249,12 +257,12 @@ class Store:
         """Everything new since ``marks`` (open buckets and the open minute again), and
         the marks after it."""
         with self._sync.lock:
-            return self._keep.delta(marks)
+            return self._handover.delta(marks)
 
     def load_history(self, rows: HistoryRows, now: float) -> Marks:
         """Put a file's rows in place (before anything new); returns the marks after them."""
         with self._sync.write():
-            return self._keep.load(rows, now)
+            return self._handover.load(rows, now)
 
     def memory_bytes(self) -> int:
         """numpy buffers exactly, plus a rough estimate of the Python objects."""

@@ -115,7 +115,7 @@ class EventLog:
         lines = sum(300 + len(e.data) + len(e.summary) + len(e.type) for e in self._lines)
         return lines + 120 * len(self._type_counts)
 
-    # -- history (store.keep) -------------------------------------------------
+    # -- history (store.handover) -------------------------------------------------
     @property
     def seq(self) -> int:
         """The newest line's number."""

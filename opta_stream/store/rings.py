@@ -88,7 +88,7 @@ class ColumnRing:
         self.total = 0  # rows ever written
         self._disorder_at = -1  # absolute index of the newest row older than its predecessor
         # Until the ring wraps it holds everything there was, unless history was loaded
-        # into it: then it is complete only from this time on (see ``store.keep``).
+        # into it: then it is complete only from this time on (see ``store.handover``).
         self.complete_from: float | None = None
 
     def __len__(self) -> int:

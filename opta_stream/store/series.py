@@ -18,7 +18,7 @@ import numpy as np
 
 from opta_stream.snapshot import Series
 from opta_stream.store.bounds import Interner
-from opta_stream.store.kept import TierKey, TierRows
+from opta_stream.store.history_rows import TierKey, TierRows
 from opta_stream.store.rings import assign_segments, server_rate
 from opta_stream.store.tiers import TieredSeries
 
@@ -111,7 +111,7 @@ class SeriesSet:
     def nbytes(self) -> int:
         return sum(s.nbytes for s in self._by_name.values())
 
-    # -- history (store.keep) -------------------------------------------------
+    # -- history (store.handover) -------------------------------------------------
     def marks(self) -> dict[TierKey, int]:
         """How many rows each tier has ever written."""
         return {(name, t.width): t.ring.total

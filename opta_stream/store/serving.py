@@ -186,7 +186,7 @@ class ServingHistory:
             out.append(row)
         return np.vstack(out)
 
-    # -- history (store.keep) ------------------------------------------------
+    # -- history (store.handover) ------------------------------------------------
     def minutes_since(self, mark: int) -> tuple[np.ndarray, np.ndarray, int]:
         """Minute rows closed since ``mark``, then the open minute summed so far (sent
         again until it closes, so a kill loses no more than the rows since the last

@@ -13,7 +13,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from opta_stream.events.counters import ServingStep
-from opta_stream.ledger import ALL_MODELS, USAGE_BUCKET_S, USAGE_VALUES, Usage
+from opta_stream.snapshot import ALL_MODELS, USAGE_BUCKET_S, USAGE_VALUES, Usage
 
 __all__ = ["MAX_USAGE_ROWS", "UsageLedger", "UsageRow"]
 

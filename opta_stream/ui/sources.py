@@ -31,7 +31,6 @@ from opta_stream.demo import DemoServer
 from opta_stream.feed import Feed
 from opta_stream.feed.prom_reader import PromReader
 from opta_stream.inputs import host_label
-from opta_stream.ranges import LONG_WINDOW_S, RangeAnswer
 from opta_stream.settings import (
     MAX_SERVERS,
     HistorySettings,
@@ -40,6 +39,7 @@ from opta_stream.settings import (
     Settings,
     entry_settings,
 )
+from opta_stream.snapshot import LONG_WINDOW_S, RangeAnswer
 from opta_stream.store import Store
 from opta_stream.ui import session
 from opta_stream.ui.tick_memo import SlotMemo

@@ -31,8 +31,7 @@ from opta_stream.figures.memory import memory_pct
 from opta_stream.figures.serving_totals import latest_gauges, seconds, totals
 from opta_stream.figures.tokens import LIVE_OVER_S, grid_step, rate_grid, rate_over, tokens_now
 from opta_stream.figures.windows import snapshot_window, window_label
-from opta_stream.ranges import RangeAnswer
-from opta_stream.snapshot import Health, Snapshot
+from opta_stream.snapshot import Health, RangeAnswer, Snapshot
 from opta_stream.units import duration, number, zone
 from opta_stream.views.fleet_order import CardFacts, trouble
 from opta_stream.views.recording import Block, Recording

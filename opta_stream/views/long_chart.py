@@ -18,8 +18,7 @@ from opta_stream.charts.line_charts import lines_plan
 from opta_stream.charts.long_window import Part, long_frame, source_caption, split_at
 from opta_stream.charts.parts import TimeAxis
 from opta_stream.figures.windows import snapshot_window
-from opta_stream.ranges import RangeAnswer
-from opta_stream.snapshot import Snapshot
+from opta_stream.snapshot import RangeAnswer, Snapshot
 from opta_stream.views.recording import Block
 
 __all__ = ["live_from", "prometheus_chart"]

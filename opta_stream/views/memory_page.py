@@ -27,8 +27,7 @@ from opta_stream.export.csv_files import memory_csv
 from opta_stream.figures import freshness
 from opta_stream.figures.memory import memory_pct
 from opta_stream.figures.windows import snapshot_window
-from opta_stream.ranges import RangeAnswer
-from opta_stream.snapshot import Snapshot
+from opta_stream.snapshot import RangeAnswer, Snapshot
 from opta_stream.units import number, zone
 from opta_stream.views.csv_buttons import window_csv
 from opta_stream.views.long_chart import live_from, prometheus_chart

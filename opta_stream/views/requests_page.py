@@ -28,8 +28,7 @@ from opta_stream.export.csv_files import serving_csv
 from opta_stream.figures.serving_lines import ServingLines, serving_lines
 from opta_stream.figures.serving_totals import ServingTotals, latest_gauges, seconds, totals
 from opta_stream.figures.windows import snapshot_window
-from opta_stream.ranges import RangeAnswer
-from opta_stream.snapshot import Snapshot
+from opta_stream.snapshot import RangeAnswer, Snapshot
 from opta_stream.units import number, span
 from opta_stream.views.csv_buttons import window_csv
 from opta_stream.views.long_chart import live_from, prometheus_chart

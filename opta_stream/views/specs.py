@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from opta_stream.ranges import RangeAnswer
+from opta_stream.snapshot import RangeAnswer
 
 __all__ = [
     "EventsSpec", "FleetCardSpec", "FleetHistorySpec", "MemorySpec", "ModelsSpec",

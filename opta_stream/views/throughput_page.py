@@ -31,8 +31,7 @@ from opta_stream.charts.time_charts import throughput_plan
 from opta_stream.export.csv_files import throughput_csv
 from opta_stream.figures.tokens import LONG_OVER_S, rate_grid, tokens_now
 from opta_stream.figures.windows import snapshot_window
-from opta_stream.ranges import RangeAnswer
-from opta_stream.snapshot import Snapshot
+from opta_stream.snapshot import RangeAnswer, Snapshot
 from opta_stream.units import number, span
 from opta_stream.views.csv_buttons import window_csv
 from opta_stream.views.long_chart import live_from, prometheus_chart

@@ -19,8 +19,8 @@ import requests
 from opta_stream.errors import OptaStreamError, ServerRefused, redact
 from opta_stream.inputs import validate_model_id
 from opta_stream.wire.failures import describe_request_error
-from opta_stream.wire.plumbing import admin_headers, new_session
 from opta_stream.wire.replies import error_message, raise_for_auth
+from opta_stream.wire.sessions import admin_headers, new_session
 
 __all__ = ["ActionResult", "AdminClient", "Unreachable"]
 

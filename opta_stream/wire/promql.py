@@ -22,17 +22,24 @@ import numpy as np
 import requests
 
 from opta_stream.inputs import host_label, preview
-from opta_stream.ranges import RangeLine
 from opta_stream.settings import PromSettings
-from opta_stream.wire.plumbing import new_session
+from opta_stream.snapshot import RangeLine
+from opta_stream.wire.sessions import new_session
 
-__all__ = ["MAX_POINTS", "PromClient", "PromError", "QUERIES", "query_for", "step_for"]
+__all__ = [
+    "CHARTS", "MAX_POINTS", "PromClient", "PromError", "QUERIES", "query_for", "step_for"]
 
 MAX_POINTS = 1000
 _STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200,
           86400)
 
 # What each chart asks for; {sel} is the server's label matcher, {r} the rate's range.
+# The series each chart asks for; ``QUERIES`` holds their PromQL.
+CHARTS: dict[str, tuple[str, ...]] = {
+    "throughput": ("tokens_per_s",),
+    "latency": ("p95_s",),
+    "memory": ("memory_used_gb", "memory_total_gb"),
+}
 QUERIES: dict[str, str] = {
     "tokens_per_s": "sum(rate(lmx_completion_tokens_total{{{sel}}}[{r}]))",
     "p95_s": "histogram_quantile(0.95, sum by (le) "

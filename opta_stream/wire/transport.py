@@ -14,8 +14,8 @@ import requests
 import urllib3
 
 from opta_stream.errors import BadContentType, FeedStalled, HTTPStatusError, redact
-from opta_stream.wire.plumbing import admin_headers, new_session, shutdown_response
 from opta_stream.wire.replies import error_message, raise_for_auth
+from opta_stream.wire.sessions import admin_headers, new_session, shutdown_response
 
 __all__ = ["SSETransport"]
 

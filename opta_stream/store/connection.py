@@ -101,7 +101,7 @@ class ConnectionHealth:
         """A rough estimate of the gaps' Python objects."""
         return 120 * len(self._gaps)
 
-    # -- history (store.keep) -------------------------------------------------
+    # -- history (store.handover) -------------------------------------------------
     def last_gap_start(self) -> float | None:
         return self._gaps[-1][0] if self._gaps else None
 

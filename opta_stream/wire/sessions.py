@@ -1,4 +1,5 @@
-"""HTTP plumbing shared by the feed transport and the admin client.
+"""HTTP sessions for the admin API and the alert receivers: no environment credentials, the key
+only in its header, no redirects.
 
 One place decides how the admin key is sent (the ``X-Admin-Key`` header, never
 the URL), that sessions take no credentials or proxies from the environment,

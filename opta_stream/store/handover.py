@@ -1,6 +1,6 @@
 """The Store's side of history: hand out what is new since the marks, take back a file's rows.
 
-``Keep`` is handed the parts history reads and fills (series, serving
+``Handover`` is handed the parts history reads and fills (series, serving
 history, usage ledger, event log, connection health for the gaps, the
 model-id interner) and works only through their APIs; the Store calls it
 under its lock. Loading puts the file's rows in front of anything recorded
@@ -12,17 +12,17 @@ from now, so a window reaching back reads the loaded buckets instead.
 from __future__ import annotations
 
 from opta_stream.store.bounds import Interner
-from opta_stream.store.conn import ConnectionHealth
+from opta_stream.store.connection import ConnectionHealth
 from opta_stream.store.eventlog import EventLog
-from opta_stream.store.kept import HistoryRows, Marks, ServingRows
+from opta_stream.store.history_rows import HistoryRows, Marks, ServingRows
 from opta_stream.store.series import SeriesSet
 from opta_stream.store.serving import ServingHistory
 from opta_stream.store.usage import UsageLedger
 
-__all__ = ["Keep"]
+__all__ = ["Handover"]
 
 
-class Keep:
+class Handover:
     """Hand-out and take-back of history rows (see the module docstring)."""
 
     def __init__(self, series: SeriesSet, serving: ServingHistory, usage: UsageLedger,
