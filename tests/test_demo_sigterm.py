@@ -50,9 +50,10 @@ class Stream:
 
 
 def refused(port: int) -> bool:
+    """A new connection is refused (or reset while the listener closes)."""
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
-    except ConnectionRefusedError:
+    except (ConnectionRefusedError, ConnectionResetError):
         return True
     return False
 

@@ -314,7 +314,7 @@ def test_disk_rows_are_read_leniently_and_sorted():
 
 
 @pytest.mark.parametrize(("choices", "message"), [
-    ({"keep_alive_sec": -1}, "Handover alive"),
+    ({"keep_alive_sec": -1}, "Keep alive"),
     ({"draft_tokens": 0}, "Draft tokens"),
     ({"backend": "tensorrt"}, "Unknown backend"),
 ])

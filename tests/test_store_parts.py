@@ -47,7 +47,8 @@ def foreign_private(tree: ast.Module) -> list[str]:
 def test_the_store_is_composed_not_mixed_in() -> None:
     assert Store.__mro__ == (Store, object)
     trees = modules()
-    assert {"core.py", "series.py", "eventlog.py", "conn.py", "apply.py", "keep.py"} <= set(trees)
+    assert {"core.py", "series.py", "eventlog.py", "connection.py", "apply.py",
+            "handover.py"} <= set(trees)
     assert mixins(trees) == []
     assert {name: lines for name, t in trees.items() if (lines := type_checking_blocks(t))} == {}
     assert {name: hits for name, t in trees.items() if (hits := foreign_private(t))} == {}
