@@ -15,7 +15,6 @@ advances 0.5 s and gains 25 samples between ticks, like the live page.
 
 from __future__ import annotations
 
-import ast
 import cProfile
 import io
 import json
@@ -34,7 +33,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from bench.common import ROOT, median, p95  # noqa: E402
+from bench.common import median, p95  # noqa: E402
 from opta_stream.charts import frames  # noqa: E402
 from opta_stream.charts import time_charts as charts  # noqa: E402
 from opta_stream.charts.parts import TimeAxis  # noqa: E402
@@ -100,30 +99,12 @@ def fill_store(n: int = 180_000, t0: float = 1_795_000_000.0) -> FilledStore:
     return FilledStore(store, now, n)
 
 
-def page_builds_csv_each_tick(rows: int, page: Path = ROOT / "pages" / "throughput.py") -> bool:
-    """Whether a tick builds the window's CSV (mirrors ``widgets.csv_button``).
+def page_builds_csv_each_tick(rows: int) -> bool:
+    """Whether a tick builds the window's CSV (``views.csv_buttons``: exports above
+    ``STATIC_CSV_ROWS`` rows are built on click only)."""
+    from opta_stream.views.csv_buttons import STATIC_CSV_ROWS
 
-    The page defers exports above ``widgets.STATIC_CSV_ROWS`` rows to the click.
-    Without that helper, an ``st.download_button`` handed a finished call
-    (not a callable) in the page source means the CSV is built every tick.
-    """
-    try:
-        from bench import streamlit_internals as compat
-
-        undo = compat.quiet_no_runtime_warning()  # expected outside `streamlit run`
-        from opta_stream.ui import widgets
-
-        undo()
-        return rows <= int(widgets.STATIC_CSV_ROWS)
-    except (ImportError, AttributeError):
-        pass
-    try:
-        tree = ast.parse(page.read_text(encoding="utf-8"))
-    except (OSError, SyntaxError):
-        return True
-    calls = [n for n in ast.walk(tree) if isinstance(n, ast.Call)
-             and getattr(n.func, "attr", "") == "download_button"]
-    return any(isinstance(a, ast.Call) for c in calls for a in c.args[1:2])
+    return rows <= STATIC_CSV_ROWS
 
 
 @dataclass
