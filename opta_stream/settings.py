@@ -65,9 +65,10 @@ from opta_stream.inputs import (
 
 __all__ = [
     "KEY_ORIGINS", "MAX_SERVERS", "PROM_TIMEOUT_S", "RENDER_S", "SETTINGS", "Fleet",
-    "HistorySettings", "PromSettings", "ServerEntry", "Setting", "Settings", "entry_settings",
+    "HistorySettings", "PromSettings", "ServerEntry", "Setting", "Settings", "Thresholds",
+    "entry_settings",
     "file_secrets", "history_settings", "key_digest", "make_entry", "parse_bool",
-    "resolve_fleet", "resolve_settings", "slug",
+    "resolve_fleet", "resolve_settings", "slug", "thresholds",
 ]
 
 
@@ -89,8 +90,27 @@ HISTORY_MAX_MB_SETTING = Setting("history_max_mb", "OPTA_STREAM_HISTORY_MAX_MB")
 PROMETHEUS_URL = Setting("prometheus_url", "OPTA_PROMETHEUS_URL")
 PROMETHEUS_LABEL = Setting("prometheus_label", "OPTA_PROMETHEUS_LABEL")
 PROMETHEUS_TIMEOUT = Setting("prometheus_timeout_s", "OPTA_PROMETHEUS_TIMEOUT_S")
+MEMORY_AMBER = Setting("memory_amber_pct", "OPTA_STREAM_MEMORY_AMBER_PCT")
+MEMORY_RED = Setting("memory_red_pct", "OPTA_STREAM_MEMORY_RED_PCT")
+ERROR_AMBER = Setting("error_amber_pct", "OPTA_STREAM_ERROR_AMBER_PCT")
+ERROR_RED = Setting("error_red_pct", "OPTA_STREAM_ERROR_RED_PCT")
+P95_OBJECTIVE = Setting("p95_objective_s", "OPTA_STREAM_P95_OBJECTIVE_S")
 SETTINGS = (LMX_URL, ADMIN_KEY, READ_ONLY, RENDER_INTERVAL, HISTORY_PATH, HISTORY_DAYS_SETTING,
-            HISTORY_MAX_MB_SETTING, PROMETHEUS_URL, PROMETHEUS_LABEL, PROMETHEUS_TIMEOUT)
+            HISTORY_MAX_MB_SETTING, PROMETHEUS_URL, PROMETHEUS_LABEL, PROMETHEUS_TIMEOUT,
+            MEMORY_AMBER, MEMORY_RED, ERROR_AMBER, ERROR_RED, P95_OBJECTIVE)
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """Where a figure turns amber and red, as Grafana's stat panels do; the built-in alert
+    rules follow the same bands. Memory also turns red at the server's own threshold;
+    a queue is amber while requests wait and red while they wait with every slot busy."""
+
+    memory_amber_pct: float = 60.0
+    memory_red_pct: float = 80.0
+    error_amber_pct: float = 1.0
+    error_red_pct: float = 5.0  # where Opta LMX's own diagnostics says critical
+    p95_objective_s: float = 30.0  # a whole completion, not a first token
 
 RENDER_S = 0.5  # how often the live parts of a page redraw, by default
 RENDER_RANGE = (0.25, 5.0)
@@ -138,6 +158,7 @@ class Settings:
     key_source: str = "none"
     render_s: float = RENDER_S  # the live fragments' interval: a share may draw less often
     history: HistorySettings = HistorySettings()
+    thresholds: Thresholds = Thresholds()
 
     def key_origin(self) -> str:
         """Where the key came from, in words a message can name."""
@@ -169,11 +190,12 @@ def resolve_settings(
     read_only = _read_only(secrets, environ)
     render_s = _render_s(secrets, environ)
     history = history_settings(secrets, environ)
+    bands = thresholds(secrets, environ)
     url = validate_url(url) if url else None
     panel_url = _clean(_get(panel or {}, "url"))
     if not panel_url:
         return Settings(url, key, read_only, source if url else "none", key_source, render_s,
-                        history)
+                        history, bands)
     panel_url = validate_url(panel_url)
     panel_key = _clean(_get(panel or {}, "admin_key"))
     if panel_key is not None:
@@ -184,7 +206,8 @@ def resolve_settings(
     else:
         key_source = "none"
     read_only = read_only or parse_bool(_get(panel or {}, "read_only"), "read_only")
-    return Settings(panel_url, panel_key, read_only, "panel", key_source, render_s, history)
+    return Settings(panel_url, panel_key, read_only, "panel", key_source, render_s, history,
+                    bands)
 
 
 def _get(mapping: Mapping, name: str) -> object:
@@ -220,6 +243,22 @@ def _read_only(secrets: Mapping, environ: Mapping) -> bool:
 def _render_s(secrets: Mapping, environ: Mapping) -> float:
     """Seconds between redraws of the live parts: 0.25 to 5, 0.5 when unset."""
     return _number(secrets, environ, RENDER_INTERVAL, RENDER_S, RENDER_RANGE, "seconds")
+
+
+def thresholds(secrets: Mapping, environ: Mapping) -> Thresholds:
+    """The colour bands (``Thresholds``); amber must not be above red."""
+    d = Thresholds()
+    memory = (_number(secrets, environ, MEMORY_AMBER, d.memory_amber_pct, (0.0, 100.0), "%"),
+              _number(secrets, environ, MEMORY_RED, d.memory_red_pct, (0.0, 100.0), "%"))
+    errors = (_number(secrets, environ, ERROR_AMBER, d.error_amber_pct, (0.0, 100.0), "%"),
+              _number(secrets, environ, ERROR_RED, d.error_red_pct, (0.0, 100.0), "%"))
+    for (amber, red), (a, r) in ((memory, (MEMORY_AMBER, MEMORY_RED)),
+                                 (errors, (ERROR_AMBER, ERROR_RED))):
+        if amber > red:
+            raise ConfigError(f"{a.secret} ({amber:g}) must not be above {r.secret} ({red:g}).")
+    objective = _number(secrets, environ, P95_OBJECTIVE, d.p95_objective_s, (0.01, 3600.0),
+                        "seconds")
+    return Thresholds(*memory, *errors, objective)
 
 
 def history_settings(secrets: Mapping, environ: Mapping) -> HistorySettings:
@@ -437,12 +476,13 @@ def resolve_fleet(secrets: Mapping, environ: Mapping, base: Settings) -> Fleet:
 
 def entry_settings(entry: ServerEntry, base: Settings) -> Settings:
     """The connection settings a page reads for ``entry``: its URL, key and read-only,
-    the deployment's render interval and history."""
+    the deployment's render interval, history and colour bands."""
     key_source = {"secrets": "secrets", "session": "sidebar"}.get(entry.origin, base.key_source)
     source = {"secrets": "secrets", "session": "panel"}.get(entry.origin, base.source)
     history: HistorySettings = base.history
     return Settings(entry.url, entry.admin_key, entry.read_only, source,
-                    key_source if entry.admin_key else "none", base.render_s, history)
+                    key_source if entry.admin_key else "none", base.render_s, history,
+                    base.thresholds)
 
 
 def file_secrets(cwd: Path | None = None) -> Mapping:

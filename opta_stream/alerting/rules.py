@@ -28,6 +28,9 @@ from opta_stream.alerting.fields import (
     show,
 )
 from opta_stream.alerting.receivers import KINDS, Receiver, parse_receivers
+from opta_stream.settings import Thresholds
+
+DEFAULT_BANDS = Thresholds()
 
 # Severity, Receiver and KINDS are re-exported: a config's parts, in one import.
 __all__ = ["AUXILIARY", "KINDS", "METRICS", "AlertConfig", "Condition", "Receiver", "Rule",
@@ -42,20 +45,6 @@ METRICS = ("memory_pct", "memory_gb", "tokens_per_s", "requests_per_s", "error_r
 AUXILIARY = ("memory_threshold_pct", "slots")
 NAME_MAX = 80
 _RULE_KEYS = ("name", "metric", "above", "below", "for_s", "severity", "servers", "enabled")
-
-
-@dataclass(frozen=True)
-class Thresholds:
-    """The dashboard's green/amber/red bands, which the tile-colour rules alert on.
-
-    Self-contained on purpose: it is to move to the settings module later.
-    """
-
-    memory_amber_pct: float = 60.0
-    memory_red_pct: float = 80.0
-    error_amber_pct: float = 1.0
-    error_red_pct: float = 5.0  # where Opta LMX's own diagnostics says critical
-    p95_objective_s: float = 30.0  # a whole completion, not a first token
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,7 +91,7 @@ class AlertConfig:
         return tuple(r for r in self.rules if r.enabled)
 
 
-def builtin_rules(t: Thresholds = Thresholds()) -> tuple[Rule, ...]:
+def builtin_rules(t: Thresholds = DEFAULT_BANDS) -> tuple[Rule, ...]:
     """The rules that are on unless overridden; the tile-colour ones follow ``t``."""
     crit, warn, info = Severity.CRITICAL, Severity.WARNING, Severity.INFO
 
@@ -130,7 +119,7 @@ def builtin_rules(t: Thresholds = Thresholds()) -> tuple[Rule, ...]:
 
 # -- [[alerts]] ------------------------------------------------------------------------
 
-def parse_alerts(secrets: Mapping[str, Any], thresholds: Thresholds = Thresholds()
+def parse_alerts(secrets: Mapping[str, Any], thresholds: Thresholds = DEFAULT_BANDS
                  ) -> AlertConfig:
     """Rules (built-ins merged with ``[[alerts]]``) and receivers (``[[notify]]``)."""
     errors: list[str] = []
