@@ -2,8 +2,8 @@
 
 The entry file is the router and the shared frame: page config, the seven
 pages (and the Fleet page, the default when several servers are watched), the
-sidebar's server selector, connection panel and live connection badge, and the
-demo banner when no server is configured (the health banner is the first
+sidebar's server selector, connection panel and history line, and the demo
+banner when no server is configured (the health banner is the first
 thing of each page's view, ``views.verdict.banner``). Pages get their data from
 ``opta_stream.ui.sources.source()``; nothing here talks to the server.
 """
@@ -16,11 +16,8 @@ import streamlit as st
 
 from opta_stream.errors import ConfigError
 from opta_stream.settings import Fleet
-from opta_stream.snapshot import Health
 from opta_stream.ui import live, routing, server_panel, session, sources
-from opta_stream.ui.timing import BADGE_S, CARDS_PER_TICK
-from opta_stream.units import duration
-from opta_stream.views.verdict import badge_label, history_caption
+from opta_stream.views.verdict import history_caption
 
 DEMO_BANNER = (
     "No server configured — showing the embedded demo server with simulated load. "
@@ -64,29 +61,10 @@ def navigation(found: Fleet) -> list[st.Page]:
             *PAGES[1:]]
 
 
-@st.fragment(run_every=BADGE_S)
-def connection_badge(src: sources.Source) -> None:
-    """The server's health; reads a one-second snapshot (shared per tick) and nothing else."""
-    snap = live.snapshot(src, 1.0)
-    health, now = snap.health, snap.taken_at
-    label, color = badge_label(snap)
-    st.badge(label, color=color, icon=":material/circle:")
-    seen = f"{duration(now - health.last_seen_at)} ago" if health.last_seen_at else "never"
-    c = snap.counters
-    st.caption(f"{snap.events_per_s:.1f} events/s · reconnected {c.reconnects}× in "
-               f"{c.reconnect_attempts} tries · server last heard {seen}")
-    if health.state is not Health.LIVE and health.message:
-        st.text(health.message)
-    st.caption(history_caption(snap))
-    if health.state is Health.KEY_REJECTED:
-        st.text(f"The key came from {src.settings.key_origin()}. It is checked again "
-                "every minute.")
-        if src.feed is not None and st.button("Retry now", key="retry_key"):
-            src.feed.retry_now()
-    if health.state is Health.STOPPED:
-        if st.button("Reconnect", key="reconnect",
-                     help="This feed was stopped (settings changed or the cache was cleared)."):
-            st.rerun(scope="app")
+def history_line(src: sources.Source) -> None:
+    """Where history is kept and how far back it reaches (not a verdict: the server's
+    health is at the top of each page, from the page's own snapshot)."""
+    st.caption(history_caption(live.snapshot(src, 1.0)))
 
 
 def _on_connect() -> None:
@@ -135,12 +113,10 @@ def sidebar(src: sources.Source, found: Fleet, page: str) -> None:
     with st.sidebar:
         if chosen is not None:
             server_panel.selector(found, chosen)
-        if page == "Fleet" and len(found.servers) > CARDS_PER_TICK:
-            # The badge's own reruns cut the Fleet page's slower card runs short (20 cards,
-            # 10 viewers: 0.39 Hz of 0.5 with it, 0.49 without); every card shows its health.
+        if page == "Fleet":
             st.caption(":material/lan: Each server's health is on its card.")
         else:
-            connection_badge(src)
+            history_line(src)
         if chosen is not None:
             server_panel.add_panel(found, chosen)
         else:

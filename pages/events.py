@@ -21,7 +21,8 @@ src = routing.page_source(__file__)
 @st.fragment(run_every=src.settings.render_s)
 def tick(window_s: float, categories: tuple[str, ...], severities: tuple[str, ...],
          needle: str) -> None:
-    spec = EventsSpec(src.key, viewer_zone(), window_s, categories, severities, needle)
+    spec = EventsSpec(src.key, viewer_zone(), window_s, categories, severities, needle,
+                      bands=src.settings.thresholds)
     live.show(src, spec, events_page.build)
 
 

@@ -39,7 +39,8 @@ cards_of = [(entry, dataclasses.replace(src, settings=dataclasses.replace(
 @st.fragment(run_every=REDRAW_S)
 def tick() -> None:
     tz = viewer_zone()
-    built = [live.view(src, FleetCardSpec(src.key, tz, entry.name, entry.url), build_card)
+    built = [live.view(src, FleetCardSpec(src.key, tz, entry.name, entry.url,
+                                        bands=src.settings.thresholds), build_card)
              for entry, src in cards_of]
     ranked = order([card.facts for card in built])
     bad = sum(1 for card in built if trouble(card.facts))

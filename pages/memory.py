@@ -19,7 +19,8 @@ src = routing.page_source(__file__)
 @st.fragment(run_every=src.settings.render_s)
 def tick(window_s: float) -> None:
     answer = sources.long_answer(src, "memory", window_s)
-    live.show(src, MemorySpec(src.key, viewer_zone(), window_s, answer), memory_page.build)
+    spec = MemorySpec(src.key, viewer_zone(), window_s, answer, bands=src.settings.thresholds)
+    live.show(src, spec, memory_page.build)
 
 
 st.header("Memory")

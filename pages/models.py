@@ -80,8 +80,10 @@ def model_row(model_id: str, row: Recording, view: ModelsView, blocked: str | No
 
 @st.fragment(run_every=src.settings.render_s)
 def tick() -> None:
-    view = live.view(src, ModelsSpec(src.key, viewer_zone()), models_page.build)
+    spec = ModelsSpec(src.key, viewer_zone(), bands=src.settings.thresholds)
+    view = live.view(src, spec, models_page.build)
     draw(view.head)
+    live.health_actions(src, live.snapshot(src, spec.snapshot_s))
     blocked = why_not(view.blocked)
     if blocked and not locked:
         st.caption(f"Actions are disabled: {blocked}")

@@ -18,7 +18,8 @@ src = routing.page_source(__file__)
 
 @st.fragment(run_every=src.settings.render_s)
 def tick() -> None:
-    live.show(src, OverviewSpec(src.key, viewer_zone()), overview_page.build)
+    spec = OverviewSpec(src.key, viewer_zone(), bands=src.settings.thresholds)
+    live.show(src, spec, overview_page.build)
 
 
 st.header("Overview")

@@ -19,7 +19,8 @@ src = routing.page_source(__file__)
 @st.fragment(run_every=src.settings.render_s)
 def tick(window_s: float) -> None:
     answer = sources.long_answer(src, "latency", window_s)
-    live.show(src, RequestsSpec(src.key, viewer_zone(), window_s, answer), requests_page.build)
+    spec = RequestsSpec(src.key, viewer_zone(), window_s, answer, bands=src.settings.thresholds)
+    live.show(src, spec, requests_page.build)
 
 
 st.header("Requests")

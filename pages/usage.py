@@ -21,7 +21,8 @@ REDRAW_S = 5.0  # the ledger moves when a request finishes; no need for 2 Hz her
 
 @st.fragment(run_every=max(src.settings.render_s, REDRAW_S))
 def tick(days: int) -> None:
-    live.show(src, UsageSpec(src.key, viewer_zone(), days), usage_page.build)
+    spec = UsageSpec(src.key, viewer_zone(), days, bands=src.settings.thresholds)
+    live.show(src, spec, usage_page.build)
 
 
 st.header("Usage")

@@ -194,7 +194,7 @@ def test_overview_shows_the_key_numbers(filled_store, clean_env):
     assert m["Loaded models"] == "2"
     assert m["Active requests"] == "2 / 4"
     assert m["Uptime"] == "2 h 03 min"
-    assert m["Tokens / s"] == f"{rate_by_hand(filled_store.snapshot(30).throughput):.1f}"
+    assert m["Tokens / s · now"] == f"{rate_by_hand(filled_store.snapshot(30).throughput):.1f}"
     assert chart_count(at) == 2  # gauge and sparkline
     assert "threshold 90 %" in " ".join(c.value for c in at.caption)
     assert len(at.dataframe) == 1
@@ -472,7 +472,8 @@ def test_demo_banner_and_live_badge_when_nothing_is_configured(clean_env, app_sh
     at = make_app(None)
     open_page(at, "overview")
     assert DEMO_BANNER in [i.value for i in at.info]
-    assert "events/s" in " ".join(c.value for c in at.sidebar.caption)
+    assert "events/s" in " ".join(c.value for c in at.main.caption)  # the verdict's line
+    assert "History:" in " ".join(c.value for c in at.sidebar.caption)
 
 
 def connect(at: AppTest, url: str, key: str = "") -> AppTest:
@@ -508,7 +509,7 @@ def test_a_bare_page_run_restarts_through_app_py(filled_store, clean_env):
     at.switch_page("pages/memory.py").run()
     assert not at.exception
     assert at.header[0].value == "Memory"
-    assert "events/s" in at.sidebar.caption[0].value  # app.py's sidebar is there
+    assert "History:" in at.sidebar.caption[0].value  # app.py's sidebar is there
     assert routing.DEEP_LINK_KEY not in at.session_state
 
 
@@ -521,7 +522,7 @@ def test_the_sidebar_survives_many_reruns(filled_store, clean_env):
     at = open_page(make_app(filled_store), "memory")
     for _ in range(4):
         at.run()
-        assert any("events/s" in c for c in sidebar_captions(at)), sidebar_captions(at)
+        assert any("History:" in c for c in sidebar_captions(at)), sidebar_captions(at)
         assert at.header[0].value == "Memory"
 
 
@@ -551,12 +552,44 @@ def test_the_badge_and_banner_follow_the_health_model(state, retry_in, poll_ok, 
         store.set_poll("/admin/status", poll_ok, "" if poll_ok else "Connection refused by x")
     store.set_connection(state, "why it is so", next_retry_at=retry_at)
     at = open_page(make_app(store), "overview")
-    badge = at.sidebar.markdown[0].value
-    assert badge.endswith(f"{label}]") and "-badge[" in badge
-    assert "events/s" in at.sidebar.caption[0].value
-    assert ("Reconnect" in [b.label for b in at.sidebar.button]) == (state is ConnState.STOPPED)
+    badges = [m.value for m in at.main.markdown if "-badge[" in m.value]
+    assert len(badges) == 1 and badges[0].endswith(f"{label}]")  # one verdict, on the page
+    assert not [m for m in at.sidebar.markdown if "-badge[" in m.value]  # none beside it
+    assert "events/s" in " ".join(c.value for c in at.main.caption)
+    assert ("Reconnect" in [b.label for b in at.main.button]) == (state is ConnState.STOPPED)
     shown = " ".join(a.value for a in [*at.main.warning, *at.main.error])
     assert (banner in shown) if banner else shown == ""
+    assert "Admin key rejected: Admin key rejected" not in shown  # the state named once
+
+
+def test_the_first_words_after_a_kill_claim_nothing_the_polls_have_not_said(fixed_now,
+                                                                         clean_env):
+    now = [fixed_now]
+    store = Store(SERVER, clock=lambda: now[0])
+    store.set_poll("/admin/status", True)
+    store.set_connection(ConnState.OPEN, "Connected")
+    now[0] += 0.5  # the server is killed: the stream falls before the next poll
+    store.set_connection(ConnState.RECONNECTING, "the server closed the event stream")
+    at = open_page(make_app(store), "overview")
+    shown = " ".join(a.value for a in at.main.warning)
+    assert "the next poll will tell whether the server is still up" in shown
+    assert "Polling works" not in shown
+    now[0] += 1.0
+    store.set_poll("/admin/status", False, "Connection refused by lmx.test:1234")
+    at.run()
+    assert "cannot be reached" in " ".join(a.value for a in at.main.error)
+
+
+def test_connecting_is_not_degraded_and_logs_no_degraded(fixed_now, clean_env):
+    now = [fixed_now]
+    store = Store(SERVER, clock=lambda: now[0])
+    store.set_poll("/admin/status", True)  # the polls answer before the stream opens
+    assert store.snapshot(1).health.state is Health.CONNECTING
+    now[0] += 0.3
+    store.set_connection(ConnState.OPEN, "Connected")
+    assert store.snapshot(1).health.state is Health.LIVE
+    words = " ".join(e.summary for e in store.snapshot(60).events)
+    assert "Degraded" not in words
 
 
 def test_a_rejected_key_says_where_it_came_from_and_offers_retry(fixed_now, clean_env,
@@ -565,7 +598,7 @@ def test_a_rejected_key_says_where_it_came_from_and_offers_retry(fixed_now, clea
     store = Store(SERVER, clock=lambda: fixed_now)
     store.set_connection(ConnState.AUTH_REJECTED, "Admin key rejected: the server answered 403.")
     at = open_page(make_app(store), "overview")
-    assert "the environment (OPTA_LMX_ADMIN_KEY)" in " ".join(x.value for x in at.sidebar.text)
+    assert "the environment (OPTA_LMX_ADMIN_KEY)" in " ".join(x.value for x in at.main.caption)
 
 
 def test_an_internal_error_is_not_called_a_network_problem(fixed_now, clean_env):
@@ -573,7 +606,8 @@ def test_an_internal_error_is_not_called_a_network_problem(fixed_now, clean_env)
     store.set_connection(ConnState.OPEN)
     store.set_internal_error("sampler", "KeyError: 'x'. Restarting it in 1.0 s.")
     at = open_page(make_app(store), "overview")
-    assert at.sidebar.markdown[0].value.endswith("Internal error]")
+    assert [m.value for m in at.main.markdown if "-badge[" in m.value][0].endswith(
+        "Internal error]")
     assert "Internal error in Opta Stream's sampler: KeyError" in at.main.error[0].value
 
 
@@ -645,7 +679,10 @@ def test_old_figures_say_how_old_and_unknown_ones_are_not_zero(fixed_now, clean_
     assert "1 min 05 s ago: no newer sample" in captions
     now[0] = fixed_now + 300.0  # the last sample left the sparkline's window
     at.run()
-    assert "No throughput sample in the last 2 min 00 s." in " ".join(
+    assert "Tokens / s · now" in metrics(at) and metrics(at)["Tokens / s · now"] == "—"
+    now[0] = fixed_now + 600.0  # the last sample left the sparkline's window
+    at.run()
+    assert "No throughput sample in the last 5 min 00 s." in " ".join(
         c.value for c in at.main.caption)
 
 

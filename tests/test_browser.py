@@ -106,7 +106,9 @@ def test_a_deep_link_to_a_fresh_server_gets_the_whole_frame(page, app_url):
     """First in this file on purpose: the server has not run app.py yet."""
     open_page(page, app_url, "memory")
     sidebar = page.locator('[data-testid="stSidebar"]')
-    wait_for(lambda: "events/s" in sidebar.inner_text(), 15, "the sidebar's connection badge")
+    wait_for(lambda: "History:" in sidebar.inner_text(), 15, "app.py's sidebar")
+    main = page.locator('[data-testid="stMain"]')
+    wait_for(lambda: "events/s" in main.inner_text(), 15, "the page's verdict line")
     assert page.get_by_text("No server configured", exact=False).count() == 1
 
 
@@ -190,7 +192,7 @@ def test_every_url_opens_in_the_frame_on_a_fresh_server(browser, path, heading):
             tab.goto(f"{url}/{path}")
             tab.get_by_role("heading", name=heading, exact=True).wait_for()
             sidebar = tab.locator('[data-testid="stSidebar"]')
-            wait_for(lambda: "events/s" in sidebar.inner_text(), 15, "the sidebar's badge")
+            wait_for(lambda: "History:" in sidebar.inner_text(), 15, "app.py's sidebar")
             assert tab.get_by_text("Page not found", exact=False).count() == 0
         finally:
             context.close()

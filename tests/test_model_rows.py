@@ -78,5 +78,5 @@ def test_the_models_page_row_shows_readiness_use_speed_and_p95(clean_env):
     at = open_page(make_app(store, client=FakeClient()), "models")
     captions = " ".join(c.value for c in at.main.caption)
     assert ("4.28 GB · 32,768 ctx · loaded 10 min 00 s ago · 12 requests · last used 5 s ago"
-            " · 75.0 tokens/s now · p95 8.87 s over 5 min") in captions  # 8.875 s
+            " · 75.0 tokens/s now · p95 8.87 s · last 5 min") in captions  # 8.875 s
     assert ":orange-badge[degraded]" in [m.value for m in at.main.markdown]  # st.badge

@@ -33,13 +33,15 @@ def serving_store() -> Store:
 
 def test_every_figure_matches_the_hand_worked_values(serving_store, clean_env):
     at = open_page(make_app(serving_store), "requests")
+    w = "last 5 min"  # every windowed figure names its window; the rest say "now"
     assert metrics(at) == {
-        "Requests / s": "2.00", "Errors / s": "0.10", "Error rate": "5.0 %",
-        "In flight / limit": "3 / 4",
-        "p50 latency": "12.50 s", "p95 latency": "60.00 s", "p99 latency": "60.00 s",
-        "Mean latency": "16.32 s",  # 310 s over 19 requests
-        "Queued": "2", "Prompt tokens / s": "1000.0", "Completion tokens / s": "400.0",
-        "Speculative acceptance": "75 %",
+        f"Requests / s · {w}": "2.00", f"Errors / s · {w}": "0.10",
+        f"Error rate · {w}": "5.0 %", "In flight / limit · now": "3 / 4",
+        f"p50 latency · {w}": "12.50 s", f"p95 latency · {w}": "60.00 s",
+        f"p99 latency · {w}": "60.00 s",
+        f"Mean latency · {w}": "16.32 s",  # 310 s over 19 requests
+        "Queued · now": "2", f"Prompt tokens / s · {w}": "1000.0",
+        f"Completion tokens / s · {w}": "400.0", f"Speculative acceptance · {w}": "75 %",
     }
     assert len(at.get("vega_lite_chart")) == 4
 
@@ -75,11 +77,14 @@ def test_the_csv_holds_the_raw_deltas_of_the_window(serving_store, clean_env, me
 def test_before_two_readings_the_page_says_why_it_is_empty(clean_env):
     at = open_page(make_app(Store("s", clock=lambda: NOW)), "requests")
     assert "No request metrics yet" in " ".join(c.value for c in at.main.caption)
-    assert metrics(at)["p95 latency"] == "—" and metrics(at)["Error rate"] == "—"
+    m = metrics(at)
+    assert m["p95 latency · last 5 min"] == "—" and m["Error rate · last 5 min"] == "—"
+    assert m["Queued · now"] == "—" and m["In flight / limit · now"] == "— / —"
     assert not at.dataframe  # the tables say there is nothing rather than show empty rows
 
 
 def test_the_overview_shows_p95_error_rate_and_queue(serving_store, clean_env):
     m = metrics(open_page(make_app(serving_store), "overview"))
-    assert (m["p95 latency"], m["Error rate"], m["Queued"], m["Requests / s"]) == (
-        "60.00 s", "5.0 %", "2", "2.00")
+    w = "last 5 min"
+    assert (m[f"p95 latency · {w}"], m[f"Error rate · {w}"], m["Queued · now"],
+            m[f"Requests / s · {w}"]) == ("60.00 s", "5.0 %", "2", "2.00")

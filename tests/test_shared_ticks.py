@@ -90,10 +90,10 @@ def test_the_next_slot_shows_new_data_and_the_same_slot_does_not(fixed_now, clea
     _, clock = memo
     store = fill_store(Store(SERVER, clock=lambda: fixed_now), fixed_now)
     at = open_page(shared_app(store, memo), "overview")
-    before = next(m.value for m in at.metric if m.label == "Tokens / s")
+    before = next(m.value for m in at.metric if m.label == "Tokens / s · now")
     store.add_throughput(fixed_now - 0.5, 9_999.0, MODEL_A)
     at.run()
-    assert next(m.value for m in at.metric if m.label == "Tokens / s") == before
+    assert next(m.value for m in at.metric if m.label == "Tokens / s · now") == before
     clock.t += RENDER_S / 2.0
     at.run()
-    assert next(m.value for m in at.metric if m.label == "Tokens / s") != before
+    assert next(m.value for m in at.metric if m.label == "Tokens / s · now") != before

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
@@ -161,8 +162,7 @@ def test_viewers_with_different_specs_never_get_each_others_recording(pair) -> N
     keyed = {s.key: s for s in srcs.values()}
 
     def spec_for(spec: Any) -> Any:  # the drawn "a"/"b" → that Store's key
-        return type(spec)(srcs[spec.server].key, *[getattr(spec, f) for f in
-                                                    spec.__dataclass_fields__][1:])
+        return dataclasses.replace(spec, server=srcs[spec.server].key)
 
     first, second = spec_for(first), spec_for(second)
     build = BUILDS[page]
@@ -175,3 +175,62 @@ def test_viewers_with_different_specs_never_get_each_others_recording(pair) -> N
         assert got_second is not got_first
     else:
         assert got_second is got_first  # equal specs share one build
+
+
+def metric_values(rec: Recording) -> dict[str, str]:
+    from opta_stream.views.recording import Metric
+
+    return {op.label: op.value for op in rec.walk() if isinstance(op, Metric)}
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(min_value=0, max_value=2**32 - 1))
+def test_every_page_shows_the_same_figure_for_the_same_snapshot_and_window(seed) -> None:
+    """The Overview, the Requests page at 5 min, a Fleet card and the alerts agree."""
+    import random
+
+    from opta_stream.figures.alert_reading import reading
+    from opta_stream.figures.serving_totals import seconds
+    from opta_stream.units import number
+
+    rng = random.Random(seed)
+    store = CountingStore()
+    src = source(store)
+    for i in range(rng.randint(0, 40)):  # a few more polls' worth of requests
+        store.add_serving(_step(store.now - 40 + i, rng))
+    snap = store.snapshot(300.0)
+    w = "last 5 min"
+    overview = metric_values(overview_page.build(OverviewSpec(src.key, "UTC"), snap))
+    requests = metric_values(requests_page.build(RequestsSpec(src.key, "UTC", 300.0), snap))
+    card = fleet_page.build_card(FleetCardSpec(src.key, "UTC", "s", SERVER), snap)
+    line = next(op.body for op in card.card.walk() if getattr(op, "kind", "") == "markdown"
+                and "p95 latency" in op.body)
+    for label in (f"p95 latency · {w}", f"Error rate · {w}", f"Requests / s · {w}",
+                  "Queued · now", "Tokens / s · now"):
+        assert overview[label] == requests.get(label, overview[label]), label
+    assert f"{overview[f'p95 latency · {w}']}" in line
+    assert f"{overview[f'Error rate · {w}']}" in line
+    alert = reading(snap)
+    assert seconds(alert["p95_latency_s"]) == overview[f"p95 latency · {w}"]
+    assert number(alert["error_rate_pct"], ".1f", " %") == overview[f"Error rate · {w}"]
+    assert number(alert["queued"], ".0f") == overview["Queued · now"]
+
+
+def _step(ts: float, rng: Any) -> Any:
+    """One poll's counter deltas with random requests, errors and latencies."""
+    from opta_stream.events.counters import ServingStep
+
+    n = float(rng.randint(0, 5))
+    errors = float(rng.randint(0, int(n)))
+    bounds = (0.5, 1.0, 5.0, 30.0, float("inf"))
+    counts = sorted(rng.randint(0, int(n)) for _ in bounds[:-1])
+    cumulative = (*map(float, counts), n)
+    return ServingStep(ts=ts, dt=1.0,
+                       totals={"requests": n, "errors": errors, "completion_tokens": 10 * n,
+                               "latency_sum": 2.0 * n, "latency_count": n},
+                       per_model={MODEL_A: {"requests": n, "errors": errors,
+                                            "completion_tokens": 10 * n,
+                                            "latency_sum": 2.0 * n, "latency_count": n}},
+                       per_client={}, buckets={MODEL_A: cumulative}, bounds=bounds,
+                       gauges={"queued": float(rng.randint(0, 3)), "in_flight": 1.0,
+                               "limit": 4.0})

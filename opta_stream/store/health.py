@@ -49,12 +49,20 @@ def assess(conn: Connection, polls: Sequence[PollStatus],
         return Health.LIVE, "Event stream open and every poll answers."
     if stream_open:
         return Health.DEGRADED, _stream_only(failing, polls)
+    if conn.state is ConnState.CONNECTING and not failing:
+        # The first connection is still being made: polls may answer first. That is
+        # connecting, not a stream that went down.
+        return Health.CONNECTING, ("Polls answer; opening the event stream…" if polls
+                                   else conn.message or "Connecting…")
     if polls and not failing:
         why = f" ({conn.message})" if conn.message else ""
+        if max(p.at for p in polls) < conn.since:
+            # Every answer predates the stream's fall (a kill, a crash): whether the
+            # server is still up is not known until the next poll says.
+            return Health.DEGRADED, (f"The event stream closed{why}; the next poll will "
+                                     "tell whether the server is still up.")
         return Health.DEGRADED, (f"Polling works but the event stream is down{why}; "
                                  "reconnecting.")
-    if not polls and conn.state is ConnState.CONNECTING:
-        return Health.CONNECTING, conn.message or "Connecting…"
     why = conn.message or (failing[0].message if failing else "")
     return Health.DOWN, f"The server cannot be reached: {why}".rstrip(": ")
 

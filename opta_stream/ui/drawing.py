@@ -127,4 +127,6 @@ def _one(op: Op, where: Any) -> None:  # noqa: C901 - one branch per element kin
         for col, block in zip(cols, op.blocks, strict=True):
             _draw(block.ops, col)
     elif isinstance(op, Container):
-        _draw(op.block.ops, where.container(border=op.border))
+        box = (where.container(border=op.border, horizontal=True, wrap=True, gap="small")
+               if op.horizontal else where.container(border=op.border))
+        _draw(op.block.ops, box)

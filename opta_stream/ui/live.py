@@ -17,14 +17,16 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol, TypeVar
 
-from opta_stream.snapshot import Snapshot
+import streamlit as st
+
+from opta_stream.snapshot import Health, Snapshot
 from opta_stream.ui import sources
 from opta_stream.ui.drawing import draw, prepare
 from opta_stream.ui.sources import Source
 from opta_stream.ui.tick_memo import SlotMemo
 from opta_stream.views.recording import Recording
 
-__all__ = ["prepared", "show", "snapshot", "view", "view_many"]
+__all__ = ["health_actions", "prepared", "show", "snapshot", "view", "view_many"]
 
 T = TypeVar("T")
 
@@ -77,8 +79,24 @@ def view(src: Source, spec: S, build: Callable[[S, Snapshot], T]) -> T:
 
 
 def show(src: Source, spec: S, build: Callable[[S, Snapshot], Recording]) -> None:
-    """This viewer's redraw of one view."""
+    """This viewer's redraw of one view, and what this viewer can do about its verdict."""
     draw(view(src, spec, build))
+    health_actions(src, snapshot(src, spec.snapshot_s, spec.usage_s))
+
+
+def health_actions(src: Source, snap: Snapshot) -> None:
+    """Under the view's verdict, this viewer's buttons for it: check a rejected key again,
+    start a stopped feed again. Per viewer (widgets), so not part of the recording."""
+    state = snap.health.state
+    if state is Health.KEY_REJECTED:
+        st.caption(f"The key came from {src.settings.key_origin()}. It is checked again "
+                   "every minute.")
+        if src.feed is not None and st.button("Retry now", key="retry_key"):
+            src.feed.retry_now()
+    elif state is Health.STOPPED and st.button(
+            "Reconnect", key="reconnect",
+            help="This feed was stopped (settings changed or the cache was cleared)."):
+        st.rerun(scope="app")
 
 
 class _ManySpec(Protocol):

@@ -27,8 +27,10 @@ from opta_stream.charts.parts import MODEL_COLORS, TimeAxis
 from opta_stream.charts.small_charts import gauge_plan, sparkline_plan
 from opta_stream.charts.throughput_lines import TOTAL, line_rows
 from opta_stream.figures import freshness
+from opta_stream.figures.headline import headline
+from opta_stream.figures.levels import LEVEL_COLORS, Level, errors_level, latency_level, queue_level
 from opta_stream.figures.memory import memory_pct
-from opta_stream.figures.serving_totals import latest_gauges, seconds, totals
+from opta_stream.figures.serving_totals import seconds
 from opta_stream.figures.tokens import LIVE_OVER_S, grid_step, rate_grid, rate_over, tokens_now
 from opta_stream.figures.windows import snapshot_window, window_label
 from opta_stream.snapshot import Health, RangeAnswer, Snapshot
@@ -36,7 +38,7 @@ from opta_stream.units import duration, number, zone
 from opta_stream.views.fleet_order import CardFacts, trouble
 from opta_stream.views.recording import Block, Recording
 from opta_stream.views.specs import OVERVIEW_S, FleetCardSpec, FleetHistorySpec
-from opta_stream.views.verdict import badge_label
+from opta_stream.views.verdict import badge_label, verdict_text
 
 __all__ = ["CardView", "Line", "build_card", "build_history", "history_caption", "history_spec",
            "pick"]
@@ -65,7 +67,7 @@ def _health(out: Block, snap: Snapshot) -> None:
         return
     seen = (f" Last heard {duration(snap.taken_at - health.last_seen_at)} ago."
             if health.last_seen_at else " Never heard from.")
-    text = f"{health.message or label}{seen}"
+    text = f"{verdict_text(snap)}{seen}"
     if health.state is Health.DEGRADED:
         out.note("warning", text, icon=":material/warning:")
     else:
@@ -98,15 +100,19 @@ def _throughput(out: Block, spec: FleetCardSpec, snap: Snapshot, tz: tzinfo) -> 
         out.caption(f":material/schedule: {note}: no newer sample.")
 
 
+def _colored(text: str, level: Level | None) -> str:
+    """Markdown text in its level's colour (as the Overview's tiles), bold."""
+    return f"**{text}**" if level is None else f":{LEVEL_COLORS[level]}[**{text}**]"
+
+
 def build_card(spec: FleetCardSpec, snap: Snapshot) -> CardView:
     """One server's card and the facts that rank it."""
     tz = zone(spec.tz)
-    t0, t1 = snapshot_window(snap)
-    t = totals(snap.serving, t0=t0, t1=t1)
-    queued = latest_gauges(snap.serving).get("queued")
+    h = headline(snap, OVERVIEW_S)
     g = snap.gauges
+    error_ratio = None if h.error_rate_pct is None else h.error_rate_pct / 100.0
     facts = CardFacts(spec.name, snap.health.state, memory_pct(g), g.threshold_pct,
-                      t.error_ratio, queued)
+                      error_ratio, h.queued)
     out = Recording()
     box = out.container(border=True)
     box.page_link("pages/overview.py", label=f"**{spec.name}**", icon=":material/dns:",
@@ -119,10 +125,13 @@ def build_card(spec: FleetCardSpec, snap: Snapshot) -> CardView:
     _throughput(box, spec, snap, tz)
     # One line, not two metrics in columns: each element is a message to every viewer
     # on every redraw, and with 20 cards those messages were most of the page's cost.
-    box.markdown(f"p95 latency **{seconds(t.quantile(0.95))}** · queued "
-                 f"**{number(queued, '.0f')}**",
-                 help=f"p95 over the requests that finished in the last "
-                      f"{duration(OVERVIEW_S)}; queued: requests waiting for a slot now.")
+    p95 = _colored(seconds(h.p95_latency_s), latency_level(h, spec.bands))
+    errors = _colored(number(h.error_rate_pct, ".1f", " %"), errors_level(h, spec.bands))
+    queued = _colored(number(h.queued, ".0f"), queue_level(h))
+    box.markdown(f"p95 latency · {h.window} {p95} · errors {errors} · queued now {queued}",
+                 help=f"p95 and errors over the requests that finished in the {h.window}, "
+                      "as on the Overview; queued: requests waiting for a slot now. Green, "
+                      "amber and red as the Overview's tiles.")
     models = freshness.models_age(snap)
     names = [m.model_id for m in snap.models]
     if not models.known:

@@ -13,10 +13,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from opta_stream.figures import freshness
+from opta_stream.figures.headline import window_words
 from opta_stream.figures.serving_totals import totals
 from opta_stream.figures.tokens import current_rates
 from opta_stream.snapshot import ModelInfo, Progress, Snapshot
-from opta_stream.units import zone
+from opta_stream.units import duration, zone
 from opta_stream.views.model_rows import model_facts, readiness_color
 from opta_stream.views.recording import Block, Recording
 from opta_stream.views.specs import ModelsSpec
@@ -44,9 +45,14 @@ def _row(model: ModelInfo, snap: Snapshot, rates: dict[str, float]) -> Recording
     out.text(model.model_id)
     if model.readiness:
         out.badge(model.readiness, color=readiness_color(model.readiness))
-    out.caption(model_facts(model, snap.taken_at, tokens_per_s=rates.get(model.model_id),
-                            p95_s=totals(snap.serving, "model", model.model_id).quantile(0.95),
-                            window_s=snap.window_s))
+    t1 = snap.taken_at
+    t0 = t1 - snap.window_s
+    loaded = model.loaded_at if model.loaded_at is not None and model.loaded_at > t0 else None
+    over = (f"since loaded {duration(t1 - loaded)} ago" if loaded is not None
+            else window_words(snap.window_s))
+    p95 = totals(snap.serving, "model", model.model_id, t0=loaded or t0, t1=t1).quantile(0.95)
+    out.caption(model_facts(model, t1, tokens_per_s=rates.get(model.model_id), p95_s=p95,
+                            over=over))
     return out
 
 

@@ -1,8 +1,12 @@
 """Overview: is the server healthy right now?
 
-Memory gauge (bands at 60/80 %, the server's threshold marked), current
-tokens/s with a sparkline, loaded models, active requests, uptime, p95
-latency, error rate and queue, and the latest events, all from one snapshot.
+First, on any screen, the figures that say so, each coloured by its band and
+naming its window: memory, tokens/s now, p95 latency, error rate, the queue
+and requests/s (``figures.headline`` over the last 5 minutes, the numbers
+the Requests page, the Fleet cards and the alerts show for the same
+window). Then the memory gauge (bands, the server's threshold marked), the
+tokens/s sparkline, loaded models, active requests, uptime and version, and
+the latest events, all from one snapshot.
 """
 
 from __future__ import annotations
@@ -14,14 +18,23 @@ import pandas as pd
 from opta_stream.charts.small_charts import gauge_plan, sparkline_plan
 from opta_stream.charts.throughput_lines import TOTAL, line_rows
 from opta_stream.figures import freshness
+from opta_stream.figures.headline import Headline, headline
 from opta_stream.figures.memory import memory_pct
-from opta_stream.figures.serving_totals import latest_gauges, seconds, totals
-from opta_stream.figures.tokens import LIVE_OVER_S, rate_grid, tokens_now
+from opta_stream.figures.tokens import LIVE_OVER_S, rate_grid
 from opta_stream.figures.windows import snapshot_window
+from opta_stream.settings import Thresholds
 from opta_stream.snapshot import LogEntry, Snapshot
 from opta_stream.units import clock_time, duration, number, zone
 from opta_stream.views.recording import Block, Recording
 from opta_stream.views.specs import OVERVIEW_S, OverviewSpec
+from opta_stream.views.tiles import (
+    errors_tile,
+    latency_tile,
+    memory_tile,
+    queue_tile,
+    requests_tile,
+    tokens_tile,
+)
 from opta_stream.views.verdict import banner
 
 __all__ = ["build", "events_frame", "total_frame"]
@@ -60,9 +73,9 @@ def total_frame(snap: Snapshot, step_s: float = 2.0) -> pd.DataFrame:
 def throughput_card(out: Block, snap: Snapshot, tz: tzinfo) -> None:
     series = snap.throughput
     with out.container(border=True) as box:
-        box.metric("Tokens / s", number(tokens_now(snap)), border=False,
-                   help="All loaded models together, the rate over the last 10 s (the "
-                        "Throughput page's 'Now').")
+        box.markdown(f"**Tokens / s · {duration(OVERVIEW_S)}**",
+                     help="All loaded models together, each point the rate over the 10 s "
+                          "before it (the Throughput page's 'all models' line).")
         box.chart(sparkline_plan(total_frame(snap)), key="overview_sparkline")
         if not len(series):
             box.caption("No throughput samples yet — waiting for the first one."
@@ -72,39 +85,33 @@ def throughput_card(out: Block, snap: Snapshot, tz: tzinfo) -> None:
             box.caption(f":material/schedule: {note}: no newer sample.")
 
 
+def figures_row(out: Block, h: Headline, bands: Thresholds) -> None:
+    """What says whether the server is healthy, first on any screen: side by side, and
+    two or three to a row on a phone instead of one under the other."""
+    row = out.container(horizontal=True)
+    memory_tile(row, h, bands)
+    tokens_tile(row, h)
+    latency_tile(row, h, bands)
+    errors_tile(row, h, bands)
+    queue_tile(row, h)
+    requests_tile(row, h)
+
+
 def numbers_row(out: Block, snap: Snapshot, tz: tzinfo) -> None:
     g = snap.gauges
     active = number(g.active_requests, "d")
     if g.active_requests is not None and g.max_concurrent:
         active += f" / {g.max_concurrent}"
     models = freshness.models_age(snap)
-    cols = out.columns(4)
-    cols[0].metric("Loaded models", str(len(snap.models)) if models.known else "—",
-                   help=None if models.known else "The model list has not arrived yet.")
-    cols[1].metric("Active requests", active)
-    cols[2].metric("Uptime", duration(g.uptime_s))
-    cols[3].metric("Server version", g.version or "—")
+    row = out.container(horizontal=True)
+    row.metric("Loaded models", str(len(snap.models)) if models.known else "—",
+               help=None if models.known else "The model list has not arrived yet.")
+    row.metric("Active requests", active)
+    row.metric("Uptime", duration(g.uptime_s))
+    row.metric("Server version", g.version or "—")
     note = freshness.status_age(snap).note(tz, "Server status")
     if note:
         out.caption(f":material/schedule: {note}: the server has not answered since.")
-
-
-def serving_row(out: Block, snap: Snapshot) -> None:
-    """Latency, errors and queue over the snapshot's window, as the Requests page counts them."""
-    t0, t1 = snapshot_window(snap)
-    t = totals(snap.serving, t0=t0, t1=t1)
-    g = latest_gauges(snap.serving)
-    over = duration(OVERVIEW_S)
-    cols = out.columns(4)
-    cols[0].metric("p95 latency", seconds(t.quantile(0.95)),
-                   help=f"95 % of the requests that finished in the last {over} took at most "
-                        "this (from the server's latency histogram).")
-    cols[1].metric("Error rate", number(100.0 * t.error_ratio, ".1f", " %"),
-                   help=f"Failed over all requests that finished in the last {over}.")
-    cols[2].metric("Queued", number(g.get("queued"), ".0f"),
-                   help="Requests waiting for a free slot now.")
-    cols[3].metric("Requests / s", number(t.per_s("requests"), ".2f"),
-                   help=f"Requests finished per second over the last {over}.")
     if not len(snap.serving):
         out.caption("No request metrics yet — they come from the server's /admin/metrics.")
 
@@ -129,10 +136,10 @@ def build(spec: OverviewSpec, snap: Snapshot) -> Recording:
     tz = zone(spec.tz)
     out = Recording()
     banner(out, snap)
+    figures_row(out, headline(snap, OVERVIEW_S), spec.bands)
     left, right = out.columns([3, 2])
     memory_card(left, snap, tz)
     throughput_card(right, snap, tz)
     numbers_row(out, snap, tz)
-    serving_row(out, snap)
     latest_events(out, snap, tz)
     return out

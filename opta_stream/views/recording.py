@@ -147,6 +147,7 @@ class Columns:
 class Container:
     block: Block
     border: bool = False
+    horizontal: bool = False  # side by side, wrapping on a narrow screen (tiles on a phone)
 
 
 Op = (Metric | Text | Note | Badge | Code | Progress | Chart | Table | Download | PageLink
@@ -228,9 +229,9 @@ class Block:
                           vertical_alignment))
         return list(blocks)
 
-    def container(self, *, border: bool = False) -> Block:
+    def container(self, *, border: bool = False, horizontal: bool = False) -> Block:
         block = self._child()
-        self._add(Container(block, border))
+        self._add(Container(block, border, horizontal))
         return block
 
     def __enter__(self) -> Block:

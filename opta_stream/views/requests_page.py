@@ -12,8 +12,6 @@ window of an hour or more is Prometheus's p95 up to the last five minutes
 
 from __future__ import annotations
 
-import math
-
 from opta_stream.charts.frames import marker_frame
 from opta_stream.charts.line_charts import lines_plan
 from opta_stream.charts.long_window import (
@@ -25,9 +23,11 @@ from opta_stream.charts.long_window import (
 )
 from opta_stream.charts.parts import TimeAxis
 from opta_stream.export.csv_files import serving_csv
+from opta_stream.figures.headline import Headline, headline
 from opta_stream.figures.serving_lines import ServingLines, serving_lines
-from opta_stream.figures.serving_totals import ServingTotals, latest_gauges, seconds, totals
+from opta_stream.figures.serving_totals import ServingTotals, seconds, totals
 from opta_stream.figures.windows import snapshot_window
+from opta_stream.settings import Thresholds
 from opta_stream.snapshot import RangeAnswer, Snapshot
 from opta_stream.units import number, span
 from opta_stream.views.csv_buttons import window_csv
@@ -35,6 +35,7 @@ from opta_stream.views.long_chart import live_from, prometheus_chart
 from opta_stream.views.recording import Block, Column, Recording
 from opta_stream.views.request_tables import client_table, model_table
 from opta_stream.views.specs import RequestsSpec
+from opta_stream.views.tiles import errors_tile, latency_tile, queue_tile, requests_tile
 from opta_stream.views.verdict import banner
 
 __all__ = ["build"]
@@ -51,34 +52,35 @@ CLIENT_COLUMNS = {"error %": Column("number", format="%.1f"),
                   "tokens/s": Column("number", format="%.1f")}
 
 
-def figures(out: Block, t: ServingTotals, gauges: dict[str, float]) -> None:
-    row = out.columns(4)
-    row[0].metric("Requests / s", number(t.per_s("requests"), ".2f"),
-                  help=f"{t.get('requests'):,.0f} requests finished in the window.")
-    row[1].metric("Errors / s", number(t.per_s("errors"), ".2f"),
-                  help=f"{t.get('errors'):,.0f} failed requests in the window.")
-    row[2].metric("Error rate", number(100.0 * t.error_ratio, ".1f", " %"),
-                  help="Failed requests over all requests in the window.")
-    limit = gauges.get("limit", math.nan)
-    in_flight = gauges.get("in_flight", math.nan)
-    row[3].metric("In flight / limit", f"{number(in_flight, '.0f')} / {number(limit, '.0f')}",
-                  help="Requests running now, against the concurrency limit.")
-    row = out.columns(4)
-    for col, (label, q) in zip(row, (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)), strict=False):
-        col.metric(f"{label} latency", seconds(t.quantile(q)),
-                   help=f"{round(q * 100)} % of requests in the window took at most this "
-                        "(estimated inside a histogram bucket, as Prometheus does).")
-    row[3].metric("Mean latency", seconds(t.mean_latency),
-                  help="Total request time over the number of requests.")
-    row = out.columns(4)
-    row[0].metric("Queued", number(gauges.get("queued", math.nan), ".0f"),
-                  help="Requests waiting for a free slot now.")
-    row[1].metric("Prompt tokens / s", number(t.per_s("prompt_tokens")))
-    row[2].metric("Completion tokens / s", number(t.per_s("completion_tokens")),
-                  help="Counted when a request finishes, so it can trail the Throughput page.")
-    row[3].metric("Speculative acceptance", number(100.0 * t.acceptance, ".0f", " %"),
-                  help="Draft tokens accepted over accepted + rejected "
-                       "(— when no request used speculative decoding).")
+def figures(out: Block, t: ServingTotals, h: Headline, bands: Thresholds) -> None:
+    """The window's figures (each label names the window) and the queue now, the
+    headline ones coloured by their bands as on the Overview."""
+    w = h.window
+    row = out.container(horizontal=True)
+    requests_tile(row, h)
+    row.metric(f"Errors / s · {w}", number(t.per_s("errors"), ".2f"),
+               help=f"{t.get('errors'):,.0f} failed requests in the {w}.")
+    errors_tile(row, h, bands)
+    row.metric("In flight / limit · now", f"{number(h.in_flight, '.0f')} / "
+               f"{number(h.limit, '.0f')}",
+               help="Requests running now, against the concurrency limit.")
+    queue_tile(row, h)
+    row = out.container(horizontal=True)
+    row.metric(f"p50 latency · {w}", seconds(t.quantile(0.5)),
+               help=f"Half of the requests that finished in the {w} took at most this "
+                    "(estimated inside a histogram bucket, as Prometheus does).")
+    latency_tile(row, h, bands)
+    row.metric(f"p99 latency · {w}", seconds(t.quantile(0.99)),
+               help=f"99 % of the requests that finished in the {w} took at most this.")
+    row.metric(f"Mean latency · {w}", seconds(t.mean_latency),
+               help="Total request time over the number of requests.")
+    row = out.container(horizontal=True)
+    row.metric(f"Prompt tokens / s · {w}", number(t.per_s("prompt_tokens")))
+    row.metric(f"Completion tokens / s · {w}", number(t.per_s("completion_tokens")),
+               help="Counted when a request finishes, so it can trail the Throughput page.")
+    row.metric(f"Speculative acceptance · {w}", number(100.0 * t.acceptance, ".0f", " %"),
+               help="Draft tokens accepted over accepted + rejected "
+                    "(— when no request used speculative decoding).")
 
 
 def prom_latency(out: Block, snap: Snapshot, answer: RangeAnswer, tz: str) -> None:
@@ -151,7 +153,7 @@ def build(spec: RequestsSpec, snap: Snapshot) -> Recording:
     if not len(win):
         out.caption(":material/hourglass_empty: No request metrics yet — they come from two "
                     "readings of the server's /admin/metrics, about a second apart.")
-    figures(out, totals(win, t0=t0, t1=t1), latest_gauges(win))
+    figures(out, totals(win, t0=t0, t1=t1), headline(snap, spec.window_s), spec.bands)
     charts(out, snap, serving_lines(win, t0, t1, window_s=snap.window_s), spec.tz, spec.answer)
     tables(out, snap)
     download(out, snap)

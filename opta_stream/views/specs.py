@@ -15,8 +15,9 @@ answer is a new spec and is drawn at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from opta_stream.settings import Thresholds
 from opta_stream.snapshot import RangeAnswer
 
 __all__ = [
@@ -24,17 +25,20 @@ __all__ = [
     "OverviewSpec", "RequestsSpec", "Spec", "ThroughputSpec", "UsageSpec",
 ]
 
-OVERVIEW_S = 120.0  # the Overview's and the Fleet cards' window: "now", with a short past
+OVERVIEW_S = 300.0  # the Overview's and the Fleet cards' window (figures.headline.RECENT_S)
+DEFAULT_BANDS = Thresholds()
 MODELS_S = 300.0  # each model's p95 is over the last 5 min, as on the Requests page
 EVENTS_SNAPSHOT_S = 60.0  # the log is not windowed by the snapshot: any span will do
 
 
 @dataclass(frozen=True, slots=True)
 class Spec:
-    """The base of every page's spec: whose data, in which time zone."""
+    """The base of every page's spec: whose data, in which time zone, with which colour
+    bands (the deployment's ``settings.Thresholds``)."""
 
     server: str
     tz: str
+    bands: Thresholds = field(default=DEFAULT_BANDS, kw_only=True)
 
     @property
     def snapshot_s(self) -> float:

@@ -1,10 +1,13 @@
-"""The server's health in words: the sidebar badge's label and the banner on every page.
+"""The server's health in words: one verdict, at the top of every page.
 
-The banner is the first thing each page's view records, from the same
-snapshot as the page's figures, not by a fragment of its own: every extra
-``run_every`` fragment of a session adds rerun requests that collide with the
-page's, and with 30 viewers the page's 2 Hz fragment lost a fifth of its runs
-to those collisions (bench/RESULTS.md).
+The verdict (a coloured badge, when the server was last heard, and while it
+is not live what is wrong) is the first thing each page's view records,
+from the same snapshot as the page's figures, so what the page shows is
+never contradicted elsewhere on screen: the sidebar has no verdict of its
+own. It is not a fragment of its own either: every extra ``run_every``
+fragment of a session adds rerun requests that collide with the page's,
+and with 30 viewers the page's 2 Hz fragment lost a fifth of its runs to
+those collisions (bench/RESULTS.md).
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ from opta_stream.snapshot import ConnState, Health, Snapshot
 from opta_stream.units import byte_size, duration
 from opta_stream.views.recording import Block, Color
 
-__all__ = ["BADGES", "badge_label", "banner"]
+__all__ = ["BADGES", "badge_label", "banner", "history_caption", "verdict_text"]
 
 BADGES: dict[Health, tuple[str, Color]] = {  # health → (label, colour); "Live" is live's alone
     Health.CONNECTING: ("Connecting…", "orange"),
@@ -35,21 +38,43 @@ def badge_label(snap: Snapshot) -> tuple[str, Color]:
     return label, color
 
 
+def verdict_text(snap: Snapshot) -> str:
+    """What is wrong, in one sentence that names the state once ("Down: …")."""
+    health = snap.health
+    label, _ = BADGES[health.state]
+    message = health.message.strip()
+    if not message:
+        return label
+    if message.lower().startswith(label.lower().rstrip("…")):
+        return message  # the message already names the state: no "X: X: …"
+    return f"{label}: {message}"
+
+
+def _heard(snap: Snapshot) -> str:
+    seen = snap.health.last_seen_at
+    return (f"server last heard {duration(snap.taken_at - seen)} ago" if seen is not None
+            else "nothing heard from the server yet")
+
+
 def banner(out: Block, snap: Snapshot) -> None:
-    """What is wrong and when the server was last heard, while it is not live, and a history
-    file that cannot be written (else nothing)."""
+    """The verdict: a badge and when the server was last heard, then, while it is not
+    live, what is wrong; and a history file that cannot be written."""
     if snap.history.trouble:  # the file cannot be written: say so on every page
         out.note("warning", snap.history.message, icon=":material/save:")
     health = snap.health
+    label, color = badge_label(snap)
+    row = out.container(horizontal=True)
+    row.badge(label, color=color, icon=":material/circle:")
+    c = snap.counters
+    row.caption(f"{_heard(snap)} · {snap.events_per_s:.1f} events/s · reconnected "
+                f"{c.reconnects}× in {c.reconnect_attempts} tries")
     if health.state in (Health.LIVE, Health.CONNECTING):
         return
-    label, _ = BADGES[health.state]
-    seen = (f" Last heard from the server {duration(snap.taken_at - health.last_seen_at)} ago;"
-            " figures older than a few seconds say how old they are." if health.last_seen_at
-            else " Nothing has been heard from the server yet.")
-    text = f"{label}: {health.message}{seen}"
-    out.note("warning" if health.state is Health.DEGRADED else "error", text,
-             icon=":material/warning:" if health.state is Health.DEGRADED else ":material/error:")
+    figures = (" Figures older than a few seconds say how old they are."
+               if health.last_seen_at is not None else "")
+    degraded = health.state is Health.DEGRADED
+    out.note("warning" if degraded else "error", verdict_text(snap) + figures,
+             icon=":material/warning:" if degraded else ":material/error:")
 
 
 def history_caption(snap: Snapshot) -> str:
