@@ -206,10 +206,11 @@ def test_throughput_metrics_chart_and_csv_match_the_window(
     series = filled_store.snapshot(300.0).throughput
     totals = totals_by_hand(series, fixed_now - 300.0, fixed_now)
     m = metrics(at)
-    assert m["Now, tokens/s"] == f"{rate_by_hand(series):.1f}"
-    assert m["Average tokens/s"] == f"{sum(totals) / len(totals):.1f}"
-    assert m["Peak tokens/s"] == f"{max(totals):.1f}"
-    assert m["p95 tokens/s"] == f"{float(np.percentile(totals, 95)):.1f}"
+    w = "last 5 min"
+    assert m["Tokens / s · now"] == f"{rate_by_hand(series):.1f}"
+    assert m[f"Average tokens/s · {w}"] == f"{sum(totals) / len(totals):.1f}"
+    assert m[f"Peak tokens/s · {w}"] == f"{max(totals):.1f}"
+    assert m[f"p95 tokens/s · {w}"] == f"{float(np.percentile(totals, 95)):.1f}"
     assert chart_count(at) == 1
     expected = export.throughput_csv(series, fixed_now - 300.0, fixed_now)
     assert download_bytes(at, media_files, "throughput_csv") == expected

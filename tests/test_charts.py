@@ -71,7 +71,8 @@ def _snap(series: Series, window_s: float = 60.0, taken_at: float | None = None)
 def test_throughput_view_lines_columns_and_types():
     view = throughput_view(_snap(_series([1.0, 2.5, 4.0]), window_s=10.0))
     frame = view.lines
-    assert list(frame.columns) == ["time", "series", "tokens_per_second", "segment", "width"]
+    assert list(frame.columns) == ["time", "series", "tokens_per_second", "segment", "width",
+                                   "alone"]
     assert isinstance(frame["time"].dtype, pd.DatetimeTZDtype)
     assert str(frame["time"].dt.tz) == "UTC"
     assert view.names == (TOTAL,)  # one unnamed source: the total line only
@@ -82,7 +83,7 @@ def test_throughput_view_lines_columns_and_types():
 
 def test_throughput_view_has_a_line_per_model_and_their_sum():
     s = _series([10.0, 20.0, 30.0, 40.0], model=[0, 1, 0, 1], names=("org/a", "org/b"))
-    view = throughput_view(_snap(s, window_s=10.0))
+    view = throughput_view(_snap(s, window_s=10.0), now=50.0)
     assert view.names == ("org/a", "org/b", TOTAL)
     assert view.colors[:2] == (chart_parts.model_color(0), chart_parts.model_color(1))
     last = view.lines.groupby("series", observed=True)["tokens_per_second"].last().to_dict()
@@ -165,7 +166,8 @@ def test_throughput_structure_is_constant_between_reruns():
 def test_throughput_layers():
     view = throughput_view(_snap(_series([1.0, 2.0]), window_s=5.0))
     chart = charts.throughput_chart(view)
-    gap, anchor, marks, line, avg, label = chart.to_dict()["layer"]
+    gap, anchor, marks, line, dots, avg, label = chart.to_dict()["layer"]
+    assert dots["mark"]["type"] == "point" and dots["encoding"]["opacity"]["field"] == "alone"
     assert gap["mark"]["type"] == "rect"
     assert gap["encoding"]["x"]["field"] == "start" and gap["encoding"]["x2"]["field"] == "end"
     assert anchor["mark"]["opacity"] == 0
@@ -178,7 +180,7 @@ def test_throughput_layers():
     assert line["encoding"]["color"]["scale"]["range"] == [charts.PALETTE["primary"]]
     assert avg["mark"]["type"] == "rule" and avg["mark"]["strokeDash"] == [6, 4]
     # points at T0 (1.0), T0+1 and T0+2 (the 10 s mean, 1.5); earlier seconds have none
-    assert _data(chart, 4) == [{"average": 4 / 3, "label": "average 1.3 tokens/s",
+    assert _data(chart, 5) == [{"average": 4 / 3, "label": "average 1.3 tokens/s",
                                 "show": 1.0}]
     assert label["mark"]["type"] == "text" and label["encoding"]["text"]["field"] == "label"
 

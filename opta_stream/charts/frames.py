@@ -31,6 +31,7 @@ __all__ = [
     "memory_data",
     "one",
     "window_frame",
+    "with_floor",
     "with_show",
     "Window",
     "memory_frame",
@@ -77,19 +78,21 @@ def threshold_gb(frame: pd.DataFrame, threshold_pct: float | None) -> float | No
 
 def memory_labels(frame: pd.DataFrame, threshold_pct: float | None,
                  threshold_gb: float | None, window: Window | None) -> pd.DataFrame:
-    """Rows (time, gb, label) for the latest total and the threshold, if known."""
+    """Rows (time, gb, label, below) for the latest total (written above its line) and the
+    threshold (below its rule, so the two never run into each other), if known."""
     totals = frame["total_gb"].to_numpy(dtype=np.float64) if len(frame) else np.array([])
     totals = totals[np.isfinite(totals)]
-    rows: list[tuple[float, str]] = []
+    rows: list[tuple[float, str, float]] = []
     if totals.size:
-        rows.append((float(totals[-1]), f"total {totals[-1]:.1f} GB"))
+        rows.append((float(totals[-1]), f"total {totals[-1]:.1f} GB", 0.0))
     if threshold_gb is not None:
-        rows.append((threshold_gb, f"threshold {threshold_pct:g} %"))
+        rows.append((threshold_gb, f"threshold {threshold_pct:g} %", 1.0))
     end = window[1] if window else (frame["time"].iloc[-1].timestamp() if len(frame) else 0.0)
     return pd.DataFrame({
         "time": utc_times(np.full(len(rows), end, dtype=np.float64)),
         "gb": np.array([r[0] for r in rows], dtype=np.float64),
         "label": pd.Series([r[1] for r in rows], dtype=object),
+        "below": np.array([r[2] for r in rows], dtype=np.float64),
     })
 
 
@@ -108,14 +111,17 @@ def gap_frame(gaps: Gaps, window: Window | None) -> pd.DataFrame:
     return pd.DataFrame({"start": utc_times(arr[:, 0]), "end": utc_times(arr[:, 1])})
 
 
-def marker_frame(entries: Iterable[LogEntry], window: Window | None) -> pd.DataFrame:
-    """Rows (time, label, show) for the lifecycle entries inside the window.
+def marker_frame(entries: Iterable[LogEntry], window: Window | None,
+                 extra: Iterable[tuple[float, str]] = ()) -> pd.DataFrame:
+    """Rows (time, label, show) for the lifecycle entries inside the window, and ``extra``
+    (time, label) markers of the page's own (where the recording starts).
 
     With none, one hidden row at the window's start keeps the layer's extent finite.
     """
     lo, hi = window if window is not None else (-np.inf, np.inf)
     rows = [(e.ts, f"{MARKERS[e.type]}: {e.summary}") for e in entries
             if e.type in MARKERS and lo <= e.ts <= hi]
+    rows += [(ts, label) for ts, label in extra if lo <= ts <= hi]
     show = 1.0
     if not rows and window is not None:
         rows, show = [(window[0], "")], 0.0
@@ -146,10 +152,10 @@ def memory_data(frame: pd.DataFrame, *, threshold_pct: float | None, gaps: Gaps,
     """The memory chart's layer data: gaps, anchors, markers, used, total, threshold, labels."""
     limit_gb = threshold_gb(frame, threshold_pct)
     shown_rows = with_show(frame, window[0] if window else 0.0)
+    labels = with_show(memory_labels(frame, threshold_pct, limit_gb, window),
+                       window[1] if window else 0.0)
     return [gap_frame(gaps, window), window_frame(window), markers, shown_rows, shown_rows,
-            one("threshold_gb", limit_gb),
-            with_show(memory_labels(frame, threshold_pct, limit_gb, window),
-                      window[1] if window else 0.0)]
+            one("threshold_gb", limit_gb), labels, labels]
 
 
 def gauge_bands(total: float | None, levels: tuple[str, ...]) -> pd.DataFrame:
@@ -190,3 +196,18 @@ def with_show(frame: pd.DataFrame, at: float) -> pd.DataFrame:
         else:
             row[name] = np.zeros(1, np.int64 if pd.api.types.is_integer_dtype(col) else np.float64)
     return pd.DataFrame(row).assign(show=0.0)
+
+
+def with_floor(frame: pd.DataFrame, field: str, at: float, floor: float = 1.0) -> pd.DataFrame:
+    """``frame`` with a hidden row at ``floor`` when nothing shown reaches it, so the y
+    axis spans 0…floor at least: an empty or all-zero line would give Vega a zero-width
+    domain, whose axis reads "NaN". The row is its own segment (``-1``), so it joins no
+    line, and ``show`` 0 draws nothing."""
+    shown = frame[field][frame["show"] > 0] if "show" in frame else frame[field]
+    if len(shown) and float(np.nanmax(np.abs(shown.to_numpy(np.float64)))) >= floor:
+        return frame
+    row = with_show(frame.iloc[:0], at)
+    row[field] = floor
+    if "segment" in row:
+        row["segment"] = -1
+    return pd.concat([frame, row], ignore_index=True) if len(frame) else row

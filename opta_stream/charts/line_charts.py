@@ -7,6 +7,7 @@ layer always has a row (placeholders are hidden), so Vega never warns.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from functools import partial
 
 import altair as alt
@@ -18,11 +19,13 @@ from opta_stream.charts.frames import (
     gap_frame,
     marker_frame,
     window_frame,
+    with_floor,
     with_show,
 )
 from opta_stream.charts.parts import (
     PALETTE,
     TimeAxis,
+    alone_layer,
     anchor_layer,
     gap_layer,
     layered,
@@ -32,54 +35,83 @@ from opta_stream.charts.parts import (
     seg,
 )
 from opta_stream.charts.plans import ChartPlan
+from opta_stream.charts.throughput_lines import with_alone
 
 __all__ = ["LineSpec", "SPECS", "lines_plan"]
 
-# field, axis title, number format, series names, their colours
-LineSpec = tuple[str, str, str, tuple[str, ...], tuple[str, ...]]
+SOLID, DASHED = (1, 0), (5, 4)
+
+
+@dataclass(frozen=True, slots=True)
+class LineSpec:
+    """A chart's lines: the value field, the y title with its unit, the number format, the
+    series names with their colours, and their dash (solid unless said): all of the
+    chart's structure, so it is part of the plan's key."""
+
+    field: str
+    title: str
+    fmt: str
+    names: tuple[str, ...]
+    colors: tuple[str, ...]
+    dashes: tuple[tuple[int, int], ...] = ()
+
+    def dash(self) -> tuple[tuple[int, int], ...]:
+        return self.dashes or tuple(SOLID for _ in self.names)
+
 
 SPECS: dict[str, LineSpec] = {
-    "latency": ("seconds", "latency (s)", ",.2f", ("p50", "p95", "p99"),
-                (PALETTE["green"], PALETTE["amber"], PALETTE["red"])),
-    "requests": ("per_second", "per second", ",.2f", ("requests/s", "errors/s"),
-                 (PALETTE["primary"], PALETTE["red"])),
-    "tokens": ("tokens_per_second", "tokens/s", ",.1f", ("prompt", "completion"),
-               ("#22d3ee", PALETTE["primary"])),
-    "queue": ("requests", "requests", ",.1f", ("in flight", "queued", "limit"),
-              (PALETTE["primary"], PALETTE["amber"], PALETTE["muted"])),
+    "latency": LineSpec("seconds", "latency (s)", ",.2f", ("p50", "p95", "p99"),
+                        (PALETTE["green"], PALETTE["amber"], PALETTE["red"])),
+    "requests": LineSpec("per_second", "requests / s", ",.2f", ("requests/s", "errors/s"),
+                         (PALETTE["primary"], PALETTE["red"])),
+    "tokens": LineSpec("tokens_per_second", "tokens / s", ",.1f", ("prompt", "completion"),
+                       ("#22d3ee", PALETTE["primary"])),
+    # The limit is a dashed grey ceiling, so in-flight (often at the limit) stays visible.
+    "queue": LineSpec("requests", "requests", ",.1f", ("in flight", "queued", "limit"),
+                      (PALETTE["primary"], PALETTE["amber"], PALETTE["muted"]),
+                      (SOLID, SOLID, DASHED)),
     # Long windows from Prometheus, the last minutes from the live feed (charts.long_window).
-    "prom_throughput": ("tokens_per_second", "tokens/s", ",.1f", ("Prometheus", "live feed"),
-                        (PALETTE["primary"], PALETTE["text"])),
-    "prom_latency": ("seconds", "p95 latency (s)", ",.2f",
-                     ("p95 · Prometheus", "p95 · live feed"), (PALETTE["amber"], PALETTE["text"])),
-    "prom_memory": ("gb", "GB", ",.1f", ("used · Prometheus", "total · Prometheus",
-                                         "used · live feed", "total · live feed"),
-                    (PALETTE["primary"], PALETTE["muted"], PALETTE["text"], PALETTE["border"])),
+    "prom_throughput": LineSpec("tokens_per_second", "tokens / s", ",.1f",
+                                ("Prometheus", "live feed"), (PALETTE["primary"], PALETTE["text"])),
+    "prom_latency": LineSpec("seconds", "p95 latency (s)", ",.2f",
+                             ("p95 · Prometheus", "p95 · live feed"),
+                             (PALETTE["amber"], PALETTE["text"])),
+    "prom_memory": LineSpec("gb", "memory (GB)", ",.1f",
+                            ("used · Prometheus", "total · Prometheus", "used · live feed",
+                             "total · live feed"),
+                            (PALETTE["primary"], PALETTE["muted"], PALETTE["text"],
+                             PALETTE["border"])),
 }
 
 
 def _layers(spec: LineSpec, axis: TimeAxis, height: int) -> alt.LayerChart:
-    field, title, fmt, names, colors = spec
     tips = [alt.Tooltip(field="time", type="temporal", title="time", format="%H:%M:%S"),
             alt.Tooltip(field="series", type="nominal", title="series"),
-            alt.Tooltip(field=field, type="quantitative", title=title, format=fmt)]
+            alt.Tooltip(field=spec.field, type="quantitative", title=spec.title,
+                        format=spec.fmt)]
+    y = alt.Y(field=spec.field, type="quantitative", title=spec.title,
+              axis=alt.Axis(format="~s" if spec.field == "tokens_per_second" else ",.3~r"))
+    color = legend_color("series", spec.names, spec.colors)
     line = alt.Chart().mark_line(point=alt.OverlayMarkDef(opacity=0, size=60)).encode(
-        x=axis.x("time"), detail=seg(), tooltip=tips, strokeOpacity=line_shown(),
-        y=alt.Y(field=field, type="quantitative", title=title,
-                axis=alt.Axis(format="~s" if field == "tokens_per_second" else ",.3~r")),
-        color=legend_color("series", names, colors))
-    return layered([gap_layer(axis), anchor_layer(axis), marker_layer(axis), line], height)
+        x=axis.x("time"), detail=seg(), tooltip=tips, strokeOpacity=line_shown(), y=y,
+        color=color, strokeDash=alt.StrokeDash(
+            field="series", type="nominal", legend=None,
+            scale=alt.Scale(domain=list(spec.names), range=[list(d) for d in spec.dash()])))
+    return layered([gap_layer(axis), anchor_layer(axis), marker_layer(axis), line,
+                    alone_layer(axis, y, color, tips)], height)
 
 
 def lines_plan(kind: str, frame: pd.DataFrame, *, gaps: Gaps = (),
                markers: pd.DataFrame | None = None, window: Window | None = None,
-               axis: TimeAxis | None = None, height: int = 200,
+               axis: TimeAxis | None = None, height: int = 300,
                spec: LineSpec | None = None) -> ChartPlan:
     """One chart of named lines (``kind`` in ``SPECS``, or ``spec`` for lines named at run
-    time, such as the Fleet page's servers) as a cached structure plus this tick's data."""
+    time, such as the Fleet page's servers) as a cached structure plus this tick's data.
+    ``height`` includes the axis and the legend (about 100 px of it)."""
     spec = spec or SPECS[kind]
     axis = axis or TimeAxis()
     marks = marker_frame((), window) if markers is None else markers
+    start = window[0] if window else 0.0
+    rows = with_floor(with_show(with_alone(frame), start), spec.field, start)
     return ChartPlan(("serving", kind, spec, axis, height), partial(_layers, spec, axis, height),
-                     [gap_frame(gaps, window), window_frame(window), marks,
-                      with_show(frame, window[0] if window else 0.0)])
+                     [gap_frame(gaps, window), window_frame(window), marks, rows, rows])

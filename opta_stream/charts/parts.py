@@ -17,6 +17,7 @@ __all__ = [
     "MODEL_COLORS",
     "PALETTE",
     "TimeAxis",
+    "alone_layer",
     "anchor_layer",
     "gap_layer",
     "layered",
@@ -105,6 +106,16 @@ def marker_layer(axis: TimeAxis) -> alt.Chart:
     return alt.Chart().mark_rule(color=PALETTE["amber"], strokeDash=[2, 3], strokeWidth=1,
                                  strokeOpacity=0.8).encode(
         x=axis.x("time"), tooltip=tips, opacity=shown())
+
+
+def alone_layer(axis: TimeAxis, y: alt.Y, color: alt.Color, tips: list[alt.Tooltip]
+                ) -> alt.Chart:
+    """A dot for each point with no neighbour in its line (the ``alone`` column): a line
+    of one point draws nothing, so a young recording's only point would not show."""
+    return alt.Chart().mark_point(filled=True, size=45).encode(
+        x=axis.x("time"), y=y, color=color, tooltip=tips,
+        opacity=alt.Opacity(field="alone", type="quantitative",
+                            scale=alt.Scale(domain=[0, 1], range=[0, 1]), legend=None))
 
 
 def shown() -> alt.Opacity:

@@ -17,7 +17,6 @@ from opta_stream.charts.frames import NO_MODEL, finite
 from opta_stream.charts.parts import PALETTE, model_color
 from opta_stream.figures.tokens import (
     RateGrid,
-    current_rate,
     grid_step,
     present_codes,
     rate_grid,
@@ -26,7 +25,7 @@ from opta_stream.figures.tokens import (
 from opta_stream.figures.windows import snapshot_window, utc_times
 from opta_stream.snapshot import Series, Snapshot
 
-__all__ = ["TOTAL", "ThroughputView", "line_rows", "throughput_view"]
+__all__ = ["TOTAL", "ThroughputView", "line_rows", "throughput_view", "with_alone"]
 
 TOTAL = "all models"
 
@@ -84,8 +83,15 @@ def _model_name(series: Series, code: int) -> str:
     return names[code] if 0 <= code < len(names) else NO_MODEL
 
 
-def throughput_view(snap: Snapshot, *, max_points: int = 1000) -> ThroughputView:
-    """The snapshot's tokens/s as chart lines and page figures."""
+def throughput_view(snap: Snapshot, *, now: float | None = None,
+                    max_points: int = 1000) -> ThroughputView:
+    """The snapshot's tokens/s as chart lines and page figures.
+
+    ``now`` (tokens/s over the last 10 s, the page's "now") ends the "all models"
+    line at the snapshot's time, so the line is drawn even when the window's grid
+    has no point yet (a young recording on a long window), and its figures are of
+    the line as drawn: least ≤ average ≤ p95 ≤ peak, and now ≤ peak.
+    """
     series = snap.throughput
     t0, t1 = snapshot_window(snap)
     models = present_codes(series.model)[0].tolist() if len(series) else []
@@ -99,16 +105,31 @@ def throughput_view(snap: Snapshot, *, max_points: int = 1000) -> ThroughputView
             lines_in.append((grid.per_model[code], 1.5))
             names.append(_model_name(series, code))
             colors.append(model_color(code))
-    lines_in.append((grid.total, 2.5))
     names.append(TOTAL)
     colors.append(PALETTE["text"] if split else PALETTE["primary"])
-    lines = _long_rows(grid.t, lines_in, names)
-    total = grid.total[np.isfinite(grid.total)]
+    total_t, total = grid.t, grid.total
+    if now is not None and np.isfinite(now):  # the line ends at now, whatever its grid
+        keep = total_t < t1
+        total_t, total = np.append(total_t[keep], t1), np.append(total[keep], now)
+    parts = [_long_rows(grid.t, lines_in, names[:-1])] if lines_in else []
+    parts.append(_long_rows(total_t, [(total, 2.5)], [TOTAL]))
+    lines = pd.concat(parts, ignore_index=True)
+    lines["series"] = pd.Categorical(lines["series"].astype(str), categories=names)
+    drawn = total[np.isfinite(total)]
     return ThroughputView(
-        lines=lines, names=tuple(names), colors=tuple(colors), grid=grid,
-        now=current_rate(series), average=grid.total_mean(),
-        p95=float(np.percentile(total, 95)) if total.size else None,
-        peak=float(total.max()) if total.size else None)
+        lines=with_alone(lines), names=tuple(names), colors=tuple(colors), grid=grid,
+        now=now, average=float(drawn.mean()) if drawn.size else None,
+        p95=float(np.percentile(drawn, 95)) if drawn.size else None,
+        peak=float(drawn.max()) if drawn.size else None)
+
+
+def with_alone(lines: pd.DataFrame) -> pd.DataFrame:
+    """An ``alone`` column: 1 for a point that has no neighbour in its line (a line of
+    one point draws nothing, so a dot shows it), else 0."""
+    if not len(lines):
+        return lines.assign(alone=np.zeros(0))
+    size = lines.groupby(["series", "segment"], observed=True)["time"].transform("size")
+    return lines.assign(alone=(size.to_numpy() == 1).astype(np.float64))
 
 
 def average_label(view: ThroughputView) -> pd.DataFrame:

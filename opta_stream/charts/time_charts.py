@@ -32,12 +32,14 @@ from opta_stream.charts.frames import (
     marker_frame,
     memory_data,
     window_frame,
+    with_floor,
     with_show,
 )
 from opta_stream.charts.parts import (
     MODEL_COLORS,
     PALETTE,
     TimeAxis,
+    alone_layer,
     anchor_layer,
     gap_layer,
     layered,
@@ -68,7 +70,7 @@ _TIME_TIP = alt.Tooltip(field="time", type="temporal", title="time", format="%H:
 
 
 def throughput_layers(view_key: tuple[tuple[str, ...], tuple[str, ...]], axis: TimeAxis,
-                      *, height: int = 260) -> alt.LayerChart:
+                      *, height: int = 340) -> alt.LayerChart:
     """Gaps, markers, one line per model plus the total, and the labelled average."""
     names, colors = view_key
     y = alt.Y(field="tokens_per_second", type="quantitative", title="tokens/s",
@@ -81,37 +83,40 @@ def throughput_layers(view_key: tuple[tuple[str, ...], tuple[str, ...]], axis: T
     ).encode(x=axis.x("time"), y=y, detail=seg(), tooltip=tips, strokeOpacity=line_shown(),
              color=legend_color("series", names, colors),
              strokeWidth=alt.StrokeWidth(field="width", type="quantitative", scale=None))
+    dots = alone_layer(axis, y, legend_color("series", names, colors), tips)
     avg = rule("average", "average tokens/s", "tokens/s", PALETTE["muted"])
     label = alt.Chart().mark_text(align="left", baseline="bottom", dx=4, dy=-3, fontSize=11,
                                   color=PALETTE["muted"]).encode(
         x=alt.XValue(0), y=alt.Y(field="average", type="quantitative", title="tokens/s"),
         text=alt.Text(field="label", type="nominal"), opacity=shown())
-    return layered([gap_layer(axis), anchor_layer(axis), marker_layer(axis), line, avg, label],
-                   height)
+    return layered([gap_layer(axis), anchor_layer(axis), marker_layer(axis), line, dots, avg,
+                    label], height)
 
 
 def throughput_plan(view: ThroughputView, *, gaps: Gaps = (), markers: pd.DataFrame | None = None,
                     window: Window | None = None, axis: TimeAxis = PLAIN_AXIS,
-                    height: int = 260) -> ChartPlan:
+                    height: int = 340) -> ChartPlan:
     """What a tick needs: the structure's key and builder, and this tick's data."""
     key = (view.names, view.colors)
     marks = marker_frame((), window) if markers is None else markers
     avg = average_label(view)
+    start = window[0] if window else 0.0
+    rows = with_floor(with_show(view.lines, start), "tokens_per_second", start)
     return ChartPlan(("throughput", key, axis, height),
                      partial(throughput_layers, key, axis, height=height),
-                     [gap_frame(gaps, window), window_frame(window), marks,
-                      with_show(view.lines, window[0] if window else 0.0), avg, avg])
+                     [gap_frame(gaps, window), window_frame(window), marks, rows, rows, avg,
+                      avg])
 
 
 def throughput_chart(view: ThroughputView, *, gaps: Gaps = (),
                      markers: pd.DataFrame | None = None, window: Window | None = None,
-                     axis: TimeAxis = PLAIN_AXIS, height: int = 260) -> alt.TopLevelMixin:
+                     axis: TimeAxis = PLAIN_AXIS, height: int = 340) -> alt.TopLevelMixin:
     """The throughput chart with this view's data attached (tests and export)."""
     return throughput_plan(view, gaps=gaps, markers=markers, window=window, axis=axis,
                            height=height).chart()
 
 
-def memory_layers(axis: TimeAxis, *, height: int = 220) -> alt.LayerChart:
+def memory_layers(axis: TimeAxis, *, height: int = 300) -> alt.LayerChart:
     """Used GB (area), total GB (line), the threshold (dashed rule), labels, markers.
 
     The y scale is ``nice`` from zero, and the labels sit at the total and the
@@ -132,13 +137,13 @@ def memory_layers(axis: TimeAxis, *, height: int = 220) -> alt.LayerChart:
         y=alt.Y(field="total_gb", type="quantitative", title="GB", scale=ys))
     limit = rule("threshold_gb", "threshold GB", "GB", PALETTE["red"])
     layers = [gap_layer(axis), anchor_layer(axis), marker_layer(axis), used, total, limit,
-              _label_layer(axis)]
+              _label_layer(axis, below=False), _label_layer(axis, below=True)]
     return layered(layers, height)
 
 
 def memory_plan(frame: pd.DataFrame, *, threshold_pct: float | None, gaps: Gaps = (),
                 markers: pd.DataFrame | None = None, window: Window | None = None,
-                axis: TimeAxis = PLAIN_AXIS, height: int = 220) -> ChartPlan:
+                axis: TimeAxis = PLAIN_AXIS, height: int = 300) -> ChartPlan:
     """The memory chart as a cached structure plus this tick's data."""
     marks = marker_frame((), window) if markers is None else markers
     return ChartPlan(("memory", axis, height), partial(memory_layers, axis, height=height),
@@ -148,15 +153,18 @@ def memory_plan(frame: pd.DataFrame, *, threshold_pct: float | None, gaps: Gaps 
 
 def memory_chart(frame: pd.DataFrame, *, threshold_pct: float | None, gaps: Gaps = (),
                  markers: pd.DataFrame | None = None, window: Window | None = None,
-                 axis: TimeAxis = PLAIN_AXIS, height: int = 220) -> alt.TopLevelMixin:
+                 axis: TimeAxis = PLAIN_AXIS, height: int = 300) -> alt.TopLevelMixin:
     """Used against total memory over the window, threshold marked, gaps shaded."""
     return memory_plan(frame, threshold_pct=threshold_pct, gaps=gaps, markers=markers,
                        window=window, axis=axis, height=height).chart()
 
 
-def _label_layer(axis: TimeAxis) -> alt.Chart:
-    """Names the total line and the threshold rule at the right edge."""
+def _label_layer(axis: TimeAxis, *, below: bool) -> alt.Chart:
+    """Names the total line (above it) or the threshold rule (below it) at the right edge:
+    a threshold close under the total never writes over the total's label."""
     return alt.Chart().mark_text(
-        align="right", baseline="bottom", dy=-3, fontSize=11, color=PALETTE["muted"],
-    ).encode(x=axis.x("time"), y=alt.Y(field="gb", type="quantitative", title="GB"),
-             text=alt.Text(field="label", type="nominal"), opacity=shown())
+        align="right", baseline="top" if below else "bottom", dy=3 if below else -3,
+        fontSize=11, color=PALETTE["muted"],
+    ).transform_filter(f"datum.below == {1 if below else 0}").encode(
+        x=axis.x("time"), y=alt.Y(field="gb", type="quantitative", title="GB"),
+        text=alt.Text(field="label", type="nominal"), opacity=shown())

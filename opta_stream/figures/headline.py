@@ -18,6 +18,7 @@ from opta_stream.figures.freshness import STALE_AFTER_S
 from opta_stream.figures.memory import memory_pct
 from opta_stream.figures.serving_totals import G, totals
 from opta_stream.figures.tokens import tokens_now
+from opta_stream.figures.windows import window_label
 from opta_stream.snapshot import Snapshot
 from opta_stream.units import span
 
@@ -32,8 +33,10 @@ def known(value: float | None) -> float | None:
 
 
 def window_words(window_s: float) -> str:
-    """How a label names its window: "last 5 min", "last 24 h"."""
-    return f"last {span(window_s)}"
+    """How a label names its window: "last 5 min", "last 24 h", "last 7 d" (the selector's
+    names where it has one)."""
+    named = window_label(window_s)
+    return f"last {named if not named.endswith(' s') else span(window_s)}"
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,6 +24,7 @@ from opta_stream.snapshot import ServingWindow
 __all__ = ["LATENCY_OVER_S", "ServingLines", "quantiles_matrix", "serving_lines"]
 
 LATENCY_OVER_S = 60.0
+GAUGE_OVER_S = 3.0
 LATENCY_NAMES = tuple(f"p{round(q * 100)}" for q in QUANTILES)
 
 
@@ -110,8 +111,12 @@ def serving_lines(win: ServingWindow, t0: float, t1: float, *, window_s: float,
         lat = {name: np.full(at.shape, np.nan) for name in LATENCY_NAMES}
     gauges = win.gauges[tot]
     known = np.isfinite(gauges)  # a gauge the server did not report is a gap, not a 0
-    g_sum = _window_sums(ts, np.where(known, gauges, 0.0), at, step)
-    g_n = _window_sums(ts, known.astype(np.float64), at, step)
+    # Each point's gauges are the mean of the readings of the last step, and of at least
+    # the last few seconds: the polls come about a second apart, not exactly on the grid,
+    # so a 1 s window would miss some and break the line while the server answered.
+    g_over = max(step, GAUGE_OVER_S)
+    g_sum = _window_sums(ts, np.where(known, gauges, 0.0), at, g_over)
+    g_n = _window_sums(ts, known.astype(np.float64), at, g_over)
     with np.errstate(invalid="ignore", divide="ignore"):
         g_mean = np.where(g_n > 0, g_sum / np.maximum(g_n, 1), np.nan)
     return ServingLines(

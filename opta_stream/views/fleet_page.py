@@ -178,7 +178,7 @@ def build_history(spec: FleetHistorySpec, snaps: Sequence[Snapshot]) -> Recordin
 def history_spec(names: Sequence[str]) -> LineSpec:
     """One colour per server, in the configured order."""
     colors = tuple(MODEL_COLORS[i % len(MODEL_COLORS)] for i in range(len(names)))
-    return ("tokens_per_second", "tokens/s", ",.1f", tuple(names), colors)
+    return LineSpec("tokens_per_second", "tokens / s", ",.1f", tuple(names), colors)
 
 
 def pick(name: str, answer: RangeAnswer | None, window_s: float,

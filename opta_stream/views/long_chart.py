@@ -32,7 +32,7 @@ def live_from(snap: Snapshot) -> float:
 
 def prometheus_chart(out: Block, snap: Snapshot, answer: RangeAnswer, tz: str, *, kind: str,
                      field: str, prom: Sequence[tuple[str, str]], live: Sequence[Part],
-                     key: str, height: int = 200, note: str = "") -> None:
+                     key: str, height: int = 300, note: str = "") -> None:
     """``prom``: (legend name, the answer's line) pairs; ``live``: the page's own parts,
     from ``live_from(snap)`` on. ``kind`` names the chart's lines in ``line_charts.SPECS``."""
     start = live_from(snap)

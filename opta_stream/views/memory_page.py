@@ -31,6 +31,7 @@ from opta_stream.snapshot import RangeAnswer, Snapshot
 from opta_stream.units import number, zone
 from opta_stream.views.csv_buttons import window_csv
 from opta_stream.views.long_chart import live_from, prometheus_chart
+from opta_stream.views.reach import first_at, reach
 from opta_stream.views.recording import Block, Recording
 from opta_stream.views.specs import MemorySpec
 from opta_stream.views.verdict import banner
@@ -69,8 +70,10 @@ def prom_history(out: Block, snap: Snapshot, answer: RangeAnswer, tz: str) -> No
 def history(out: Block, snap: Snapshot, tz: str, answer: RangeAnswer | None) -> None:
     frame = memory_frame(snap.memory_used, snap.memory_total)
     window = snapshot_window(snap)
-    out.chart(memory_plan(frame, threshold_pct=snap.gauges.threshold_pct, gaps=snap.gaps,
-                          markers=marker_frame(snap.events, window), window=window,
+    r = reach(snap, first_at(snap.memory_used.ts), zone(tz))
+    out.chart(memory_plan(frame, threshold_pct=snap.gauges.threshold_pct,
+                          gaps=(*snap.gaps, *r.gaps),
+                          markers=marker_frame(snap.events, window, r.markers), window=window,
                           axis=TimeAxis.for_window(snap.window_s, tz)),
               key="memory_chart")
     if not len(snap.memory_used):
@@ -78,6 +81,8 @@ def history(out: Block, snap: Snapshot, tz: str, answer: RangeAnswer | None) -> 
                     "from the server.")
     else:
         out.caption(LOCAL_SOURCE)
+    if r.note:
+        out.caption(r.note)
     if note := fallback_caption(answer):
         out.caption(f":material/info: {note}")
 

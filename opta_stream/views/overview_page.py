@@ -24,7 +24,7 @@ from opta_stream.figures.tokens import LIVE_OVER_S, rate_grid
 from opta_stream.figures.windows import snapshot_window
 from opta_stream.settings import Thresholds
 from opta_stream.snapshot import LogEntry, Snapshot
-from opta_stream.units import clock_time, duration, number, zone
+from opta_stream.units import clock_time, duration, number, span, zone
 from opta_stream.views.recording import Block, Recording
 from opta_stream.views.specs import OVERVIEW_S, OverviewSpec
 from opta_stream.views.tiles import (
@@ -73,7 +73,7 @@ def total_frame(snap: Snapshot, step_s: float = 2.0) -> pd.DataFrame:
 def throughput_card(out: Block, snap: Snapshot, tz: tzinfo) -> None:
     series = snap.throughput
     with out.container(border=True) as box:
-        box.markdown(f"**Tokens / s · {duration(OVERVIEW_S)}**",
+        box.markdown(f"**Tokens / s · last {span(OVERVIEW_S)}**",
                      help="All loaded models together, each point the rate over the 10 s "
                           "before it (the Throughput page's 'all models' line).")
         box.chart(sparkline_plan(total_frame(snap)), key="overview_sparkline")

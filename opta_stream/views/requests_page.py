@@ -29,9 +29,10 @@ from opta_stream.figures.serving_totals import ServingTotals, seconds, totals
 from opta_stream.figures.windows import snapshot_window
 from opta_stream.settings import Thresholds
 from opta_stream.snapshot import RangeAnswer, Snapshot
-from opta_stream.units import number, span
+from opta_stream.units import number, span, zone
 from opta_stream.views.csv_buttons import window_csv
 from opta_stream.views.long_chart import live_from, prometheus_chart
+from opta_stream.views.reach import first_at, reach
 from opta_stream.views.recording import Block, Column, Recording
 from opta_stream.views.request_tables import client_table, model_table
 from opta_stream.views.specs import RequestsSpec
@@ -58,13 +59,11 @@ def figures(out: Block, t: ServingTotals, h: Headline, bands: Thresholds) -> Non
     w = h.window
     row = out.container(horizontal=True)
     requests_tile(row, h)
-    row.metric(f"Errors / s · {w}", number(t.per_s("errors"), ".2f"),
-               help=f"{t.get('errors'):,.0f} failed requests in the {w}.")
     errors_tile(row, h, bands)
+    queue_tile(row, h)
     row.metric("In flight / limit · now", f"{number(h.in_flight, '.0f')} / "
                f"{number(h.limit, '.0f')}",
                help="Requests running now, against the concurrency limit.")
-    queue_tile(row, h)
     row = out.container(horizontal=True)
     row.metric(f"p50 latency · {w}", seconds(t.quantile(0.5)),
                help=f"Half of the requests that finished in the {w} took at most this "
@@ -75,6 +74,8 @@ def figures(out: Block, t: ServingTotals, h: Headline, bands: Thresholds) -> Non
     row.metric(f"Mean latency · {w}", seconds(t.mean_latency),
                help="Total request time over the number of requests.")
     row = out.container(horizontal=True)
+    row.metric(f"Errors / s · {w}", number(t.per_s("errors"), ".2f"),
+               help=f"{t.get('errors'):,.0f} failed requests in the {w}.")
     row.metric(f"Prompt tokens / s · {w}", number(t.per_s("prompt_tokens")))
     row.metric(f"Completion tokens / s · {w}", number(t.per_s("completion_tokens")),
                help="Counted when a request finishes, so it can trail the Throughput page.")
@@ -99,7 +100,9 @@ def prom_latency(out: Block, snap: Snapshot, answer: RangeAnswer, tz: str) -> No
 def charts(out: Block, snap: Snapshot, lines: ServingLines, tz: str,
            answer: RangeAnswer | None) -> None:
     window = snapshot_window(snap)
-    marks = marker_frame(snap.events, window)
+    r = reach(snap, first_at(snap.serving.ts), zone(tz))
+    marks = marker_frame(snap.events, window, r.markers)
+    gaps = (*snap.gaps, *r.gaps)
     axis = TimeAxis.for_window(snap.window_s, tz)
     frames = {"latency": lines.latency, "requests": lines.requests, "queue": lines.queue,
               "tokens": lines.tokens}
@@ -111,12 +114,14 @@ def charts(out: Block, snap: Snapshot, lines: ServingLines, tz: str,
                 assert answer is not None
                 prom_latency(col, snap, answer, tz)
                 continue
-            col.chart(lines_plan(kind, frames[kind], gaps=snap.gaps, markers=marks,
+            col.chart(lines_plan(kind, frames[kind], gaps=gaps, markers=marks,
                                  window=window, axis=axis), key=f"requests_{kind}")
     out.caption(f"Rates over the {span(lines.over_s)} before each point and latency over "
                 f"the {span(lines.latency_over_s)} before it, every "
                 f"{span(lines.step_s)}. Amber lines mark loads, unloads, downloads, "
                 f"reloads and restarts. {LOCAL_SOURCE}")
+    if r.note:
+        out.caption(r.note)
     if not uses_prometheus(answer, snap.window_s) and (note := fallback_caption(answer)):
         out.caption(f":material/info: Latency: {note}")
 

@@ -16,6 +16,8 @@ own history.
 
 from __future__ import annotations
 
+import numpy as np
+
 from opta_stream.charts.frames import marker_frame
 from opta_stream.charts.long_window import (
     LIVE,
@@ -23,18 +25,21 @@ from opta_stream.charts.long_window import (
     PROM,
     fallback_caption,
     line_stats,
+    split_at,
     uses_prometheus,
 )
 from opta_stream.charts.parts import TimeAxis
 from opta_stream.charts.throughput_lines import ThroughputView, throughput_view
 from opta_stream.charts.time_charts import throughput_plan
 from opta_stream.export.csv_files import throughput_csv
-from opta_stream.figures.tokens import LONG_OVER_S, rate_grid, tokens_now
+from opta_stream.figures.headline import headline, window_words
+from opta_stream.figures.tokens import LONG_OVER_S, RateGrid, rate_grid
 from opta_stream.figures.windows import snapshot_window
 from opta_stream.snapshot import RangeAnswer, Snapshot
-from opta_stream.units import number, span
+from opta_stream.units import number, span, zone
 from opta_stream.views.csv_buttons import window_csv
 from opta_stream.views.long_chart import live_from, prometheus_chart
+from opta_stream.views.reach import first_at, reach
 from opta_stream.views.recording import Block, Recording
 from opta_stream.views.specs import ThroughputSpec
 from opta_stream.views.verdict import banner
@@ -44,35 +49,50 @@ __all__ = ["build"]
 Stats = tuple[float | None, float | None, float | None]  # average, p95, peak
 
 
-def stats_row(out: Block, stats: Stats, now: float | None, over_s: float, line: str) -> None:
+def stats_row(out: Block, stats: Stats, now: float | None, over_s: float, line: str,
+              window: str) -> None:
     average, p95, peak = stats
-    cols = out.columns(4)
-    cols[0].metric("Now, tokens/s", number(now),
-                   help="All models together over the last 10 s: the Overview's figure.")
-    cols[1].metric("Average tokens/s", number(average),
-                   help=f"The mean of the {line} line over the window (each point is "
-                        f"the rate over {span(over_s)}), idle time included.")
-    cols[2].metric("p95 tokens/s", number(p95),
-                   help=f"95 % of the {line} line's points are at or below this.")
-    cols[3].metric("Peak tokens/s", number(peak), help=f"The highest point of the {line} line.")
+    row = out.container(horizontal=True)
+    row.metric("Tokens / s · now", number(now),
+               help="All models together over the last 10 s: the Overview's figure, and "
+                    "where the 'all models' line ends.")
+    row.metric(f"Average tokens/s · {window}", number(average),
+               help=f"The mean of the {line} line's points over the window (each the rate "
+                    f"over {span(over_s)}; its last one, now), idle time included.")
+    row.metric(f"p95 tokens/s · {window}", number(p95),
+               help=f"95 % of the {line} line's points are at or below this.")
+    row.metric(f"Peak tokens/s · {window}", number(peak),
+               help=f"The highest point of the {line} line, now included.")
 
 
-def prom_chart(out: Block, snap: Snapshot, answer: RangeAnswer, tz: str) -> None:
-    """Prometheus's line, then the live feed's last minutes."""
+def _tail(snap: Snapshot, now: float | None) -> tuple[np.ndarray, np.ndarray]:
+    """The live feed's part of a long chart: its rate line over the last minutes, ending
+    with the rate now (the page's "now"), as on the dashboard's own chart."""
     start, t1 = live_from(snap), snap.taken_at
-    tail = rate_grid(snap.tail.throughput, start, t1,
-                     step_s=max(1.0, min(5.0, (t1 - start) / 10.0)), over_s=LONG_OVER_S)
+    grid: RateGrid = rate_grid(snap.tail.throughput, start, t1,
+                               step_s=max(1.0, min(5.0, (t1 - start) / 10.0)),
+                               over_s=LONG_OVER_S)
+    if now is None or (grid.t.size and grid.t[-1] >= t1):
+        return grid.t, grid.total
+    return np.append(grid.t, t1), np.append(grid.total, now)
+
+
+def prom_chart(out: Block, snap: Snapshot, answer: RangeAnswer, tz: str,
+               now: float | None) -> None:
+    """Prometheus's line, then the live feed's last minutes."""
     prometheus_chart(out, snap, answer, tz, kind="prom_throughput", field="tokens_per_second",
-                     prom=[(PROM, "tokens_per_s")], live=[(LIVE, tail.t, tail.total)],
-                     key="throughput_chart_prom", height=300,
+                     prom=[(PROM, "tokens_per_s")], live=[(LIVE, *_tail(snap, now))],
+                     key="throughput_chart_prom", height=340,
                      note="All models together: Prometheus counts a request's tokens when it "
-                          "finishes.")
+                          "finishes; the line ends at the rate now.")
 
 
 def chart(out: Block, snap: Snapshot, view: ThroughputView, tz: str,
           answer: RangeAnswer | None) -> None:
     window = snapshot_window(snap)
-    out.chart(throughput_plan(view, gaps=snap.gaps, markers=marker_frame(snap.events, window),
+    r = reach(snap, first_at(snap.throughput.ts), zone(tz))
+    out.chart(throughput_plan(view, gaps=(*snap.gaps, *r.gaps),
+                              markers=marker_frame(snap.events, window, r.markers),
                               window=window, axis=TimeAxis.for_window(snap.window_s, tz)),
               key="throughput_chart")
     if not len(snap.throughput):
@@ -81,8 +101,11 @@ def chart(out: Block, snap: Snapshot, view: ThroughputView, tz: str,
     else:
         split = " One line per model; 'all models' is their sum." if view.per_model else ""
         out.caption(f"Each point is the rate over the {span(view.grid.over_s)} before it, "
-                    f"every {span(view.grid.step_s)}.{split} A real server counts a "
-                    f"request's tokens when it finishes. {LOCAL_SOURCE}")
+                    f"every {span(view.grid.step_s)}, and the 'all models' line ends at the "
+                    f"rate now (the last 10 s).{split} A real server counts a request's "
+                    f"tokens when it finishes. {LOCAL_SOURCE}")
+    if r.note:
+        out.caption(r.note)
     if note := fallback_caption(answer):
         out.caption(f":material/info: {note}")
 
@@ -100,18 +123,22 @@ def build(spec: ThroughputSpec, snap: Snapshot) -> Recording:
     out = Recording()
     banner(out, snap)
     answer = spec.answer
+    now = headline(snap).tokens_per_s
+    window = window_words(spec.window_s)
     if uses_prometheus(answer, spec.window_s):
         assert answer is not None
-        # The figures are the whole Prometheus line's: its points are evenly spaced, the
-        # live tail's are not (5 s against the query's step).
+        # The figures are the drawn line's: Prometheus's points before the live minutes,
+        # the live tail's, and now.
         line = answer.lines["tokens_per_s"]
-        stats_row(out, line_stats(line.values), tokens_now(snap),
-                  max(LONG_OVER_S, line.step_s), "Prometheus")
-        prom_chart(out, snap, answer, spec.tz)
+        before = split_at(line.t, line.values, live_from(snap), before=True)[1]
+        drawn = np.concatenate([before, _tail(snap, now)[1]])
+        stats_row(out, line_stats(drawn), now, max(LONG_OVER_S, line.step_s),
+                  "Prometheus and live", window)
+        prom_chart(out, snap, answer, spec.tz, now)
     else:
-        view = throughput_view(snap)
-        stats_row(out, (view.average, view.p95, view.peak), tokens_now(snap),
-                  view.grid.over_s, "'all models'")
+        view = throughput_view(snap, now=now)
+        stats_row(out, (view.average, view.p95, view.peak), now, view.grid.over_s,
+                  "'all models'", window)
         chart(out, snap, view, spec.tz, answer)
     download(out, snap)
     return out

@@ -63,18 +63,17 @@ def errors_tile(out: Block, h: Headline, t: Thresholds) -> None:
 
 def latency_tile(out: Block, h: Headline, t: Thresholds) -> None:
     level = latency_level(h, t)
-    objective = seconds(t.p95_objective_s)
-    band = {"red": f"> {objective} objective", "amber": f"near {objective} objective",
-            "ok": f"within {objective} objective"}.get(level or "")
+    goal, near = f"{t.p95_objective_s:g} s", f"{0.8 * t.p95_objective_s:g} s"
+    band = {"red": f"> {goal}", "amber": f"> {near}", "ok": f"≤ {near}"}.get(level or "")
     tile(out, f"p95 latency · {h.window}", seconds(h.p95_latency_s), level=level, band=band,
          help=f"95 % of the requests that finished in the {h.window} took at most this "
-              "(from the server's latency histogram).")
+              f"(from the server's latency histogram). The objective is {goal}: red above "
+              "it, amber above 80 % of it.")
 
 
 def queue_tile(out: Block, h: Headline) -> None:
     level = queue_level(h)
-    band = {"red": "waiting, every slot busy", "amber": "waiting",
-            "ok": "none waiting"}.get(level or "")
+    band = {"red": "all slots busy", "amber": "waiting", "ok": "none waiting"}.get(level or "")
     tile(out, "Queued · now", number(h.queued, ".0f"), level=level, band=band,
          help="Requests waiting for a free slot now; red while every slot is busy.")
 
