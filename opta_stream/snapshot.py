@@ -422,6 +422,9 @@ class Snapshot:
     jobs: tuple[Progress, ...] = ()
     events: tuple[LogEntry, ...] = ()
     event_counts: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
+    # every event and note by (type, severity) as the log shows them: the Events page's counts
+    kind_counts: Mapping[tuple[str, str], int] = field(
+        default_factory=lambda: MappingProxyType({}))
     connection: Connection = field(default_factory=Connection)
     counters: Counters = field(default_factory=Counters)
     gauges: Gauges = field(default_factory=Gauges)

@@ -256,9 +256,9 @@ def test_memory_page_numbers_and_csv(filled_store, fixed_now, clean_env, media_f
 def test_events_page_filters_and_exports(filled_store, clean_env, media_files):
     at = open_page(make_app(filled_store), "events")
     shown = at.dataframe[0].value
-    assert {"model_loaded", "memory_warning", "download_failed"} <= set(shown["event"])
+    assert {"model loaded", "memory warning", "download failed"} <= set(shown["Event"])
     at.button_group(key="events_severities").set_value(["error"]).run()
-    assert {tuple(s) for s in at.dataframe[0].value["severity"]} == {("error",)}
+    assert {tuple(s) for s in at.dataframe[0].value["Severity"]} == {("error",)}
     at.text_input(key="events_search").input("DISK FULL").run()
     entries = [e for e in filled_store.snapshot(60).events if e.severity == "error"
                and "disk full" in e.summary.lower()]
@@ -270,7 +270,7 @@ def test_event_text_is_never_rendered_as_markdown(filled_store, clean_env):
     at = open_page(make_app(filled_store), "events")
     rendered = " ".join(str(e.value) for e in (*at.markdown, *at.caption, *at.info))
     assert "evil.test" not in rendered and "<b>" not in rendered
-    assert any("evil.test" in s for s in at.dataframe[0].value["summary"])
+    assert any("evil.test" in s for s in at.dataframe[0].value["Summary"])
 
 
 def test_events_window_filters_the_log_and_its_csv(fixed_now, clean_env, media_files):
@@ -285,7 +285,7 @@ def test_events_window_filters_the_log_and_its_csv(fixed_now, clean_env, media_f
     for label, window_s in (("5 min", 300.0), ("1 min", 60.0), ("1 h", 3600.0),
                             ("24 h", 86400.0)):
         at.button_group(key="events_window").set_value(label).run()
-        shown[label] = list(at.dataframe[0].value["summary"])
+        shown[label] = list(at.dataframe[0].value["Summary"])
         entries = [e for e in store.snapshot().events if e.ts >= fixed_now - window_s]
         assert download_bytes(at, media_files, "events_csv") == export.events_csv(entries)
         assert f"logged events in the last {label} match" in " ".join(
@@ -293,7 +293,7 @@ def test_events_window_filters_the_log_and_its_csv(fixed_now, clean_env, media_f
     assert shown == {"5 min": ["Loaded m30", "Loaded m200"], "1 min": ["Loaded m30"],
                      "1 h": ["Loaded m30", "Loaded m200", "Loaded m1000"],
                      "24 h": ["Loaded m30", "Loaded m200", "Loaded m1000", "Loaded m5000"]}
-    assert at.dataframe[0].value["time"].iloc[-1].startswith("Nov ")  # 24 h: with the day
+    assert at.dataframe[0].value["Time"].iloc[-1].startswith("Nov ")  # 24 h: with the day
 
 
 def test_events_severity_chips_wrapped_summaries_and_one_line_per_job(fixed_now, clean_env):
@@ -310,17 +310,23 @@ def test_events_severity_chips_wrapped_summaries_and_one_line_per_job(fixed_now,
     at = open_page(make_app(store), "events")
     table = at.dataframe[0]
     rows = table.value
-    assert list(rows["event"]) == ["model_readiness_changed", "quantize_progress"]
-    assert list(rows["severity"].iloc[0]) == ["warning"]
+    assert list(rows["Event"]) == ["model readiness changed", "quantize progress"]
+    assert list(rows["Severity"].iloc[0]) == ["warning"]
     job = rows.iloc[1]
-    assert job["summary"].startswith("Quantize /m/q: quantizing (70%) · 8 events since ")
+    assert job["Summary"].startswith("Quantize /m/q: quantizing (70%) · 8 events since ")
     config = json.loads(table.proto.columns)
-    colours = {o["value"]: o["color"] for o in config["severity"]["type_config"]["options"]}
+    colours = {o["value"]: o["color"] for o in config["Severity"]["type_config"]["options"]}
     assert colours == {"debug": "#3f3f46", "info": "#a1a1aa", "warning": "#f59e0b",
                        "error": "#ef4444"}
     assert table.proto.row_height > 64  # Streamlit wraps cell text only in taller rows
-    counts = next(d.value for d in at.dataframe if "count" in d.value.columns)
-    assert dict(zip(counts["event"], counts["count"], strict=True))["quantize_progress"] == 8
+    counts = next(d.value for d in at.dataframe if "Count" in d.value.columns)
+    assert dict(zip(counts["Event"], counts["Count"], strict=True))["quantize progress"] == 8
+    # with info off, the warning line and its count agree (both by the line's severity)
+    at.button_group(key="events_severities").set_value(["warning", "error"]).run()
+    counts = next(d.value for d in at.dataframe if "Count" in d.value.columns)
+    assert list(at.dataframe[0].value["Event"]) == ["model readiness changed"]
+    assert dict(zip(counts["Event"], counts["Count"], strict=True)) == {
+        "model readiness changed": 1}
 
 
 # -- models: actions, verbatim errors, confirmation, read-only ----------------------
@@ -638,13 +644,14 @@ def test_events_counts_and_table_say_what_they_include(fixed_now, clean_env):
     captions = " ".join(c.value for c in at.main.caption)
     assert "1 of 1 logged events in the last 5 min match" in captions
     assert "Heartbeats are counted but not logged" in captions
-    assert "No event type matches these filters." in captions  # debug is off by default
-    assert not [d for d in at.dataframe if "count" in d.value.columns]
+    counts = next(d.value for d in at.dataframe if "Count" in d.value.columns)
+    assert list(counts["Event"]) == ["model loaded"]  # the table's one line, and its count
+    assert "heartbeat" not in list(counts["Event"])  # debug is off by default
     at.button_group(key="events_severities").set_value(["debug", "info", "warning", "error"])
     at.run()
     assert "debug" in at.button_group(key="events_severities").value
-    counts = next(d.value for d in at.dataframe if "count" in d.value.columns)
-    assert dict(zip(counts["event"], counts["count"], strict=True))["heartbeat"] == 21
+    counts = next(d.value for d in at.dataframe if "Count" in d.value.columns)
+    assert dict(zip(counts["Event"], counts["Count"], strict=True))["heartbeat"] == 21
 
 
 def test_a_stopped_feed_is_replaced_in_the_cache(clean_env, app_shutdown):

@@ -158,7 +158,7 @@ def test_throughput_csv_downloads_the_shown_window(page, app_url):
     """Pick "1 min" on screen; the CSV holds that minute, and only that minute."""
     open_page(page, app_url, "throughput")
     page.get_by_text("1 min", exact=True).first.click()
-    button = page.get_by_role("button", name="Download CSV")
+    button = page.get_by_role("button", name="Download the samples (CSV)")
 
     def download() -> tuple[str, list[dict[str, str]]]:
         with page.expect_download() as info:

@@ -36,13 +36,14 @@ def test_rows_newest_first_with_a_severity_chip_and_the_job_note() -> None:
             line(2, T + 5, "Quantize x: quantizing (40%)", type="quantize_progress",
                  severity="warning", updates=12, first_ts=T + 1, data='{"percent": 40}')]
     frame = log_frame(rows, UTC)
-    assert list(frame.columns) == ["time", "severity", "summary", "event", "data"]
-    assert frame["time"].tolist() == ["14:43:00", "14:42:55"]
-    assert [list(s) for s in frame["severity"]] == [["warning"], ["info"]]
-    assert frame["summary"].tolist() == [
+    assert list(frame.columns) == ["Time", "Severity", "Summary", "Event", "Details"]
+    assert frame["Time"].tolist() == ["14:43:00", "14:42:55"]
+    assert [list(s) for s in frame["Severity"]] == [["warning"], ["info"]]
+    assert frame["Summary"].tolist() == [
         "Quantize x: quantizing (40%) · 12 events since 14:42:56", "Loaded a"]
-    assert frame["data"].tolist() == ['{"percent": 40}', ""]
-    assert log_frame(rows, UTC, dated=True)["time"].tolist() == [
+    assert frame["Event"].tolist()[0] == "quantize progress"  # words: it wraps between them
+    assert frame["Details"].tolist() == ["percent: 40", ""]  # the JSON as key: value
+    assert log_frame(rows, UTC, dated=True)["Time"].tolist() == [
         "Nov 21 14:43:00", "Nov 21 14:42:55"]
 
 
@@ -69,7 +70,13 @@ def test_rows_are_as_tall_as_the_longest_summary_needs() -> None:
 
 
 def test_counts_follow_the_filters_most_first() -> None:
-    counts = {"quantize_progress": 40, "heartbeat": 90, "model_loaded": 2}
+    counts = {("quantize_progress", "info"): 40, ("heartbeat", "debug"): 90,
+              ("model_loaded", "info"): 2, ("model_readiness_changed", "warning"): 2,
+              ("model_readiness_changed", "info"): 1}
     frame = counts_frame(counts, ("model", "quantize", "system"), ("info",), "")
-    assert frame.values.tolist() == [["quantize_progress", 40], ["model_loaded", 2]]
-    assert counts_frame(counts, ("system",), SEVERITIES, "")["count"].tolist() == [90]
+    assert frame.values.tolist() == [["quantize progress", 40], ["model loaded", 2],
+                                     ["model readiness changed", 1]]
+    assert counts_frame(counts, ("system",), SEVERITIES, "")["Count"].tolist() == [90]
+    # the count of a type follows the severity of its lines, as the table does
+    warnings = counts_frame(counts, ("model",), ("warning",), "")
+    assert warnings.values.tolist() == [["model readiness changed", 2]]

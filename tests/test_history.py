@@ -87,7 +87,7 @@ def test_usage_colours_models_as_every_other_page_does(filled_store: Store) -> N
         assert palette[name] == model_color(names.index(name)) and names.index(name) >= 2
     assert len({palette[n] for n in models}) == len(models)  # one colour per model
     table = readable(daily(usage, UTC))
-    assert str(table["completion_tokens"].dtype) == "Int64"
+    assert str(table["Completion tokens"].dtype) == "Int64"
 
 
 def test_prompt_tokens_are_the_servers_own_and_not_reported_per_model(tmp_path: Path) -> None:

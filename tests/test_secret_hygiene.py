@@ -584,11 +584,11 @@ def record_traffic(tab: Any, hay: Hay) -> None:
 
 def browse(tab: Any, url: str, hay: Hay) -> None:
     """Every page's HTML and text; a refused load; the Throughput CSV."""
-    sidebar = tab.locator('[data-testid="stSidebar"]')
+    main = tab.locator('[data-testid="stMain"]')
     for page in PAGES:
         tab.goto(url if page == "overview" else f"{url}/{page}")
         tab.get_by_role("heading", name=page.capitalize(), exact=True).wait_for()
-        wait_for(lambda: "Live" in sidebar.inner_text(), 15, "the live badge")
+        wait_for(lambda: "Live" in main.inner_text(), 15, "the live verdict")
         tab.locator('[data-testid="stMetric"], [data-testid="stDataFrame"], '
                     '[data-testid="stButton"]').first.wait_for()
         if page == "models":

@@ -156,3 +156,22 @@ def test_request_charts_are_tall_titled_with_units_and_the_limit_is_dashed() -> 
     assert line["encoding"]["strokeDash"]["scale"]["range"][2] != [1, 0]  # the limit
     assert SPECS["requests"].title == "requests / s" and SPECS["tokens"].title == "tokens / s"
     assert not math.isnan(spec["height"])
+
+
+def test_the_throughput_csv_of_the_chart_redraws_the_chart() -> None:
+    import csv
+    import io
+
+    from opta_stream.views.recording import Download
+
+    snap = young_store(10.0).snapshot(300.0)
+    rec = throughput_page.build(ThroughputSpec("s", "UTC", 300.0), snap)
+    files = {op.key: op for op in rec.walk() if isinstance(op, Download)}
+    assert set(files) == {"throughput_rates_csv", "throughput_csv"}  # the chart's and raw
+    data = files["throughput_rates_csv"].data
+    rows = list(csv.DictReader(io.StringIO((data() if callable(data) else data).decode())))
+    lines = [r for r in chart_data(rec, "throughput_chart")[3] if r["show"] == 1]
+    assert [(r["series"], float(r["tokens_per_second"])) for r in rows] == [
+        (r["series"], r["tokens_per_second"]) for r in lines]
+    assert rows[-1]["series"] == "all models" and rows[-1]["rate_over_s"] == "10.0"  # now
+    assert {r["rate_over_s"] for r in rows[:-1]} == {"10.0"}  # 5 min: 10 s rates

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import altair as alt
 import pandas as pd
@@ -18,7 +18,8 @@ def colors(usage: Usage) -> dict[str, str]:
     return {n: model_color(c) for n, c in zip(usage.names, usage.codes, strict=True)}
 
 
-def usage_chart(days: pd.DataFrame, zone: str, palette: Mapping[str, str]) -> dict:
+def usage_chart(days: pd.DataFrame, zone: str, palette: Mapping[str, str],
+                dates: Sequence[str] = ()) -> dict:
     """Completion tokens per local day, stacked by model, as a Vega-Lite spec; ``palette``
     is each model's colour (``colors``), the same as on the other pages."""
     days = days[days["model_id"] != ALL_MODELS]
@@ -26,7 +27,9 @@ def usage_chart(days: pd.DataFrame, zone: str, palette: Mapping[str, str]) -> di
     hues = [palette.get(n, PALETTE["muted"]) for n in names]
     data = days[["date", "model_id", "completion_tokens", "requests"]]
     chart = alt.Chart(data, config=CONFIG).mark_bar().encode(
-        x=alt.X("date:O", title=f"day ({zone})", axis=alt.Axis(labelAngle=0, labelOverlap=True)),
+        # every day of the range has its place, so one day of data is one bar, not a wall
+        x=alt.X("date:O", title=f"day ({zone})", axis=alt.Axis(labelAngle=0, labelOverlap=True),
+                scale=alt.Scale(domain=list(dates)) if dates else alt.Undefined),
         y=alt.Y("completion_tokens:Q", title="completion tokens", stack="zero",
                 axis=alt.Axis(format="~s")),
         color=legend_color("model_id", names, hues, symbol="square", columns=1),

@@ -47,6 +47,7 @@ __all__ = [
     "export_filename",
     "memory_csv",
     "neutralize",
+    "rate_lines_csv",
     "serving_csv",
     "throughput_csv",
     "usage_csv",
@@ -112,6 +113,23 @@ def throughput_csv(series: Series, start: float, end: float) -> bytes:
     ids = [_text(m) for m in series.model_ids_at(idx, "").tolist()]
     cols = [_iso(ts), _numbers(ts), _numbers(series.value[idx]), ids]
     return _csv(("timestamp_utc", "unix_s", "tokens_per_second", "model_id"), cols)
+
+
+def rate_lines_csv(lines: pd.DataFrame, over_s: float) -> bytes:
+    """``timestamp_utc,unix_s,series,tokens_per_second,rate_over_s``: what the Throughput
+    chart draws, point by point (each model's line and 'all models'; the last 'all models'
+    point is the rate now, over the last 10 s), so the file can draw the chart again."""
+    shown = lines[lines["show"] > 0] if "show" in lines else lines
+    ts = (shown["time"].to_numpy("datetime64[ns]").astype(np.int64) / 1e9
+          if len(shown) else np.empty(0))
+    last_total = len(shown) - 1 - list(shown["series"].astype(str))[::-1].index("all models") \
+        if "all models" in set(shown["series"].astype(str)) else -1
+    over = [repr(over_s)] * len(shown)
+    if last_total >= 0:
+        over[last_total] = "10.0"
+    cols = [_iso(ts), _numbers(ts), [_text(x) for x in shown["series"].astype(str)],
+            _numbers(shown["tokens_per_second"].to_numpy(np.float64)), over]
+    return _csv(("timestamp_utc", "unix_s", "series", "tokens_per_second", "rate_over_s"), cols)
 
 
 def memory_csv(used: Series, total: Series, start: float, end: float) -> bytes:

@@ -14,7 +14,8 @@ import pandas as pd
 
 from opta_stream.snapshot import ALL_MODELS, USAGE_VALUES, Usage
 
-__all__ = ["ALL_LABEL", "COLUMNS", "COUNTS", "daily", "per_model", "readable", "totals"]
+__all__ = ["ALL_LABEL", "COLUMNS", "COUNTS", "HEADINGS", "daily", "per_model", "readable",
+           "totals"]
 
 COLUMNS = ("date", "day_start", "model_id", *USAGE_VALUES)
 COUNTS = ("requests", "errors", "prompt_tokens", "completion_tokens")
@@ -23,7 +24,8 @@ ALL_LABEL = "(all models)"  # the server-wide row (ledger.ALL_MODELS) in a table
 
 def readable(frame: pd.DataFrame) -> pd.DataFrame:
     """For a table: counts as whole numbers (the ledger sums floats; a count the server does
-    not report stays empty), busy time to 0.1 s, the server-wide row named."""
+    not report stays empty), busy time to 0.1 s, the server-wide row named, and the
+    columns named in words (``HEADINGS``)."""
     out = frame.astype({c: "Int64" for c in COUNTS if c in frame.columns})
     for c in COUNTS:  # a table draws a missing count as "None": drop it, or write "—"
         if c in out.columns and out[c].isna().all():
@@ -34,7 +36,13 @@ def readable(frame: pd.DataFrame) -> pd.DataFrame:
         out["model_id"] = out["model_id"].replace(ALL_MODELS, ALL_LABEL)
     if "busy_s" in out.columns:
         out["busy_s"] = out["busy_s"].round(1)
-    return out
+    return out.rename(columns=HEADINGS)
+
+
+# What a table calls each column (the CSV keeps the names a program reads).
+HEADINGS = {"date": "Day", "model_id": "Model", "requests": "Requests", "errors": "Errors",
+            "prompt_tokens": "Prompt tokens", "completion_tokens": "Completion tokens",
+            "busy_s": "Busy (s)"}
 
 
 def daily(usage: Usage, tz: tzinfo) -> pd.DataFrame:

@@ -29,7 +29,7 @@ import numpy as np
 from opta_stream.events.batch import ThroughputBatch
 from opta_stream.events.counters import ServingStep
 from opta_stream.events.records import LmxEvent, ThroughputEvent
-from opta_stream.events.text import classify
+from opta_stream.events.text import classify, classify_event
 from opta_stream.snapshot import (
     ALL_MODELS,
     TAIL_S,
@@ -141,7 +141,9 @@ class Store:
                 for event in events:
                     many = len(event) if isinstance(event, ThroughputBatch) else 1
                     n += many
-                    self._log.count_type(event.type, many)
+                    severity = (classify(event.type) if isinstance(event, ThroughputBatch)
+                                else classify_event(event))[1]
+                    self._log.count_type(event.type, many, severity)
                     if isinstance(event, ThroughputEvent | ThroughputBatch):
                         throughput.append(event)
                     else:
@@ -229,6 +231,7 @@ class Store:
                 gaps=self._link.gaps(), models=self._reported.models(),
                 jobs=self._reported.jobs(), events=self._log.newest(SNAPSHOT_EVENTS),
                 event_counts=MappingProxyType(self._log.type_counts()),
+                kind_counts=MappingProxyType(self._log.kind_counts()),
                 connection=self._link.connection(), counters=counters,
                 gauges=self._reported.gauges, events_per_s=self._link.events_per_s(now),
                 health=self._link.health(), polls=self._link.polls(),

@@ -39,14 +39,20 @@ class EventLog:
         self._seq = 0
         self._dropped = 0
         self._type_counts: dict[str, int] = {}
+        self._kind_counts: dict[tuple[str, str], int] = {}  # (type, severity)
         self._removed: list[int] = []  # seqs of job lines that moved to the end
 
     # -- writes ---------------------------------------------------------------
     def append(self, type_: str, summary: str, category: str, severity: str, data: str,
-               ts: float) -> None:
-        """A new line at the end (the oldest goes when the log is full, and is counted)."""
+               ts: float, *, server: bool = False) -> None:
+        """A new line at the end (the oldest goes when the log is full, and is counted).
+        A line of the dashboard's own (not ``server``) is counted by type and severity
+        here; a server event was counted when it arrived."""
         if len(self._lines) == self._lines.maxlen:
             self._dropped += 1
+        if not server:
+            kind = (clip(type_, 64), severity)
+            self._kind_counts[kind] = self._kind_counts.get(kind, 0) + 1
         self._seq += 1
         self._lines.append(LogEntry(self._seq, ts, clip(type_, 64), category, severity,
                                     clip(summary, 500), clip_bytes(data)))
@@ -54,7 +60,8 @@ class EventLog:
     def add_event(self, e: LmxEvent) -> None:
         """A server event as a line, in the log's words."""
         category, severity = classify_event(e)
-        self.append(e.type, summarize(e), category, severity, e.raw, e.received_at)
+        self.append(e.type, summarize(e), category, severity, e.raw, e.received_at,
+                    server=True)
 
     def add_job(self, key: str, e: LmxEvent, done: bool) -> None:
         """A job's tick updates its line; its outcome (``done``) moves the line to the end."""
@@ -73,7 +80,7 @@ class EventLog:
             if len(self._removed) > _MAX_REMOVED:
                 del self._removed[:_MAX_REMOVED // 2]
             del self._lines[at]
-        self.append(e.type, summary, category, severity, e.raw, e.received_at)
+        self.append(e.type, summary, category, severity, e.raw, e.received_at, server=True)
         if old is not None or not done:
             self._lines[-1] = replace(self._lines[-1], job="" if done else key,
                                       updates=1 if old is None else old.updates + 1,
@@ -86,12 +93,17 @@ class EventLog:
                 return len(self._lines) - 1 - back
         return None
 
-    def count_type(self, event_type: str, n: int = 1) -> None:
-        """Count ``n`` events of a type; past ``MAX_EVENT_TYPES`` types, as OTHER."""
+    def count_type(self, event_type: str, n: int = 1, severity: str = "") -> None:
+        """Count ``n`` events of a type (and by type and severity, as the log shows them, so
+        the Events page can filter counts exactly as it filters lines); past
+        ``MAX_EVENT_TYPES`` types, as OTHER."""
         key = clip(event_type, 64)
         if key not in self._type_counts and len(self._type_counts) >= MAX_EVENT_TYPES:
             key = OTHER
         self._type_counts[key] = self._type_counts.get(key, 0) + n
+        if severity:
+            kind = (key, severity)
+            self._kind_counts[kind] = self._kind_counts.get(kind, 0) + n
 
     # -- reads ----------------------------------------------------------------
     def newest(self, n: int) -> tuple[LogEntry, ...]:
@@ -110,10 +122,14 @@ class EventLog:
     def type_counts(self) -> dict[str, int]:
         return dict(self._type_counts)
 
+    def kind_counts(self) -> dict[tuple[str, str], int]:
+        """Counts by (type, severity)."""
+        return dict(self._kind_counts)
+
     def nbytes(self) -> int:
         """A rough estimate: the lines' text plus a fixed cost per line and per type."""
         lines = sum(300 + len(e.data) + len(e.summary) + len(e.type) for e in self._lines)
-        return lines + 120 * len(self._type_counts)
+        return lines + 120 * (len(self._type_counts) + len(self._kind_counts))
 
     # -- history (store.handover) -------------------------------------------------
     @property

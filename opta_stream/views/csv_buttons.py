@@ -21,15 +21,15 @@ STATIC_CSV_ROWS = 10_000
 
 
 def csv_button(out: Block, build: Callable[[], bytes], rows: int, *, file_name: str, key: str,
-               help: str) -> None:
+               help: str, label: str = "Download CSV") -> None:
     out.download(build() if rows <= STATIC_CSV_ROWS else build, file_name=file_name, key=key,
-                 help=help)
+                 help=help, label=label)
 
 
 def window_csv(out: Block, snap: Snapshot, kind: str, build: Callable[[float, float], bytes],
-               rows: int, *, help: str) -> None:
+               rows: int, *, help: str, label: str = "Download CSV") -> None:
     """A page's CSV of exactly its window: named for the server, kind and span."""
     start, end = snapshot_window(snap)
     csv_button(out, lambda: build(start, end), rows,
                file_name=export_filename(snap.server, kind, start, end), key=f"{kind}_csv",
-               help=help)
+               help=help, label=label)

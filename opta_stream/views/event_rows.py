@@ -9,6 +9,7 @@ mistaken for one event.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, tzinfo
 
@@ -20,7 +21,7 @@ from opta_stream.units import clock_time
 
 __all__ = [
     "CATEGORIES", "COLUMNS", "SEVERITIES", "SEVERITY_COLORS", "counts_frame", "in_window",
-    "log_frame", "matches", "oldest", "row_lines", "type_matches",
+    "data_words", "event_words", "log_frame", "matches", "oldest", "row_lines",
 ]
 
 CATEGORIES = ("model", "download", "quantize", "config", "memory", "request",
@@ -29,7 +30,7 @@ SEVERITIES = ("debug", "info", "warning", "error")
 # error red, warning amber, info neutral, debug muted (readable on the dark theme)
 SEVERITY_COLORS: Mapping[str, str] = {"debug": "#3f3f46", "info": "#a1a1aa",
                                       "warning": "#f59e0b", "error": "#ef4444"}
-COLUMNS = ("time", "severity", "summary", "event", "data")
+COLUMNS = ("Time", "Severity", "Summary", "Event", "Details")
 SUMMARY_CHARS_PER_LINE = 50  # a 400 px column, allowing for words that do not fit a line
 
 
@@ -70,9 +71,29 @@ def summary_text(entry: LogEntry, tz: tzinfo) -> str:
 def log_frame(entries: Sequence[LogEntry], tz: tzinfo, *, dated: bool = False) -> pd.DataFrame:
     """Newest first (by place in the log); the severity cell is a one-item list. ``dated``
     (windows longer than an hour) puts the day before the time."""
-    rows = [(_when(e.ts, tz, dated), [e.severity], summary_text(e, tz), e.type, e.data)
-            for e in reversed(entries)]
+    rows = [(_when(e.ts, tz, dated), [e.severity], summary_text(e, tz), event_words(e.type),
+             data_words(e.data)) for e in reversed(entries)]
     return pd.DataFrame(rows, columns=list(COLUMNS), dtype=object)
+
+
+def data_words(data: str) -> str:
+    """An event's data as "key: value · key: value" (the server sends JSON); text that is
+    not a JSON object stays as it came."""
+    try:
+        value = json.loads(data) if data.lstrip().startswith("{") else None
+    except ValueError:
+        value = None
+    if not isinstance(value, dict):
+        return data
+    return " · ".join(f"{k}: {_plain_value(v)}" for k, v in value.items())
+
+
+def _plain_value(v: object) -> str:
+    if isinstance(v, str):
+        return v
+    if isinstance(v, float) and v.is_integer():
+        return f"{v:.0f}"
+    return json.dumps(v, ensure_ascii=False) if isinstance(v, dict | list) else str(v)
 
 
 def row_lines(entries: Sequence[LogEntry], tz: tzinfo, least: int = 3, most: int = 6) -> int:
@@ -82,18 +103,22 @@ def row_lines(entries: Sequence[LogEntry], tz: tzinfo, least: int = 3, most: int
     return max(least, min(most, -(-longest // SUMMARY_CHARS_PER_LINE)))
 
 
-def type_matches(event_type: str, categories: Sequence[str], severities: Sequence[str],
-                 needle: str) -> bool:
-    """The same filters for a count: by the type's own category and usual severity."""
-    category, severity = classify(event_type)
-    return matches(LogEntry(0, 0.0, event_type, category, severity, ""), categories, severities,
-                   needle)
-
-
-def counts_frame(counts: Mapping[str, int], categories: Sequence[str],
+def counts_frame(counts: Mapping[tuple[str, str], int], categories: Sequence[str],
                  severities: Sequence[str], needle: str) -> pd.DataFrame:
-    """Events per type (every one received, ticks and heartbeats included), most first."""
-    items = sorted(((k, v) for k, v in counts.items()
-                    if type_matches(k, categories, severities, needle)),
-                   key=lambda kv: (-kv[1], kv[0]))
-    return pd.DataFrame(items, columns=["event", "count"]).astype({"event": object})
+    """Events per type (every one received, ticks and heartbeats included, and the
+    dashboard's own notes), most first, through the table's own filters: each count is of
+    one (type, severity), so a warning readiness change counts as a warning."""
+    totals: dict[str, int] = {}
+    for (event_type, severity), n in counts.items():
+        category, _ = classify(event_type)
+        if matches(LogEntry(0, 0.0, event_type, category, severity, ""), categories,
+                   severities, needle):
+            totals[event_type] = totals.get(event_type, 0) + n
+    items = sorted(totals.items(), key=lambda kv: (-kv[1], kv[0]))
+    return pd.DataFrame([(event_words(t), n) for t, n in items],
+                        columns=["Event", "Count"]).astype({"Event": object})
+
+
+def event_words(event_type: str) -> str:
+    """An event's name as words ("model readiness changed"): it wraps between words."""
+    return event_type.replace("_", " ")

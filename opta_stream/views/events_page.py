@@ -38,12 +38,12 @@ __all__ = ["build"]
 TABLE_HEIGHT = 600
 LINE_PX, PAD_PX, HEADER_PX = 18.5, 11, 38
 COLUMNS = {  # 820 px, the page's width at 1280 px: the summary gets the room; all plain text
-    "time": Column(width=70),
-    "severity": Column("multiselect", width=90, options=SEVERITIES,
+    "Time": Column(width=70, pinned=True),
+    "Severity": Column("multiselect", width=90, options=SEVERITIES,
                        colors=tuple(SEVERITY_COLORS[s] for s in SEVERITIES)),
-    "summary": Column(width=400),
-    "event": Column(width=130),
-    "data": Column(width=130),
+    "Summary": Column(width=400),
+    "Event": Column(width=130),
+    "Details": Column(width=130),
 }
 
 
@@ -63,7 +63,7 @@ def table(out: Block, entries: Sequence[LogEntry], in_view: int, snap: Snapshot,
         return
     row_px = round(LINE_PX * row_lines(entries, tz) + PAD_PX)
     dated = window_s > 3600.0
-    columns = {**COLUMNS, "time": Column(width=115)} if dated else COLUMNS
+    columns = {**COLUMNS, "Time": Column(width=115, pinned=True)} if dated else COLUMNS
     out.table(log_frame(entries, tz, dated=dated), key="events_table", columns=columns,
               height=min(TABLE_HEIGHT, row_px * len(entries) + HEADER_PX), row_height=row_px)
 
@@ -79,9 +79,9 @@ def download(out: Block, snap: Snapshot, entries: Sequence[LogEntry], start: flo
 def counts(out: Block, snap: Snapshot, spec: EventsSpec) -> None:
     out.markdown("**Counts per type**")
     out.caption("Every event the server sent since the dashboard started, each progress tick "
-                "and heartbeat included (choose severity debug to see heartbeats), with the "
-                "same filters.")
-    frame = counts_frame(snap.event_counts, spec.categories, spec.severities, spec.needle)
+                "and heartbeat included (choose severity debug to see heartbeats), and the "
+                "dashboard's own notes, through the same filters as the table.")
+    frame = counts_frame(snap.kind_counts, spec.categories, spec.severities, spec.needle)
     if len(frame):
         out.table(frame, key="events_counts")
     else:

@@ -25,7 +25,8 @@ from opta_stream.figures.windows import snapshot_window
 from opta_stream.settings import Thresholds
 from opta_stream.snapshot import LogEntry, Snapshot
 from opta_stream.units import clock_time, duration, number, span, zone
-from opta_stream.views.recording import Block, Recording
+from opta_stream.views.event_rows import event_words
+from opta_stream.views.recording import Block, Column, Recording
 from opta_stream.views.specs import OVERVIEW_S, OverviewSpec
 from opta_stream.views.tiles import (
     errors_tile,
@@ -117,9 +118,9 @@ def numbers_row(out: Block, snap: Snapshot, tz: tzinfo) -> None:
 
 
 def events_frame(entries: tuple[LogEntry, ...], tz: tzinfo) -> pd.DataFrame:
-    rows = [(clock_time(e.ts, tz), e.type, e.severity, e.summary)
+    rows = [(clock_time(e.ts, tz), e.summary, e.severity, event_words(e.type))
             for e in reversed(entries)]
-    return pd.DataFrame(rows, columns=["time", "event", "severity", "summary"], dtype=object)
+    return pd.DataFrame(rows, columns=["Time", "Summary", "Severity", "Event"], dtype=object)
 
 
 def latest_events(out: Block, snap: Snapshot, tz: tzinfo) -> None:
@@ -128,7 +129,9 @@ def latest_events(out: Block, snap: Snapshot, tz: tzinfo) -> None:
     if not entries:
         out.caption("No events yet — model loads, downloads and warnings will appear here.")
         return
-    out.table(events_frame(entries, tz), key="overview_events")
+    out.table(events_frame(entries, tz), key="overview_events", row_height=70, columns={
+        "Time": Column(width=70, pinned=True), "Summary": Column(width="large"),
+        "Severity": Column(width=70), "Event": Column(width="medium")})
 
 
 def build(spec: OverviewSpec, snap: Snapshot) -> Recording:

@@ -16,6 +16,8 @@ own history.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import numpy as np
 
 from opta_stream.charts.frames import marker_frame
@@ -31,13 +33,13 @@ from opta_stream.charts.long_window import (
 from opta_stream.charts.parts import TimeAxis
 from opta_stream.charts.throughput_lines import ThroughputView, throughput_view
 from opta_stream.charts.time_charts import throughput_plan
-from opta_stream.export.csv_files import throughput_csv
+from opta_stream.export.csv_files import export_filename, rate_lines_csv, throughput_csv
 from opta_stream.figures.headline import headline, window_words
 from opta_stream.figures.tokens import LONG_OVER_S, RateGrid, rate_grid
 from opta_stream.figures.windows import snapshot_window
 from opta_stream.snapshot import RangeAnswer, Snapshot
 from opta_stream.units import number, span, zone
-from opta_stream.views.csv_buttons import window_csv
+from opta_stream.views.csv_buttons import csv_button, window_csv
 from opta_stream.views.long_chart import live_from, prometheus_chart
 from opta_stream.views.reach import first_at, reach
 from opta_stream.views.recording import Block, Recording
@@ -110,12 +112,32 @@ def chart(out: Block, snap: Snapshot, view: ThroughputView, tz: str,
         out.caption(f":material/info: {note}")
 
 
-def download(out: Block, snap: Snapshot) -> None:
-    window_csv(out, snap, "throughput",
+def download(out: Block, snap: Snapshot, view: ThroughputView | None) -> None:
+    """Two files: what the chart draws (the rates, per point), and the raw samples."""
+    start, end = snapshot_window(snap)
+    reach_note = _reach_words(snap)
+    row = out.container(horizontal=True)
+    if view is not None:
+        csv_button(row, lambda: rate_lines_csv(view.lines, view.grid.over_s), len(view.lines),
+                   file_name=export_filename(snap.server, "throughput-rates", start, end),
+                   key="throughput_rates_csv", label="Download the chart (CSV)",
+                   help="What the chart draws: each model's line and 'all models', one row a "
+                        "point, each the rate over the seconds in rate_over_s before it (the "
+                        f"last 'all models' point is now).{reach_note}")
+    window_csv(row, snap, "throughput",
                lambda start, end: throughput_csv(snap.throughput, start, end),
-               len(snap.throughput),
+               len(snap.throughput), label="Download the samples (CSV)",
                help="The raw samples in the window shown (per poll or per streamed reading), "
-                    "with UTC timestamps.")
+                    f"with UTC timestamps.{reach_note}")
+
+
+def _reach_words(snap: Snapshot) -> str:
+    first = first_at(snap.throughput.ts)
+    if first is None or first <= snap.taken_at - snap.window_s + 60.0:
+        return ""
+    return (" The recording starts at "
+            f"{datetime.fromtimestamp(first, UTC):%Y-%m-%d %H:%M:%S} UTC: the file starts "
+            "there, not at the window's start.")
 
 
 def build(spec: ThroughputSpec, snap: Snapshot) -> Recording:
@@ -135,10 +157,11 @@ def build(spec: ThroughputSpec, snap: Snapshot) -> Recording:
         stats_row(out, line_stats(drawn), now, max(LONG_OVER_S, line.step_s),
                   "Prometheus and live", window)
         prom_chart(out, snap, answer, spec.tz, now)
+        view = None
     else:
         view = throughput_view(snap, now=now)
         stats_row(out, (view.average, view.p95, view.peak), now, view.grid.over_s,
                   "'all models'", window)
         chart(out, snap, view, spec.tz, answer)
-    download(out, snap)
+    download(out, snap, view)
     return out

@@ -54,7 +54,9 @@ def build(spec: UsageSpec, snap: Snapshot) -> Recording:
         out.caption("No request has finished in this range yet. Counts appear when a "
                     "request finishes, as the server counts them.")
     else:
-        out.chart(usage_chart(frame, spec.tz, colors(usage)), key="usage_chart")
+        dates = [(datetime.fromtimestamp(start, tz) + timedelta(days=i)).strftime("%Y-%m-%d")
+                 for i in range(spec.days)]
+        out.chart(usage_chart(frame, spec.tz, colors(usage), dates), key="usage_chart")
         out.subheader("Per model")
         out.table(readable(models))
         out.caption("Opta LMX counts prompt tokens for all models together, so a model's "
