@@ -314,3 +314,32 @@ def test_a_requests_chart_keeps_its_structure_from_empty_to_busy():
             k: v for k, v in b.items() if k != "datasets"}
         hidden = b["datasets"]["d3"]["show"].tolist()  # hidden rows (a placeholder and the
         assert hidden and set(hidden) == {0.0}         # y axis's floor), not none
+
+
+def test_a_restart_while_the_dashboard_was_off_gets_its_marker_at_the_restart() -> None:
+    """The history file last recorded the server an hour ago; the server has been up for
+    seconds: it restarted meanwhile, and the log (and so every time chart) marks when."""
+    from opta_stream.charts.frames import marker_frame
+    from opta_stream.store.history_rows import HistoryRows
+
+    server = DemoServer(mode="lmx").start()
+    try:
+        now = time.time()
+        store = Store(server.url)
+        store.load_history(HistoryRows(last_at=now - 3600.0), now)
+        Sampler(AdminClient(server.url), store, clock=time.time).sample_once()
+        snap = store.snapshot(7200.0)
+        restarts = [e for e in snap.events if e.type == "server_restarted"]
+        assert len(restarts) == 1 and "while the dashboard was off" in restarts[0].summary
+        uptime = snap.gauges.uptime_s
+        assert uptime is not None and restarts[0].ts == pytest.approx(
+            snap.gauges.updated_at - uptime, abs=1.0)
+        marks = marker_frame(snap.events, (now - 7200.0, now + 60.0))
+        assert any("server restarted" in label for label in marks["label"])
+        # a server up longer than the dashboard was off did not restart: nothing to mark
+        quiet = Store(server.url)
+        quiet.load_history(HistoryRows(last_at=time.time() - 1.0), time.time())
+        Sampler(AdminClient(server.url), quiet, clock=time.time).sample_once()
+        assert not [e for e in quiet.snapshot(60).events if e.type == "server_restarted"]
+    finally:
+        server.stop()

@@ -170,13 +170,22 @@ class Sampler:
         if uptime is None:
             return
         last, self._uptime = self._uptime, (uptime, now)
+        started = now - uptime  # when the server (re)started: where its marker belongs
         if last is not None and uptime + UPTIME_SLACK_S < last[0] + (now - last[1]):
             self._rate.restarted()  # its counters restarted too: no second "reset" message
             self._serving.restarted()
             self._reset_round = self._round
             self._store.new_segment()
             self._store.log("server_restarted", f"Server restarted: uptime {duration(last[0])} "
-                            f"→ {duration(uptime)}", severity="warning")
+                            f"→ {duration(uptime)}", severity="warning", at=started)
+            return
+        until = self._store.recorded_until
+        if last is None and until is not None and started > until + UPTIME_SLACK_S:
+            # The first reading since the dashboard started, and the server is younger
+            # than the time since this server was last recorded: it restarted meanwhile.
+            self._store.log("server_restarted", f"Server restarted while the dashboard was off "
+                            f"(up {duration(uptime)}; last recorded {duration(now - until)} "
+                            "ago)", severity="warning", at=started)
 
     def _poll_metrics(self) -> bool:
         """Tokens/s per model from ``per_model.completion_tokens`` (the total before any)."""

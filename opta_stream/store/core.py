@@ -79,6 +79,7 @@ class Store:
         self._serving = ServingHistory()
         self._usage = UsageLedger()
         self._history = HistoryState()
+        self._recorded_until: float | None = None
         self._rules = EventRules(self._series, self._log, self._reported, self._tally,
                                  self._names)
         self._handover = Handover(self._series, self._serving, self._usage, self._log, self._link,
@@ -157,11 +158,13 @@ class Store:
 
     # -- log, gauges, models, connection, counters ---------------------------
     def log(self, type: str, summary: str, *, severity: str | None = None,
-            data: str = "") -> None:
-        """An entry the dashboard writes itself (feed down, poll failed, ...)."""
+            data: str = "", at: float | None = None) -> None:
+        """An entry the dashboard writes itself (feed down, poll failed, ...); ``at`` dates
+        it when it happened before it was seen (a restart read from the uptime)."""
         category, default = classify(type)
         with self._sync.write():
-            self._log.append(type, summary, category, severity or default, data, self._clock())
+            self._log.append(type, summary, category, severity or default, data,
+                             self._clock() if at is None else at)
 
     def set_gauges(self, **values: Any) -> None:
         """Replace the named gauges; ``updated_at`` defaults to now."""
@@ -265,7 +268,17 @@ class Store:
     def load_history(self, rows: HistoryRows, now: float) -> Marks:
         """Put a file's rows in place (before anything new); returns the marks after them."""
         with self._sync.write():
+            if rows.last_at is not None:
+                self._recorded_until = rows.last_at
             return self._handover.load(rows, now)
+
+    @property
+    def recorded_until(self) -> float | None:
+        """When the history file's last run last recorded this server (None: no file, or
+        nothing in it): a server whose uptime is shorter than the time since restarted
+        while the dashboard was off."""
+        with self._sync.lock:
+            return self._recorded_until
 
     def memory_bytes(self) -> int:
         """numpy buffers exactly, plus a rough estimate of the Python objects."""
