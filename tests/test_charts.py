@@ -71,8 +71,7 @@ def _snap(series: Series, window_s: float = 60.0, taken_at: float | None = None)
 def test_throughput_view_lines_columns_and_types():
     view = throughput_view(_snap(_series([1.0, 2.5, 4.0]), window_s=10.0))
     frame = view.lines
-    assert list(frame.columns) == ["time", "series", "tokens_per_second", "segment", "width",
-                                   "alone"]
+    assert list(frame.columns) == ["time", "series", "tokens_per_second", "segment", "alone"]
     assert isinstance(frame["time"].dtype, pd.DatetimeTZDtype)
     assert str(frame["time"].dt.tz) == "UTC"
     assert view.names == (TOTAL,)  # one unnamed source: the total line only

@@ -31,6 +31,7 @@ __all__ = [
     "memory_data",
     "one",
     "window_frame",
+    "alone_rows",
     "with_floor",
     "with_show",
     "Window",
@@ -184,7 +185,7 @@ def with_show(frame: pd.DataFrame, at: float) -> pd.DataFrame:
     redraw; a hidden row (``show`` 0, value 0) keeps the axes finite instead.
     """
     if len(frame):
-        return frame.assign(show=1.0)
+        return frame.assign(show=np.ones(len(frame), np.int8))
     row: dict[str, object] = {}
     for name in frame.columns:
         col = frame[name]
@@ -211,3 +212,10 @@ def with_floor(frame: pd.DataFrame, field: str, at: float, floor: float = 1.0) -
     if "segment" in row:
         row["segment"] = -1
     return pd.concat([frame, row], ignore_index=True) if len(frame) else row
+
+
+def alone_rows(rows: pd.DataFrame, at: float) -> pd.DataFrame:
+    """The dots layer's own data: only the lone points (usually none), so a line's rows
+    are not sent twice."""
+    lone = rows[rows["alone"] > 0] if "alone" in rows else rows.iloc[:0]
+    return lone if len(lone) else with_show(rows.iloc[:0], at)

@@ -16,6 +16,7 @@ import pandas as pd
 from opta_stream.charts.frames import (
     Gaps,
     Window,
+    alone_rows,
     gap_frame,
     marker_frame,
     window_frame,
@@ -114,4 +115,5 @@ def lines_plan(kind: str, frame: pd.DataFrame, *, gaps: Gaps = (),
     start = window[0] if window else 0.0
     rows = with_floor(with_show(with_alone(frame), start), spec.field, start)
     return ChartPlan(("serving", kind, spec, axis, height), partial(_layers, spec, axis, height),
-                     [gap_frame(gaps, window), window_frame(window), marks, rows, rows])
+                     [gap_frame(gaps, window), window_frame(window), marks, rows,
+                      alone_rows(rows, start)])

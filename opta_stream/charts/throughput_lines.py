@@ -34,9 +34,10 @@ TOTAL = "all models"
 class ThroughputView:
     """Everything the throughput chart and its figures show for one snapshot."""
 
-    lines: pd.DataFrame  # time, series, tokens_per_second, segment, width
+    lines: pd.DataFrame  # time, series, tokens_per_second, segment, alone
     names: tuple[str, ...]  # legend order: each model, then TOTAL
     colors: tuple[str, ...]
+    widths: tuple[float, ...]  # each line's stroke: the total stands out
     grid: RateGrid
     now: float | None  # tokens/s over the last 10 s, as the Overview shows it
     average: float | None
@@ -53,28 +54,28 @@ def _runs(values: np.ndarray) -> np.ndarray:
     return np.cumsum(~np.isfinite(values))
 
 
-def line_rows(t: np.ndarray, values: np.ndarray, name: str, width: float) -> pd.DataFrame:
+def line_rows(t: np.ndarray, values: np.ndarray, name: str) -> pd.DataFrame:
     """One line's rows, NaN points dropped, each unbroken run its own segment."""
     keep = np.isfinite(values)
     return pd.DataFrame({"time": utc_times(t[keep]), "series": name,
-                         "tokens_per_second": values[keep],
-                         "segment": _runs(values)[keep], "width": width})
+                         "tokens_per_second": values[keep].astype(np.float32),
+                         "segment": _runs(values)[keep].astype(np.int16)})
 
 
-def _long_rows(t: np.ndarray, lines: list[tuple[np.ndarray, float]],
-               names: list[str]) -> pd.DataFrame:
-    """Every line's rows in one frame (as ``line_rows`` each, built in one go)."""
-    keep = [np.isfinite(v) for v, _ in lines]
+def _long_rows(t: np.ndarray, lines: list[np.ndarray], names: list[str]) -> pd.DataFrame:
+    """Every line's rows in one frame (as ``line_rows`` each, built in one go), in the
+    narrowest types that hold them: each viewer is sent these bytes twice a second."""
+    keep = [np.isfinite(v) for v in lines]
     ts = np.concatenate([t[k] for k in keep]) if lines else np.empty(0)
     return pd.DataFrame({
         "time": utc_times(ts),
         "series": pd.Categorical.from_codes(
-            np.concatenate([np.full(int(k.sum()), i, np.int64) for i, k in enumerate(keep)]),
+            np.concatenate([np.full(int(k.sum()), i, np.int8) for i, k in enumerate(keep)]),
             categories=pd.Index(names)),
-        "tokens_per_second": np.concatenate([v[k] for (v, _), k in zip(lines, keep, strict=True)]),
-        "segment": np.concatenate([_runs(v)[k] for (v, _), k in zip(lines, keep, strict=True)]),
-        "width": np.concatenate([np.full(int(k.sum()), w) for (_, w), k in zip(lines, keep,
-                                                                               strict=True)]),
+        "tokens_per_second": np.concatenate(
+            [v[k] for v, k in zip(lines, keep, strict=True)]).astype(np.float32),
+        "segment": np.concatenate(
+            [_runs(v)[k] for v, k in zip(lines, keep, strict=True)]).astype(np.int16),
     })
 
 
@@ -98,13 +99,14 @@ def throughput_view(snap: Snapshot, *, now: float | None = None,
     split = len(models) > 1
     step = grid_step(snap.window_s, 1 + len(models) * split, series.resolution_s, max_points)
     grid = rate_grid(series, t0, t1, step_s=step, over_s=rate_over(snap.window_s, step))
-    lines_in: list[tuple[np.ndarray, float]] = []
+    lines_in: list[np.ndarray] = []
     names, colors = [], []
     if split:
         for code in models:
-            lines_in.append((grid.per_model[code], 1.5))
+            lines_in.append(grid.per_model[code])
             names.append(_model_name(series, code))
             colors.append(model_color(code))
+    widths = (*(1.5 for _ in lines_in), 2.5)
     names.append(TOTAL)
     colors.append(PALETTE["text"] if split else PALETTE["primary"])
     total_t, total = grid.t, grid.total
@@ -112,12 +114,13 @@ def throughput_view(snap: Snapshot, *, now: float | None = None,
         keep = total_t < t1
         total_t, total = np.append(total_t[keep], t1), np.append(total[keep], now)
     parts = [_long_rows(grid.t, lines_in, names[:-1])] if lines_in else []
-    parts.append(_long_rows(total_t, [(total, 2.5)], [TOTAL]))
+    parts.append(_long_rows(total_t, [total], [TOTAL]))
     lines = pd.concat(parts, ignore_index=True)
     lines["series"] = pd.Categorical(lines["series"].astype(str), categories=names)
     drawn = total[np.isfinite(total)]
     return ThroughputView(
-        lines=with_alone(lines), names=tuple(names), colors=tuple(colors), grid=grid,
+        lines=with_alone(lines), names=tuple(names), colors=tuple(colors), widths=widths,
+        grid=grid,
         now=now, average=float(drawn.mean()) if drawn.size else None,
         p95=float(np.percentile(drawn, 95)) if drawn.size else None,
         peak=float(drawn.max()) if drawn.size else None)
@@ -127,9 +130,9 @@ def with_alone(lines: pd.DataFrame) -> pd.DataFrame:
     """An ``alone`` column: 1 for a point that has no neighbour in its line (a line of
     one point draws nothing, so a dot shows it), else 0."""
     if not len(lines):
-        return lines.assign(alone=np.zeros(0))
+        return lines.assign(alone=np.zeros(0, np.int8))
     size = lines.groupby(["series", "segment"], observed=True)["time"].transform("size")
-    return lines.assign(alone=(size.to_numpy() == 1).astype(np.float64))
+    return lines.assign(alone=(size.to_numpy() == 1).astype(np.int8))
 
 
 def average_label(view: ThroughputView) -> pd.DataFrame:

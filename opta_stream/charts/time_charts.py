@@ -28,6 +28,7 @@ from opta_stream.charts.frames import (
     NO_MODEL,
     Gaps,
     Window,
+    alone_rows,
     gap_frame,
     marker_frame,
     memory_data,
@@ -69,10 +70,10 @@ PLAIN_AXIS = TimeAxis()  # short window, untitled (tests, exports)
 _TIME_TIP = alt.Tooltip(field="time", type="temporal", title="time", format="%H:%M:%S")
 
 
-def throughput_layers(view_key: tuple[tuple[str, ...], tuple[str, ...]], axis: TimeAxis,
-                      *, height: int = 340) -> alt.LayerChart:
+def throughput_layers(view_key: tuple[tuple[str, ...], tuple[str, ...], tuple[float, ...]],
+                      axis: TimeAxis, *, height: int = 340) -> alt.LayerChart:
     """Gaps, markers, one line per model plus the total, and the labelled average."""
-    names, colors = view_key
+    names, colors, widths = view_key
     y = alt.Y(field="tokens_per_second", type="quantitative", title="tokens/s",
               axis=alt.Axis(format="~s", tickMinStep=1))
     tips = [_TIME_TIP, alt.Tooltip(field="series", type="nominal", title="series"),
@@ -82,7 +83,9 @@ def throughput_layers(view_key: tuple[tuple[str, ...], tuple[str, ...]], axis: T
         point=alt.OverlayMarkDef(opacity=0, size=60),  # invisible points carry the tooltip
     ).encode(x=axis.x("time"), y=y, detail=seg(), tooltip=tips, strokeOpacity=line_shown(),
              color=legend_color("series", names, colors),
-             strokeWidth=alt.StrokeWidth(field="width", type="quantitative", scale=None))
+             strokeWidth=alt.StrokeWidth(field="series", type="nominal", legend=None,
+                                         scale=alt.Scale(domain=list(names),
+                                                         range=list(widths))))
     dots = alone_layer(axis, y, legend_color("series", names, colors), tips)
     avg = rule("average", "average tokens/s", "tokens/s", PALETTE["muted"])
     label = alt.Chart().mark_text(align="left", baseline="bottom", dx=4, dy=-3, fontSize=11,
@@ -97,15 +100,15 @@ def throughput_plan(view: ThroughputView, *, gaps: Gaps = (), markers: pd.DataFr
                     window: Window | None = None, axis: TimeAxis = PLAIN_AXIS,
                     height: int = 340) -> ChartPlan:
     """What a tick needs: the structure's key and builder, and this tick's data."""
-    key = (view.names, view.colors)
+    key = (view.names, view.colors, view.widths)
     marks = marker_frame((), window) if markers is None else markers
     avg = average_label(view)
     start = window[0] if window else 0.0
     rows = with_floor(with_show(view.lines, start), "tokens_per_second", start)
     return ChartPlan(("throughput", key, axis, height),
                      partial(throughput_layers, key, axis, height=height),
-                     [gap_frame(gaps, window), window_frame(window), marks, rows, rows, avg,
-                      avg])
+                     [gap_frame(gaps, window), window_frame(window), marks, rows,
+                      alone_rows(rows, start), avg, avg])
 
 
 def throughput_chart(view: ThroughputView, *, gaps: Gaps = (),

@@ -94,7 +94,7 @@ def _throughput(out: Block, spec: FleetCardSpec, snap: Snapshot, tz: tzinfo) -> 
         out.caption("No throughput samples in the last 2 min.")
         return
     grid = rate_grid(snap.throughput, t0, t1, step_s=2.0, over_s=LIVE_OVER_S)
-    out.chart(sparkline_plan(line_rows(grid.t, grid.total, TOTAL, 1.5)),
+    out.chart(sparkline_plan(line_rows(grid.t, grid.total, TOTAL)),
               key=f"fleet_spark_{spec.name}")
     if note := freshness.age_of(float(snap.throughput.ts[-1]), snap).note(tz):
         out.caption(f":material/schedule: {note}: no newer sample.")

@@ -68,7 +68,7 @@ def total_frame(snap: Snapshot, step_s: float = 2.0) -> pd.DataFrame:
     """The sparkline's frame: the 'all models' rate line, as on the Throughput page."""
     t0, t1 = snapshot_window(snap)
     grid = rate_grid(snap.throughput, t0, t1, step_s=step_s, over_s=LIVE_OVER_S)
-    return line_rows(grid.t, grid.total, TOTAL, 1.5)
+    return line_rows(grid.t, grid.total, TOTAL)
 
 
 def throughput_card(out: Block, snap: Snapshot, tz: tzinfo) -> None:
