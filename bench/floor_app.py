@@ -21,7 +21,7 @@ import pandas as pd
 import streamlit as st
 
 from opta_stream.settings import RENDER_S  # the app's own intervals
-from opta_stream.ui.timing import BADGE_S, LOAD_RESULT_S
+from opta_stream.ui.timing import LOAD_RESULT_S
 
 LINE_ROWS = 120  # a live chart's datasets are 1–4 KB of Arrow: about this many rows
 
@@ -56,8 +56,19 @@ def spec(datasets: int, big: int = 1) -> dict[str, Any]:
 
 
 def metrics(n: int) -> None:
-    for col in st.columns(n):
-        col.metric("Tokens / s", "52.1", border=True, help="A static figure.")
+    """A row of tiles side by side (the app's horizontal containers), one in two with a
+    coloured band under its figure, as the app's headline tiles."""
+    with st.container(horizontal=True, wrap=True, gap="small"):
+        for i in range(n):
+            st.metric("Tokens / s · last 5 min", "52.1", "< 60 %" if i % 2 else None, "green",
+                      border=True, help="A static figure.", delta_arrow="off")
+
+
+def verdict() -> None:
+    """The verdict at the top of every page's live part: a badge and a line."""
+    with st.container(horizontal=True, wrap=True, gap="small"):
+        st.badge("Live", color="green", icon=":material/circle:")
+        st.caption("server last heard 0 s ago · 50.0 events/s · reconnected 0× in 0 tries")
 
 
 def chart(datasets: int, key: str, big: int = 1) -> None:
@@ -69,27 +80,22 @@ def download(key: str) -> None:
                        mime="text/csv", on_click="ignore", key=key, help="Static bytes.")
 
 
-@st.fragment(run_every=BADGE_S)
-def badge() -> None:
-    st.badge("Live", color="green", icon=":material/circle:")
-    st.caption("50.0 events/s · reconnected 0× in 0 tries · server last heard 0 s ago")
-
-
 def window() -> None:
     st.segmented_control("Window", ["1 min", "5 min", "1 h"], default="5 min", key="w")
 
 
 @st.fragment(run_every=RENDER_S)
 def overview_live() -> None:
+    verdict()
+    metrics(6)
     left, right = st.columns([3, 2])
     with left, st.container(border=True):
         st.markdown("**Memory**")
         chart(4, "gauge", big=0)
         st.caption("12.3 of 24.0 GB used (51 %) · threshold 90 %")
     with right, st.container(border=True):
-        st.metric("Tokens / s", "52.1", help="A static figure.")
+        st.markdown("**Tokens / s · last 5 min**", help="A static figure.")
         chart(1, "spark")
-    metrics(4)
     metrics(4)
     st.markdown("**Latest events**")
     st.dataframe(frames()["table"], hide_index=True, width="stretch", key="events")
@@ -97,21 +103,25 @@ def overview_live() -> None:
 
 @st.fragment(run_every=RENDER_S)
 def throughput_live() -> None:
+    verdict()
     metrics(4)
-    chart(6, "throughput", big=2)
+    chart(7, "throughput", big=1)
     st.caption("Each point is the rate over the 10 s before it, every 1 s.")
-    download("tp_csv")
+    with st.container(horizontal=True, wrap=True, gap="small"):
+        download("tp_rates_csv")
+        download("tp_csv")
 
 
 @st.fragment(run_every=RENDER_S)
 def requests_live() -> None:
+    verdict()
     for _ in range(3):
         metrics(4)
     for pair in range(2):
         for i, col in enumerate(st.columns(2)):
             with col:
                 st.markdown("**Latency**")
-                chart(4, f"req{pair}{i}", big=1)
+                chart(5, f"req{pair}{i}", big=1)
     st.caption("Rates over the 10 s before each point.")
     for key in ("models", "clients"):
         st.markdown("**Per model**")
@@ -121,8 +131,9 @@ def requests_live() -> None:
 
 @st.fragment(run_every=RENDER_S)
 def memory_live() -> None:
+    verdict()
     metrics(4)
-    chart(7, "memory", big=3)
+    chart(8, "memory", big=3)
     download("mem_csv")
     st.markdown("**Memory per loaded model**")
     chart(2, "per_model", big=2)
@@ -131,6 +142,7 @@ def memory_live() -> None:
 
 @st.fragment(run_every=RENDER_S)
 def models_live() -> None:
+    verdict()
     st.subheader("Loaded models (2)")
     for i in range(2):
         with st.container(border=True):
@@ -155,6 +167,7 @@ def models() -> None:
 
 @st.fragment(run_every=RENDER_S)
 def events_live() -> None:
+    verdict()
     st.caption("20 of 20 logged events in the last 5 min match.")
     st.dataframe(frames()["log"], hide_index=True, width="stretch", height=400, key="log")
     download("ev_csv")
@@ -188,7 +201,7 @@ PAGES = [
 st.set_page_config(page_title="Floor", layout="wide")
 nav = st.navigation(PAGES)
 with st.sidebar:
-    badge()
+    st.caption("History: off (the history path is empty); a restart forgets what was seen.")
     with st.expander("Connection"), st.form("connect", border=False):
         st.text_input("Opta LMX URL")
         st.text_input("Admin key", type="password")

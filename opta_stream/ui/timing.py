@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["BADGE_S", "CARDS_PER_TICK", "LOAD_RESULT_S", "redraw_s"]
+__all__ = ["CARDS_PER_TICK", "LOAD_RESULT_S", "redraw_s"]
 
-# The sidebar badge is a fragment of its own (it cannot write outside the sidebar), as is
-# the Models page's load result under its form. A fragment's run that meets another's
-# rerun request often ends early, and timers started together stay in step: at 1.0 s and
-# 0.5 s the badge lost nearly every run to the page's fragment. Periods that are no
-# multiple of each other meet only now and then, and each of the badge's requests can
-# still cost the page a run: with 30 viewers the page got 1.99 Hz with no badge timer,
-# 1.82 Hz with the badge at 1.3 s and 1.92 Hz at 2.9 s. The banner on the page (2 Hz)
-# says what is wrong at once; the badge's figures say how old they are.
-BADGE_S, LOAD_RESULT_S = 2.9, 0.7
+# The Models page's load result under its form is a fragment of its own. A fragment's
+# run that meets another's rerun request often ends early, and timers started together
+# stay in step: at 1.0 s and 0.5 s a second fragment lost nearly every run to the page's.
+# Periods that are no multiple of each other meet only now and then. (The sidebar's
+# health badge was such a fragment, at 2.9 s; each of its requests could still cost the
+# page a run — 30 viewers got 1.99 Hz with no badge timer, 1.92 Hz with it — so the
+# verdict is now drawn by the page's own fragment, and the sidebar has none.)
+LOAD_RESULT_S = 0.7
 
 CARDS_PER_TICK = 5
 
