@@ -116,7 +116,10 @@ class Sampler:
         polls: list[tuple[str, Callable[[], bool]]] = [
             ("/admin/status", self._poll_status), ("/admin/metrics/json", self._poll_metrics),
             (METRICS, self._serving.poll)]
-        if self._round % self._models_every == 1 or self._models_every == 1:
+        if (self._round % self._models_every == 1 or self._models_every == 1
+                or "/admin/models" in self._failing):
+            # a failing endpoint is asked again every round: the verdict is live again as
+            # soon as the server answers, not a models round later
             polls.append(("/admin/models", self._poll_models))
         answered = False
         for endpoint, poll in polls:
