@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from opta_stream.snapshot import ConnState, Health, Snapshot
 from opta_stream.units import byte_size, duration
+from opta_stream.views.alert_banner import firing_banner
 from opta_stream.views.recording import Block, Color
 
 __all__ = ["BADGES", "badge_label", "banner"]
@@ -38,6 +39,7 @@ def badge_label(snap: Snapshot) -> tuple[str, Color]:
 def banner(out: Block, snap: Snapshot) -> None:
     """What is wrong and when the server was last heard, while it is not live, and a history
     file that cannot be written (else nothing)."""
+    firing_banner(out, snap)  # a critical alert firing on this server comes first
     if snap.history.trouble:  # the file cannot be written: say so on every page
         out.note("warning", snap.history.message, icon=":material/save:")
     health = snap.health
