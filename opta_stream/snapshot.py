@@ -483,6 +483,7 @@ class AlertBoard:
     notifier: str = ""
     updated_at: float | None = None
     changes_kept: int = 0  # how many changes the board carries at most
+    every_s: float = 0.0  # how often the rules are evaluated (0: not said)
 
     @property
     def firing(self) -> tuple[AlertNow, ...]:

@@ -150,8 +150,10 @@ def _head(out: Recording, spec: AlertsSpec, snaps: Sequence[Snapshot],
            f"{plain(next(s.alerts.notifier for n, s in watched if n in others))}")
     to = ", ".join(receivers) if receivers else "no receiver ([[notify]] is empty)"
     down = [n for n, s in watched if s.health.state is Health.DOWN]
-    out.caption(f"{firing} firing · {pending} pending · {len(watched)} server(s) watched, "
-                f"rules evaluated every second · {who} · to {to}"
+    every = next((s.alerts.every_s for _, s in watched if s.alerts.every_s), 0.0)
+    cadence = f", rules evaluated every {duration(every)}" if every else ""
+    out.caption(f"{firing} firing · {pending} pending · {len(watched)} server(s) watched"
+                f"{cadence} · {who} · to {to}"
                 + (f" · down: {', '.join(map(plain, down))}" if down else ""))
 
 

@@ -22,7 +22,7 @@ from opta_stream.snapshot import (
     AlertRuleInfo,
 )
 
-__all__ = ["board", "change", "origin", "rule_infos"]
+__all__ = ["board", "changes", "origin", "rule_infos"]
 
 
 def origin(rule: Rule, defaults: Mapping[str, Rule]) -> str:
@@ -41,45 +41,49 @@ def rule_infos(rules: Sequence[Rule], defaults: Mapping[str, Rule]) -> tuple[Ale
                  for r in rules)
 
 
-def _metric(rules: Mapping[str, Rule], name: str) -> str:
-    rule = rules.get(name)
-    return rule.metric if rule is not None else ""
-
-
 def _delivery(d: Delivery, labels: Mapping[str, str]) -> AlertDelivery:
     at = d.sent_at if d.sent_at is not None else d.created_at
     return AlertDelivery(labels.get(d.receiver, "a receiver no longer configured"), d.kind,
                          d.status, at, d.attempts, d.error)
 
 
-def _now(s: AlertState, rules: Mapping[str, Rule], deliveries: Sequence[Delivery],
-         labels: Mapping[str, str], silenced_until: float | None) -> AlertNow:
-    rule = rules.get(s.rule)
-    metric = _metric(rules, s.rule)
-    mine = tuple(_delivery(d, labels) for d in sorted(deliveries, key=lambda d: d.id)
-                 if d.rule == s.rule and d.episode == s.episode and s.episode > 0)
-    return AlertNow(s.rule, s.severity.value, s.state.value, s.since,
-                    condition_words(rule) if rule is not None else "",
-                    s.value, s.threshold, figure(metric, s.value), figure(metric, s.threshold),
+def _now(s: AlertState, metric: str, words: str, mine: tuple[AlertDelivery, ...],
+         silenced_until: float | None) -> AlertNow:
+    return AlertNow(s.rule, s.severity.value, s.state.value, s.since, words, s.value,
+                    s.threshold, figure(metric, s.value), figure(metric, s.threshold),
                     s.episode, s.fired_at, s.resolved_at, silenced_until, mine)
 
 
-def change(t: Transition, rules: Mapping[str, Rule]) -> AlertChange:
-    metric = _metric(rules, t.rule)
-    return AlertChange(t.at, t.rule, t.old.value, t.new.value, t.severity.value, t.value,
-                       t.threshold, figure(metric, t.value), figure(metric, t.threshold),
-                       t.silenced)
+def changes(transitions: Sequence[Transition], metrics: Mapping[str, str],
+            kept: int) -> tuple[AlertChange, ...]:
+    """The newest ``kept`` transitions (given newest first), oldest first."""
+    out = []
+    for t in reversed(transitions[:kept]):
+        metric = metrics.get(t.rule, "")
+        out.append(AlertChange(t.at, t.rule, t.old.value, t.new.value, t.severity.value,
+                               t.value, t.threshold, figure(metric, t.value),
+                               figure(metric, t.threshold), t.silenced))
+    return tuple(out)
 
 
 def board(states: Sequence[AlertState], rules: Mapping[str, Rule],
-          transitions: Sequence[Transition], deliveries: Sequence[Delivery],
-          silences: Mapping[AlertKey, float], labels: Mapping[str, str], *,
-          infos: tuple[AlertRuleInfo, ...], problems: tuple[str, ...], notifier: str,
-          now: float, changes_kept: int) -> AlertBoard:
-    """One server's board. ``transitions`` newest first (as the journal gives them);
-    ``silences`` the running ones' ends; ``labels`` each receiver's key → label."""
-    alerts = tuple(_now(s, rules, deliveries, labels, silences.get(s.key))
-                   for s in sorted(states, key=lambda s: s.rule))
-    changes = tuple(change(t, rules) for t in reversed(transitions[:changes_kept]))
-    return AlertBoard(True, alerts, changes, infos, tuple(labels.values()), problems,
-                      notifier, now, changes_kept)
+          words: Mapping[str, str], changed: tuple[AlertChange, ...],
+          deliveries: Sequence[Delivery], silences: Mapping[AlertKey, float],
+          labels: Mapping[str, str], *, infos: tuple[AlertRuleInfo, ...],
+          problems: tuple[str, ...], notifier: str, now: float,
+          changes_kept: int, every_s: float = 0.0) -> AlertBoard:
+    """One server's board: its states (each with the deliveries of its latest firing),
+    its ``changed`` (from ``changes``), the running silences' ends, each receiver's key →
+    label; ``words`` are each rule's condition in words (made once)."""
+    by_episode: dict[tuple[str, int], list[Delivery]] = {}
+    for d in deliveries:
+        by_episode.setdefault((d.rule, d.episode), []).append(d)
+    alerts = []
+    for s in sorted(states, key=lambda s: s.rule):
+        rule = rules.get(s.rule)
+        mine = tuple(_delivery(d, labels) for d in sorted(
+            by_episode.get((s.rule, s.episode), ()), key=lambda d: d.id)) if s.episode else ()
+        alerts.append(_now(s, rule.metric if rule is not None else "", words.get(s.rule, ""),
+                           mine, silences.get(s.key)))
+    return AlertBoard(True, tuple(alerts), changed, infos, tuple(labels.values()), problems,
+                      notifier, now, changes_kept, every_s)

@@ -1,7 +1,7 @@
 """One process's alerting over a set of Stores: read each server once, evaluate, deliver,
 and write what pages show back into each server's Store.
 
-A round (``round``, about once a second, from the watch's thread; never from a page):
+A round (``round``, every 2 s from the watch's thread; never from a page):
 
 1. each server's Store snapshot over the last 5 minutes, read once, turned into a
    reading (``figures.alert_reading``: the figures the pages show, so an alert and a
@@ -25,30 +25,92 @@ from __future__ import annotations
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import requests
 
 from opta_stream.alerting.delivery import BACKOFF_BASE_S, BACKOFF_CAP_S, DeliveryWorker
 from opta_stream.alerting.engine import AlertKey, AlertState, State, Transition
-from opta_stream.alerting.journal import AlertJournal, Delivery, JournalError, Silence
+from opta_stream.alerting.journal import (
+    AlertJournal,
+    Delivery,
+    DeliveryUpdate,
+    EpisodeKey,
+    JournalError,
+    NewDelivery,
+    Silence,
+)
 from opta_stream.alerting.monitor import AlertMonitor
 from opta_stream.alerting.plan import condition_words, figure
 from opta_stream.alerting.rules import AlertConfig, Rule, builtin_rules
 from opta_stream.alerting.sending import send_test
 from opta_stream.figures.alert_reading import reading
 from opta_stream.figures.headline import RECENT_S
+from opta_stream.snapshot import AlertChange
 from opta_stream.store.core import Store
-from opta_stream.watch.alert_boards import board, rule_infos
+from opta_stream.watch.alert_boards import board, changes, rule_infos
 from opta_stream.wire.sessions import new_session
 
-__all__ = ["BOARD_S", "CHANGES_KEPT", "AlertDesk"]
+__all__ = ["BOARD_S", "CHANGES_KEPT", "AlertDesk", "CountedJournal"]
 
 log = logging.getLogger(__name__)
-BOARD_S = 3.0  # boards are rewritten at least this often: deliveries move between rounds
+BOARD_S = 4.0  # boards are rewritten at least this often: deliveries move between rounds
 CHANGES_KEPT = 200  # the newest changes per server a board carries (the page's history)
 DELIVERIES_READ = 200
 _LEVEL = {"critical": "error", "warning": "warning", "info": "info"}
+
+
+class CountedJournal:
+    """A journal that counts its writes, so the boards re-read the rows of the servers
+    this process notifies for only after something was written (only this process
+    writes them); every call goes to ``inner``."""
+
+    def __init__(self, inner: AlertJournal) -> None:
+        self.inner = inner
+        self.writes = 0
+
+    def load_states(self, servers: Collection[str] | None = None) -> list[AlertState]:
+        return self.inner.load_states(servers)
+
+    def commit(self, states: Sequence[AlertState], transitions: Sequence[Transition],
+               deliveries: Sequence[NewDelivery], now: float) -> list[Delivery]:
+        self.writes += 1
+        return self.inner.commit(states, transitions, deliveries, now)
+
+    def notices(self, keys: Collection[EpisodeKey]) -> dict[EpisodeKey, list[Delivery]]:
+        return self.inner.notices(keys)
+
+    def pending(self, servers: Collection[str] | None, limit: int) -> list[Delivery]:
+        return self.inner.pending(servers, limit)
+
+    def pending_servers(self) -> set[str]:
+        return self.inner.pending_servers()
+
+    def update(self, delivery_id: int, update: DeliveryUpdate) -> None:
+        self.writes += 1
+        self.inner.update(delivery_id, update)
+
+    def transitions(self, server: str | None = None, limit: int = 100) -> list[Transition]:
+        return self.inner.transitions(server, limit)
+
+    def deliveries(self, server: str | None = None, limit: int = 100) -> list[Delivery]:
+        return self.inner.deliveries(server, limit)
+
+    def set_silence(self, silence: Silence) -> None:
+        self.writes += 1
+        self.inner.set_silence(silence)
+
+    def clear_silence(self, rule: str, server: str) -> None:
+        self.writes += 1
+        self.inner.clear_silence(rule, server)
+
+    def silences(self, now: float) -> list[Silence]:
+        return self.inner.silences(now)
+
+    def prune(self, before: float) -> None:
+        self.writes += 1
+        self.inner.prune(before)
 
 
 class AlertDesk:
@@ -65,8 +127,10 @@ class AlertDesk:
                  backoff: tuple[float, float] = (BACKOFF_BASE_S, BACKOFF_CAP_S),
                  session_factory: Callable[[], requests.Session] = new_session,
                  board_s: float = BOARD_S, others_name: str = "another process",
-                 builtins: Sequence[Rule] | None = None) -> None:
-        self.config, self.journal = config, journal
+                 builtins: Sequence[Rule] | None = None, every_s: float = 0.0) -> None:
+        self.config = config
+        self.journal = CountedJournal(journal)
+        journal = self.journal
         self._stores = dict(stores)
         self._instances = dict(instances or {})
         self._clock, self._board_s = clock, board_s
@@ -79,16 +143,21 @@ class AlertDesk:
                                     instances=self._instances, owns=owns,
                                     on_deliveries=self.worker.offer, clock=clock)
         self._rules: dict[str, Rule] = {r.name: r for r in config.rules}
+        self._metrics = {r.name: r.metric for r in config.rules}
+        self._words = {r.name: condition_words(r) for r in config.rules}
         self._labels = {r.key: r.label for r in config.receivers}
         shipped = builtin_rules() if builtins is None else builtins
         self._infos = rule_infos(config.rules, {r.name: r for r in shipped})
         self._notes = tuple(config.errors) + tuple(notes)
         self._others_name = others_name
+        self._every_s = every_s  # how often rounds run (the boards say so)
         self._others: dict[AlertKey, tuple[State, int]] = {}  # last seen, servers not ours
         self._looked: set[str] = set()  # servers not ours whose states were read
         self._other_states: list[AlertState] = []
         self._boards_at = float("-inf")
-        self._rows: dict[str, tuple[list[Transition], list[Delivery]]] = {}
+        # per server: the journal's write count when its rows were read, the rows, and
+        # its changes made from them
+        self._rows: dict[str, tuple[int, list[Delivery], tuple[AlertChange, ...]]] = {}
         self.rounds = 0
 
     # -- lifecycle --------------------------------------------------------------------
@@ -132,7 +201,7 @@ class AlertDesk:
             return
         shown = figure(rule.metric if rule else "", value)
         if new is State.FIRING:
-            words = f" ({condition_words(rule)})" if rule is not None else ""
+            words = f" ({self._words[rule_name]})" if rule is not None else ""
             store.log("alert_firing", f"{rule_name}: {shown}{words}",
                       severity=_LEVEL.get(severity, "warning"))
         else:
@@ -182,19 +251,23 @@ class AlertDesk:
         states += [s for s in self._other_states if s.server not in mine
                    and s.rule in self._rules]
         for name in names:
-            transitions, deliveries = self._rows.get(name, ([], []))
-            try:
-                transitions = self.journal.transitions(name, CHANGES_KEPT)
-                deliveries = self.journal.deliveries(name, DELIVERIES_READ)
-                self._rows[name] = (transitions, deliveries)
-            except JournalError as exc:  # keep what was read last
-                problem = str(exc)
+            read_at, deliveries, changed = self._rows.get(name, (-1, [], ()))
+            # another process writes the rows of a server it notifies for: read them again
+            if read_at != self.journal.writes or name not in mine:
+                try:
+                    writes = self.journal.writes
+                    transitions = self.journal.transitions(name, CHANGES_KEPT)
+                    deliveries = self.journal.deliveries(name, DELIVERIES_READ)
+                    changed = changes(transitions, self._metrics, CHANGES_KEPT)
+                    self._rows[name] = (writes, deliveries, changed)
+                except JournalError as exc:  # keep what was read last
+                    problem = str(exc)
             notifier = "this process" if name in mine else self._others_name
             self._stores[name].set_alerts(board(
-                [s for s in states if s.server == name], self._rules, transitions, deliveries,
-                silences, self._labels, infos=self._infos,
+                [s for s in states if s.server == name], self._rules, self._words, changed,
+                deliveries, silences, self._labels, infos=self._infos,
                 problems=self._notes + self._trouble(problem), notifier=notifier, now=now,
-                changes_kept=CHANGES_KEPT))
+                changes_kept=CHANGES_KEPT, every_s=self._every_s))
 
     def _trouble(self, read_problem: str) -> tuple[str, ...]:
         out = []
@@ -226,3 +299,7 @@ class AlertDesk:
     def states(self, server: str | None = None) -> list[AlertState]:
         return self.monitor.states(server)
 
+
+if TYPE_CHECKING:
+    def _conforms(journal: CountedJournal) -> AlertJournal:  # mypy checks the interface
+        return journal
