@@ -27,25 +27,30 @@ REDRAW_S = max(1.0, src.settings.render_s)  # rules are evaluated once a second
 
 
 @st.fragment(run_every=REDRAW_S)
-def tick(window_s: float) -> None:
+def tick() -> None:
+    top = st.container()  # filled once the window below is known
+    st.subheader("History")
+    window_s = window_selector("alerts_window")
     spec = AlertsSpec(tuple(s.key for _, s in servers), tuple(n for n, _ in servers),
                       viewer_zone(), window_s)
     view = live.view_many([s for _, s in servers], spec, alerts_page.build, REDRAW_S)
-    draw(view.head)
-    alert_controls.test_result()
-    st.subheader("Firing and pending")
-    if not view.rows:
-        st.caption(":material/check_circle: Nothing is firing or pending.")
-    for row in view.rows:
-        with st.container(border=True):
-            card, control = st.columns([6, 1], vertical_alignment="center")
-            draw(row.card, card)
-            alert_controls.silence_control(control, row, controls, why_not, view.taken_at)
-    draw(view.rest)
+    with top:
+        draw(view.head)
+        alert_controls.test_button(controls, why_not)
+        alert_controls.test_result()
+        st.subheader("Firing and pending")
+        if not view.rows:
+            st.caption(":material/check_circle: Nothing is firing or pending.")
+        for row in view.rows:
+            with st.container(border=True):
+                card, control = st.columns([4, 1], vertical_alignment="center")
+                draw(row.card, card)
+                alert_controls.silence_control(control, row, controls, why_not, view.taken_at)
+        draw(view.rules)
+    draw(view.history)
 
 
 st.header("Alerts")
 if src.read_only and controls is not None:
     alert_controls.unlock_form(bool(src.settings.admin_key))
-alert_controls.test_button(controls, why_not)
-tick(window_selector("alerts_window"))
+tick()

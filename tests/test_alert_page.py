@@ -96,16 +96,23 @@ def test_the_alerts_page_lists_firing_then_pending_with_value_threshold_and_deli
     # a refused rule is one sentence, at the top
     top = at.main.warning[0].value.replace("\\", "")  # markdown escapes
     assert top.startswith("Alert rule 'Broken': metric 'vibes' is not known")
-    cards = [m.value for m in at.main.markdown if " · " in m.value and m.value.startswith("**")]
+    cards = [m.value for m in at.main.markdown if "-badge[" in m.value and m.value.startswith("**")]
     # firing first (critical before warning), then pending
-    assert cards == ["**Tokens flowing** · studio", "**Error rate elevated** · studio",
-                     "**Latency above objective** · studio"]
+    assert cards == [
+        "**Tokens flowing** · studio &nbsp; :red-badge[:material/notifications_active: "
+        "firing · critical]",
+        "**Error rate elevated** · studio &nbsp; :orange-badge[:material/notifications_active: "
+        "firing · warning]",
+        "**Latency above objective** · studio &nbsp; :gray-badge[:material/hourglass_top: "
+        "pending · warning]"]
+    assert {m.label: m.value for m in at.main.metric} == {
+        "Firing": "2", "Pending": "1", "Servers watched": "2"}
     text = captions(at)
-    assert "2 firing · 1 pending · 2 server(s) watched" in text
-    assert "90.4 against 1 · tokens/s \\(10 s\\) above 1 · firing since" in text
+    assert "Rules are evaluated every" not in text  # the desk was not told how often
+    assert "Now **90.4**, threshold 1 · tokens/s \\(10 s\\) above 1 · firing since" in text
     assert (f"Notices: firing notice to webhook · 127.0.0.1:{receiver.port} delivered at"
             in text)
-    assert "60 s against 30 s" in text  # the pending latency rule
+    assert "Now **60 s**, threshold 30 s" in text  # the pending latency rule
     rules = at.main.dataframe[0].value
     assert "Tokens flowing" in rules["rule"].tolist()
     assert "built-in" in rules["origin"].tolist()
@@ -189,7 +196,7 @@ def test_a_firing_critical_alert_tops_every_page_and_the_fleet_cards_count_them(
     for page in ("overview", "throughput", "events"):
         at.switch_page(f"pages/{page}.py").run()
         first = at.main.error[0].value
-        assert first.startswith("Alert firing: **Tokens flowing**: 90.4, threshold 1"), page
+        assert first.startswith("Alert firing: **Tokens flowing** (90.4, threshold 1)"), page
     events = at.main.dataframe[0].value
     assert any(s.startswith("Tokens flowing: 90.4") for s in events["summary"].tolist())
     at.switch_page("pages/fleet.py").run()
@@ -216,8 +223,8 @@ def test_the_banner_names_critical_firing_alerts_only() -> None:
     down = AlertNow("Server *down*", "critical", "firing", T0 - 90, "", 45.0, 30.0, "45 s",
                     "30 s", 1, T0 - 90, silenced_until=T0 + 60)
     assert notes(snap_with((warning, down))) == [
-        "Alert firing: **Server \\*down\\***: 45 s, threshold 30 s for 1 min 30 s (its "
-        "notices are silenced). The Alerts page has the details."]
+        "Alert firing: **Server \\*down\\*** (45 s, threshold 30 s) for 1 min 30 s, its "
+        "notices silenced. The Alerts page has the details."]
 
 
 def test_a_fleet_card_counts_its_firing_alerts() -> None:

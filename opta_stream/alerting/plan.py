@@ -25,6 +25,7 @@ from opta_stream.alerting.fields import Severity
 from opta_stream.alerting.journal import PENDING, SENT, Delivery, EpisodeKey, NewDelivery, Notice
 from opta_stream.alerting.receivers import Receiver
 from opta_stream.alerting.rules import Condition, Rule
+from opta_stream.units import span
 
 __all__ = ["METRIC_WORDS", "condition_words", "describe", "figure", "notice_for", "number",
            "plan", "test_notice"]
@@ -69,13 +70,13 @@ def figure(metric: str, value: float | None) -> str:
 
 def condition_words(rule: Rule) -> str:
     """The rule in words: 'tokens/s (10 s) above 1 for 2 s', 'unreachable for more than
-    30 s', 'memory use at or above the server's memory threshold'."""
+    30 s', 'memory use at or above the server's memory threshold', '... for 1 h'."""
     parts = []
     for c in rule.conditions:
         words = METRIC_WORDS.get(c.metric, (c.metric, ""))[0]
         op = "more than" if c.op == "above" and words.endswith(" for") else _OPS[c.op]
         parts.append(f"{words} {op} {_limit_words(c)}")
-    held = f" for {number(rule.for_s)} s" if rule.for_s > 0 else ""
+    held = f" for {span(rule.for_s)}" if rule.for_s > 0 else ""
     return " and ".join(parts) + held
 
 

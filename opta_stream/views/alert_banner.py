@@ -21,10 +21,11 @@ def firing_banner(out: Block, snap: Snapshot) -> None:
         return
     parts = []
     for a in firing:
-        held = f" for {duration(snap.taken_at - a.fired_at)}" if a.fired_at is not None else ""
-        quiet = (" (its notices are silenced)" if a.silenced_until is not None
+        held = (f" for {duration(snap.taken_at - a.fired_at)}" if a.fired_at is not None
+                else "")
+        quiet = (", its notices silenced" if a.silenced_until is not None
                  and a.silenced_until > snap.taken_at else "")
-        parts.append(f"**{plain(a.rule)}**: {a.value_text}, threshold {a.threshold_text}"
+        parts.append(f"**{plain(a.rule)}** ({a.value_text}, threshold {a.threshold_text})"
                      f"{held}{quiet}")
     word = "Alert" if len(parts) == 1 else f"{len(parts)} critical alerts"
     out.note("error", f"{word} firing: " + "; ".join(parts) + ". The Alerts page has the "

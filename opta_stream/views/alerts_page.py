@@ -30,13 +30,14 @@ _ORDER = {"firing": 0, "pending": 1}
 _RANK = {"critical": 0, "warning": 1, "info": 2}
 _BADGE: dict[str, Color] = {"critical": "red", "warning": "orange", "info": "blue"}
 _DAY_S = 20 * 3600.0  # older than this, a time says its day too
-RULE_COLUMNS = {"rule": Column(width=220), "severity": Column(width=80),
-                "condition": Column(width=330), "servers": Column(width=110),
-                "origin": Column(width=120), "on": Column(width=50)}
-HISTORY_COLUMNS = {"time": Column(width=120), "server": Column(width=110),
-                   "alert": Column(width=200), "severity": Column(width=80),
-                   "change": Column(width=150), "value": Column(width=90),
-                   "threshold": Column(width=90), "silenced": Column(width=70)}
+# widths that fit the page's 820 px at 1280 px: the condition and the alert get the room
+RULE_COLUMNS = {"rule": Column(width=215), "severity": Column(width=65),
+                "condition": Column(width=340), "servers": Column(width=90),
+                "origin": Column(width=100)}
+HISTORY_COLUMNS = {"time": Column(width=95), "server": Column(width=100),
+                   "alert": Column(width=190), "severity": Column(width=70),
+                   "change": Column(width=140), "value": Column(width=80),
+                   "threshold": Column(width=80), "silenced": Column(width=65)}
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +52,10 @@ class AlertRow:
 
 @dataclass(frozen=True, slots=True)
 class AlertsView:
-    head: Recording  # refused rules, unwatched servers, the summary line
-    rows: tuple[AlertRow, ...]  # firing, then pending
-    rest: Recording  # the rules, the history and its CSV
+    head: Recording  # refused rules, unwatched servers, the counts and who notifies
+    rows: tuple[AlertRow, ...]  # firing, then pending, then silenced others
+    rules: Recording
+    history: Recording  # the changes over the window and their CSV
     receivers: tuple[str, ...]
     taken_at: float
 
@@ -110,16 +112,15 @@ def _card(name: str, a: AlertNow, snap: Snapshot, tz: tzinfo,
           receivers: Sequence[str]) -> Recording:
     out = Recording()
     now = snap.taken_at
-    head, badge = out.columns([5, 2], vertical_alignment="center")
-    head.markdown(f"**{plain(a.rule)}** · {plain(name)}")
-    badge.badge(f"{a.state} · {a.severity}", color=_BADGE.get(a.severity, "gray")
-                if a.state == "firing" else "gray",
-                icon=":material/notifications_active:" if a.state == "firing"
-                else ":material/hourglass_top:")
+    color = _BADGE.get(a.severity, "gray") if a.state == "firing" else "gray"
+    icon = ("notifications_active" if a.state == "firing" else
+            "hourglass_top" if a.state == "pending" else "notifications_off")
+    out.markdown(f"**{plain(a.rule)}** · {plain(name)} &nbsp; "
+                 f":{color}-badge[:material/{icon}: {a.state} · {a.severity}]")
     start = a.fired_at if a.state == "firing" else a.since
-    out.caption(f"{a.value_text} against {a.threshold_text} · {plain(a.condition)} · "
-                f"{a.state} since {_when(start, tz, now)} "
-                f"({duration(now - start) if start is not None else '—'})")
+    out.caption(f"Now **{a.value_text}**, threshold {a.threshold_text} · "
+                f"{plain(a.condition)} · {a.state} since {_when(start, tz, now)} "
+                f"(for {duration(now - start) if start is not None else '—'})")
     words = delivery_words(a, tz, now, receivers)
     if words:
         out.caption(words)
@@ -142,8 +143,13 @@ def _head(out: Recording, spec: AlertsSpec, snaps: Sequence[Snapshot],
                  "[[servers]] or lmx_url), not one added in the sidebar.",
                  icon=":material/visibility_off:")
     firing = sum(1 for _, a, _ in rows if a.state == "firing")
-    pending = len(rows) - firing
+    pending = sum(1 for _, a, _ in rows if a.state == "pending")
     watched = [(n, s) for n, s in zip(spec.names, snaps, strict=True) if s.alerts.watched]
+    cols = out.columns(3)
+    cols[0].metric("Firing", str(firing), border=True)
+    cols[1].metric("Pending", str(pending), border=True,
+                   help="The condition holds, but not yet for the rule's time.")
+    cols[2].metric("Servers watched", str(len(watched)), border=True)
     others = [n for n, s in watched if s.alerts.notifier != "this process"]
     who = ("notices are sent by this process" if not others else
            f"notices for {', '.join(map(plain, others))} are sent by "
@@ -151,16 +157,15 @@ def _head(out: Recording, spec: AlertsSpec, snaps: Sequence[Snapshot],
     to = ", ".join(receivers) if receivers else "no receiver ([[notify]] is empty)"
     down = [n for n, s in watched if s.health.state is Health.DOWN]
     every = next((s.alerts.every_s for _, s in watched if s.alerts.every_s), 0.0)
-    cadence = f", rules evaluated every {duration(every)}" if every else ""
-    out.caption(f"{firing} firing · {pending} pending · {len(watched)} server(s) watched"
-                f"{cadence} · {who} · to {to}"
-                + (f" · down: {', '.join(map(plain, down))}" if down else ""))
+    cadence = f"Rules are evaluated every {duration(every)}; " if every else ""
+    out.caption(f"{cadence}{who}, to {to}."
+                + (f" Down now: {', '.join(map(plain, down))}." if down else ""))
 
 
 def rules_frame(snaps: Sequence[Snapshot]) -> pd.DataFrame:
     infos = next((s.alerts.rules for s in snaps if s.alerts.rules), ())
-    rows = [(r.name, r.severity, r.condition, r.servers, r.origin, "yes" if r.enabled else "no")
-            for r in infos]
+    rows = [(r.name, r.severity, r.condition, r.servers,
+             r.origin if r.enabled else f"{r.origin}, off") for r in infos]
     return pd.DataFrame(rows, columns=list(RULE_COLUMNS), dtype=object)
 
 
@@ -181,16 +186,19 @@ def history_frame(rows: Sequence[tuple[str, AlertChange]], tz: tzinfo, now: floa
     return pd.DataFrame(data, columns=list(HISTORY_COLUMNS), dtype=object)
 
 
-def _rest(out: Block, spec: AlertsSpec, snaps: Sequence[Snapshot], tz: tzinfo,
-          now: float) -> None:
+def _rules(out: Block, snaps: Sequence[Snapshot]) -> None:
     out.subheader("Rules")
     frame = rules_frame(snaps)
     out.caption(f"{len(frame)} rules: the built-in ones (a rule of the same name in "
                 "[[alerts]] changes one, enabled = false turns it off) and yours. A rule "
                 "fires once its condition has held for its time; no data holds it still.")
-    if len(frame):
-        out.table(frame, key="alerts_rules", columns=RULE_COLUMNS)
-    out.subheader("History")
+    if len(frame):  # every rule in view: the table is as tall as its rows
+        out.table(frame, key="alerts_rules", columns=RULE_COLUMNS,
+                  height=35 * len(frame) + 38)
+
+
+def _history(out: Block, spec: AlertsSpec, snaps: Sequence[Snapshot], tz: tzinfo,
+             now: float) -> None:
     start = now - spec.window_s
     rows = history_rows(spec.names, snaps, start)
     out.caption(f"{len(rows)} changes of state in the last {window_label(spec.window_s)}, "
@@ -217,7 +225,8 @@ def _reach(spec: AlertsSpec, snaps: Sequence[Snapshot], start: float) -> str:
 
 
 def build(spec: AlertsSpec, snaps: Sequence[Snapshot]) -> AlertsView:
-    """The page's shared parts for one tick: head, one card per active alert, the rest."""
+    """The page's shared parts for one tick: head, one card per active alert, the rules,
+    the history."""
     tz = zone(spec.tz)
     now = max((s.taken_at for s in snaps), default=0.0)
     receivers = next((s.alerts.receivers for s in snaps if s.alerts.watched), ())
@@ -226,6 +235,7 @@ def build(spec: AlertsSpec, snaps: Sequence[Snapshot]) -> AlertsView:
     _head(head, spec, snaps, rows, receivers)
     cards = tuple(AlertRow(name, a.rule, a.silenced_until, _card(name, a, snap, tz, receivers))
                   for name, a, snap in rows)
-    rest = Recording()
-    _rest(rest, spec, snaps, tz, now)
-    return AlertsView(head, cards, rest, tuple(receivers), now)
+    rules, history = Recording(), Recording()
+    _rules(rules, snaps)
+    _history(history, spec, snaps, tz, now)
+    return AlertsView(head, cards, rules, history, tuple(receivers), now)
