@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -69,13 +70,18 @@ class CountedJournal:
     def __init__(self, inner: AlertJournal) -> None:
         self.inner = inner
         self.writes = 0
+        self._count = threading.Lock()  # the monitor, the worker and pages all write
+
+    def _wrote(self) -> None:
+        with self._count:
+            self.writes += 1
 
     def load_states(self, servers: Collection[str] | None = None) -> list[AlertState]:
         return self.inner.load_states(servers)
 
     def commit(self, states: Sequence[AlertState], transitions: Sequence[Transition],
                deliveries: Sequence[NewDelivery], now: float) -> list[Delivery]:
-        self.writes += 1
+        self._wrote()
         return self.inner.commit(states, transitions, deliveries, now)
 
     def notices(self, keys: Collection[EpisodeKey]) -> dict[EpisodeKey, list[Delivery]]:
@@ -88,7 +94,7 @@ class CountedJournal:
         return self.inner.pending_servers()
 
     def update(self, delivery_id: int, update: DeliveryUpdate) -> None:
-        self.writes += 1
+        self._wrote()
         self.inner.update(delivery_id, update)
 
     def transitions(self, server: str | None = None, limit: int = 100) -> list[Transition]:
@@ -98,18 +104,18 @@ class CountedJournal:
         return self.inner.deliveries(server, limit)
 
     def set_silence(self, silence: Silence) -> None:
-        self.writes += 1
+        self._wrote()
         self.inner.set_silence(silence)
 
     def clear_silence(self, rule: str, server: str) -> None:
-        self.writes += 1
+        self._wrote()
         self.inner.clear_silence(rule, server)
 
     def silences(self, now: float) -> list[Silence]:
         return self.inner.silences(now)
 
     def prune(self, before: float) -> None:
-        self.writes += 1
+        self._wrote()
         self.inner.prune(before)
 
 
