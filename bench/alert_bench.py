@@ -174,7 +174,7 @@ def main(quick: bool = False, budget_s: float | None = None) -> dict[str, Any]:
         evaluate([], frames[n % 240], {}, T0 + n)
 
     journal = MemoryJournal()
-    hook = Receiver("webhook", "http://127.0.0.1:9/hook", 1, "webhook · 127.0.0.1:9")
+    hook = Receiver("webhook", "http://127.0.0.1:9/x", 1, "webhook · 127.0.0.1:9")
     monitor = AlertMonitor(active, [hook], journal, clock=lambda: T0)
 
     moved = [0, 0]  # transitions, rounds

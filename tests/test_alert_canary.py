@@ -116,7 +116,7 @@ def test_a_canary_token_in_a_webhook_url_appears_nowhere(
         all_logs: Any,  # noqa: F811 - the fixture imported above
         media_files: dict) -> None:
     db = tmp_path / "history" / "h.sqlite3"
-    hook = receiver.url(f"/hook/{CANARY}?token={CANARY}")
+    hook = receiver.url(f"/wh/{CANARY}?token={CANARY}")
     conf = config(demo.url, db, hook)
     (tmp_path / ".streamlit").mkdir()
     (tmp_path / ".streamlit" / "secrets.toml").write_text(toml(conf))

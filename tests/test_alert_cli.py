@@ -47,7 +47,7 @@ def alerts(secrets: dict[str, Any], *args: Any) -> tuple[int, str]:
 
 def test_alerts_prints_the_rules_and_the_states_in_the_file(
         tmp_path: Path, receiver: AlertReceiver) -> None:
-    secrets = config(receiver.url("/hook/cli-token"))
+    secrets = config(receiver.url("/wh/cli-token"))
     path = tmp_path / "history.sqlite3"
     journal = SqliteAlertJournal.open(str(path))
     store = fill_store(Store("http://studio.test:1234", clock=lambda: T0), T0)
@@ -80,14 +80,14 @@ def test_alerts_prints_the_rules_and_the_states_in_the_file(
 
 def test_alerts_test_sends_one_notice_to_each_receiver_and_prints_each_result(
         receiver: AlertReceiver) -> None:
-    secrets = config(receiver.url("/hook/cli-token"))
+    secrets = config(receiver.url("/wh/cli-token"))
     secrets["notify"].append({"kind": "ntfy", "url": receiver.url("/topic-cli-token")})
     code, text = alerts(secrets, "test", None)
     assert code == 0
     assert text.splitlines() == [
         f"ok   webhook · 127.0.0.1:{receiver.port}: delivered (HTTP 200 OK)",
         f"ok   ntfy · 127.0.0.1:{receiver.port}: delivered (HTTP 200 OK)"]
-    assert [p.path for p in receiver.accepted] == ["/hook/cli-token", "/topic-cli-token"]
+    assert [p.path for p in receiver.accepted] == ["/wh/cli-token", "/topic-cli-token"]
     receiver.answer(503, times=1, body="busy at {path}")
     code, text = alerts(secrets, "test", None)
     assert code == 1 and text.startswith(f"FAIL webhook · 127.0.0.1:{receiver.port}: "

@@ -89,7 +89,7 @@ def captions(at: AppTest) -> str:
 
 def test_the_alerts_page_lists_firing_then_pending_with_value_threshold_and_delivery(
         receiver: AlertReceiver, clean_env: None, media_files: dict) -> None:
-    conf = secrets(receiver.url("/hook/page-token"))
+    conf = secrets(receiver.url("/wh/page-token"))
     desk, stores = desk_over(conf)
     at = alerts_page(conf, desk, stores)
     assert at.header[0].value == "Alerts"
@@ -129,7 +129,7 @@ def test_the_alerts_page_lists_firing_then_pending_with_value_threshold_and_deli
 
 def test_silence_is_kept_in_the_journal_shown_and_lifted(
         receiver: AlertReceiver, clean_env: None) -> None:
-    conf = secrets(receiver.url("/hook"))
+    conf = secrets(receiver.url("/wh"))
     desk, stores = desk_over(conf)
     at = alerts_page(conf, desk, stores)
     at.button(key="silence::studio::Tokens flowing::3600").click().run()
@@ -146,7 +146,7 @@ def test_silence_is_kept_in_the_journal_shown_and_lifted(
 
 def test_send_test_notification_posts_to_every_receiver_and_shows_each_result(
         receiver: AlertReceiver, clean_env: None) -> None:
-    conf = secrets(receiver.url("/hook/page-token"))
+    conf = secrets(receiver.url("/wh/page-token"))
     desk, stores = desk_over(conf)
     at = alerts_page(conf, desk, stores)
     before = len(receiver.accepted)
@@ -162,7 +162,7 @@ def test_send_test_notification_posts_to_every_receiver_and_shows_each_result(
 
 def test_read_only_disables_the_controls_until_this_session_unlocks(
         receiver: AlertReceiver, clean_env: None) -> None:
-    conf = secrets(receiver.url("/hook"), read_only=True, admin_key=KEY)
+    conf = secrets(receiver.url("/wh"), read_only=True, admin_key=KEY)
     desk, stores = desk_over(conf)
     at = alerts_page(conf, desk, stores)
     assert at.button(key="alerts_send_test").disabled
@@ -178,8 +178,9 @@ def test_read_only_disables_the_controls_until_this_session_unlocks(
 
 
 def test_without_alerting_in_the_process_the_page_says_so(clean_env: None) -> None:
-    conf = secrets("http://127.0.0.1:9/hook")
-    stores = {"studio": fill_store(Store("http://studio.test:1234", clock=lambda: T0), T0)}
+    conf = secrets("http://127.0.0.1:9/wh")
+    stores = {"studio": fill_store(Store("http://studio.test:1234", clock=lambda: T0), T0),
+              "mini": Store("http://mini.test:1234", clock=lambda: T0)}
     at = alerts_page(conf, None, stores)
     assert at.button(key="alerts_send_test").disabled
     assert at.button(key="alerts_send_test").help == "Alerting does not run in this process."
@@ -189,7 +190,7 @@ def test_without_alerting_in_the_process_the_page_says_so(clean_env: None) -> No
 
 def test_a_firing_critical_alert_tops_every_page_and_the_fleet_cards_count_them(
         receiver: AlertReceiver, clean_env: None) -> None:
-    conf = secrets(receiver.url("/hook"))
+    conf = secrets(receiver.url("/wh"))
     desk, stores = desk_over(conf)
     at = alerts_page(conf, desk, stores)
     at.query_params["server"] = "studio"

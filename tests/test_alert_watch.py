@@ -73,7 +73,7 @@ def settled(watch: Watch) -> bool:
 
 def test_a_restart_between_firing_and_resolving_sends_one_firing_and_one_resolved(
         tmp_path: Path, demo: DemoServer, receiver: AlertReceiver) -> None:
-    plan = plan_watch(secrets(demo.url, tmp_path / "h.sqlite3", receiver.url("/hook")), {})
+    plan = plan_watch(secrets(demo.url, tmp_path / "h.sqlite3", receiver.url("/wh")), {})
     demo.sim.hold_memory(85.0)
     first = Watch(plan, interval_s=0.2, backoff=(0.05, 0.2)).start()
     try:
@@ -110,7 +110,8 @@ def test_the_watch_threads_are_named_and_stop_with_it(tmp_path: Path, demo: Demo
                                                        receiver: AlertReceiver) -> None:
     import threading
 
-    plan = plan_watch(secrets(demo.url, tmp_path / "h.sqlite3", receiver.url("/hook")), {})
+    plan = plan_watch(secrets(demo.url, tmp_path / "h.sqlite3", receiver.url("/wh")), {})
+    before = set(threading.enumerate())
     watch = Watch(plan, interval_s=0.2).start()
     mine = {MONITOR_THREAD, "opta-alerts-delivery"}
     try:
@@ -122,7 +123,7 @@ def test_the_watch_threads_are_named_and_stop_with_it(tmp_path: Path, demo: Demo
         watch.stop()
         watch.stop()  # idempotent
     assert not watch.alive
-    left = [t.name for t in threading.enumerate()
+    left = [t.name for t in set(threading.enumerate()) - before
             if t.name in mine or t.name.startswith(("opta-sse", "opta-sampler", "opta-history"))]
     assert left == []
 
