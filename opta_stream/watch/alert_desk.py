@@ -136,7 +136,7 @@ class AlertDesk:
                  builtins: Sequence[Rule] | None = None, every_s: float = 0.0) -> None:
         self.config = config
         self.journal = CountedJournal(journal)
-        journal = self.journal
+        journal = self.journal  # the monitor and the worker write through it: all counted
         self._stores = dict(stores)
         self._instances = dict(instances or {})
         self._clock, self._board_s = clock, board_s
