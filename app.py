@@ -5,7 +5,9 @@ pages (and the Fleet page, the default when several servers are watched), the
 sidebar's server selector, connection panel and history line, and the demo
 banner when no server is configured (the health banner is the first
 thing of each page's view, ``views.verdict.banner``). Pages get their data from
-``opta_stream.ui.sources.source()``; nothing here talks to the server.
+``opta_stream.ui.sources.source()``; nothing here talks to the server. Every run
+makes sure the process's watch runs (``sources.current().alerts()``): every
+configured server recorded and its alerts evaluated, whichever page is open.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ PAGES = [
     st.Page("pages/models.py", title="Models", icon=":material/deployed_code:"),
     st.Page("pages/events.py", title="Events", icon=":material/list_alt:"),
     st.Page("pages/usage.py", title="Usage", icon=":material/receipt_long:"),
+    st.Page("pages/alerts.py", title="Alerts", icon=":material/notifications:"),
 ]
 
 
@@ -139,6 +142,7 @@ def main() -> None:
         st.switch_page(deep_link)
     session.remember(found)
     try:
+        sources.current().alerts()  # the watch: every configured server, from the first run
         src = sources.source()
     except ConfigError as exc:
         st.error(f"The configured server cannot be used: {exc}")

@@ -1,6 +1,6 @@
-"""Alert evaluation's cost: 20 rules on 20 servers, once a second.
+"""Alert evaluation's cost: 20 rules on 20 servers, as often as the watch evaluates them.
 
-Why: the monitor evaluates every rule on every server about once a second, for as
+Why: the watch evaluates every rule on every server every 2 s (``INTERVAL_S``), for as
 long as the dashboard runs, whether anyone looks or not; the issue allows it 1 % of
 a core. Four figures, each the median of 5 timed runs of as many rounds as fit in
 ``budget_s`` (CPU time of this thread, ``time.thread_time``):
@@ -13,9 +13,18 @@ a core. Four figures, each the median of 5 timed runs of as many rounds as fit i
 - **steady**: the same monitor with readings that do not change (firing alerts stay
   firing; every 10 s the firing ones are checked for repeats), the usual case;
 - **baseline**: the same call with no rules (the loop over servers, the copy of the
-  states), measured in the same run.
+  states), measured in the same run;
+- **watch**: what the process really pays, ``AlertDesk.round`` as the watch's thread
+  runs it every ``INTERVAL_S``: on 20 live Stores with the last 10 minutes a real feed writes
+  (tokens/s of two models at 10 Hz, memory and a serving poll at 1 Hz, a 500-line log),
+  each server's 300 s snapshot read once and turned into a reading, the monitor's round,
+  and every ``BOARD_S`` each server's board written back, over the SQLite
+  journal in a temporary history file. This is ``alert_eval_pct_core_20x20`` in
+  ``bench/run.py``'s quick run, against the issue's budget of 1 % of a core.
 
-The share of a core is the CPU of one round times one round a second.
+The engine's and monitor's shares are the CPU of one round at one round a second (as
+first measured); the watch's, ``alert_eval_pct_core_20x20``, at one round every
+``INTERVAL_S``.
 ``python bench/alert_bench.py [--quick]`` prints one JSON object; bounded to a few
 seconds.
 """
@@ -33,12 +42,28 @@ from typing import Any
 if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+import tempfile  # noqa: E402
+
+import numpy as np  # noqa: E402
+
 from opta_stream.alerting.engine import evaluate  # noqa: E402
 from opta_stream.alerting.memory_journal import MemoryJournal  # noqa: E402
 from opta_stream.alerting.monitor import AlertMonitor  # noqa: E402
-from opta_stream.alerting.rules import METRICS, Receiver, Rule, parse_alerts  # noqa: E402
+from opta_stream.alerting.rules import (  # noqa: E402
+    METRICS,
+    AlertConfig,
+    Receiver,
+    Rule,
+    parse_alerts,
+)
+from opta_stream.events.counters import ServingStep  # noqa: E402
+from opta_stream.history.alert_journal import SqliteAlertJournal  # noqa: E402
+from opta_stream.snapshot import ConnState  # noqa: E402
+from opta_stream.store.core import Store  # noqa: E402
+from opta_stream.watch.alert_desk import AlertDesk  # noqa: E402
+from opta_stream.watch.fleet_watch import INTERVAL_S  # noqa: E402
 
-__all__ = ["main", "readings", "rules"]
+__all__ = ["live_store", "main", "readings", "rules", "watch_round_s"]
 
 SERVERS = 20
 RUNS = 5
@@ -72,6 +97,54 @@ def readings(round_no: int) -> dict[str, dict[str, float | None]]:
     return out
 
 
+LIVE_S = 600.0
+MODELS = ("mlx-community/Qwen2.5-7B-Instruct-4bit", "mlx-community/Llama-3.2-3B-Instruct-4bit")
+BOUNDS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, float("inf"))
+POLLS = ("/admin/status", "/admin/metrics/json", "/admin/metrics", "/admin/models")
+
+
+def _step(ts: float, s: int) -> ServingStep:
+    values = {"requests": 1.0, "errors": float(ts % 50 == 0), "completion_tokens": 40.0,
+              "latency_sum": 2.0 + s, "latency_count": 1.0}
+    return ServingStep(ts, 1.0, {**values, "prompt_tokens": 9.0},
+                       dict.fromkeys(MODELS, values), {"cli": values},
+                       {m: tuple(float(i) for i in range(len(BOUNDS))) for m in MODELS},
+                       BOUNDS, {"in_flight": 1.0, "queued": 0.0, "limit": 4.0})
+
+
+def live_store(s: int) -> Store:
+    """A live server's last 10 minutes, as its feed writes them (module docstring)."""
+    store = Store(f"http://lmx{s}.bench:1234", clock=lambda: T0)
+    store.set_connection(ConnState.OPEN, "Connected")
+    for endpoint in POLLS:
+        store.set_poll(endpoint, True)
+    ts = T0 - LIVE_S + np.arange(0.0, LIVE_S, 0.1)
+    for model in MODELS:
+        store.add_throughput_many(ts, 40.0 + s + (np.arange(ts.shape[0]) % 13),
+                                  [model] * ts.shape[0])
+    for t in (T0 - LIVE_S + np.arange(0.0, LIVE_S)).tolist():
+        store.add_memory(t, 20.0 + s, 64.0, 90.0)
+        store.add_serving(_step(t, s))
+    for k in range(500):
+        store.log("model_loaded", f"Loaded {MODELS[k % 2]}", data=f"{k:06d}")
+    store.set_gauges(active_requests=1, max_concurrent=4, updated_at=T0)
+    return store
+
+
+def watch_round_s(config: AlertConfig, budget: float, folder: str) -> tuple[float, int]:
+    """CPU seconds of one ``AlertDesk.round`` on 20 live Stores (SQLite journal), and
+    how many alerts fired in its first round."""
+    stores = {f"server-{s:02d}": live_store(s) for s in range(SERVERS)}
+    journal = SqliteAlertJournal.open(f"{folder}/history.sqlite3")
+    desk = AlertDesk(config, stores, journal, clock=lambda: T0)
+    try:
+        fired = sum(1 for t in desk.round(T0) if t.new.value == "firing")
+        return _per_round(lambda n: desk.round(T0 + INTERVAL_S * (1 + n)), budget), fired
+    finally:
+        desk.stop()
+        journal.close()
+
+
 def _per_round(run: Callable[[int], None], budget_s: float) -> float:
     """Median CPU seconds per round over ``RUNS`` runs of about ``budget_s`` each."""
     per = []
@@ -101,7 +174,7 @@ def main(quick: bool = False, budget_s: float | None = None) -> dict[str, Any]:
         evaluate([], frames[n % 240], {}, T0 + n)
 
     journal = MemoryJournal()
-    hook = Receiver("webhook", "http://127.0.0.1:9/hook", 1, "webhook · 127.0.0.1:9")
+    hook = Receiver("webhook", "http://127.0.0.1:9/x", 1, "webhook · 127.0.0.1:9")
     monitor = AlertMonitor(active, [hook], journal, clock=lambda: T0)
 
     moved = [0, 0]  # transitions, rounds
@@ -119,6 +192,9 @@ def main(quick: bool = False, budget_s: float | None = None) -> dict[str, Any]:
     engine_s = _per_round(engine, budget)
     monitor_s = _per_round(round_, budget)
     steady_s = _per_round(steady, budget)
+    hook_config = AlertConfig(tuple(active), (hook,))
+    with tempfile.TemporaryDirectory(prefix="opta-alert-bench-") as folder:
+        watch_s, fired = watch_round_s(hook_config, budget, folder)
     result = {
         "alert_rules": len(active), "alert_servers": SERVERS,
         "alert_baseline_round_us": round(baseline_s * 1e6, 1),
@@ -130,8 +206,11 @@ def main(quick: bool = False, budget_s: float | None = None) -> dict[str, Any]:
         "alert_steady_core_pct_at_1hz": round(steady_s * 100, 3),
         "alert_transitions_per_monitor_round": round(moved[0] / max(1, moved[1]), 2),
         "alert_budget_core_pct": 1.0,
+        "alert_watch_round_us": round(watch_s * 1e6, 1),
+        "alert_watch_fired_first_round": fired,
+        "alert_eval_pct_core_20x20": round(watch_s / INTERVAL_S * 100, 3),
     }
-    result["alert_within_budget"] = result["alert_monitor_core_pct_at_1hz"] <= 1.0
+    result["alert_within_budget"] = result["alert_eval_pct_core_20x20"] <= 1.0
     return result
 
 

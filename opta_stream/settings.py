@@ -66,7 +66,7 @@ from opta_stream.inputs import (
 __all__ = [
     "KEY_ORIGINS", "MAX_SERVERS", "PROM_TIMEOUT_S", "RENDER_S", "SETTINGS", "Fleet",
     "HistorySettings", "PromSettings", "ServerEntry", "Setting", "Settings", "Thresholds",
-    "entry_settings",
+    "entry_settings", "external_url",
     "file_secrets", "history_settings", "key_digest", "make_entry", "parse_bool",
     "resolve_fleet", "resolve_settings", "slug", "thresholds",
 ]
@@ -95,9 +95,10 @@ MEMORY_RED = Setting("memory_red_pct", "OPTA_STREAM_MEMORY_RED_PCT")
 ERROR_AMBER = Setting("error_amber_pct", "OPTA_STREAM_ERROR_AMBER_PCT")
 ERROR_RED = Setting("error_red_pct", "OPTA_STREAM_ERROR_RED_PCT")
 P95_OBJECTIVE = Setting("p95_objective_s", "OPTA_STREAM_P95_OBJECTIVE_S")
+EXTERNAL_URL = Setting("external_url", "OPTA_STREAM_EXTERNAL_URL")
 SETTINGS = (LMX_URL, ADMIN_KEY, READ_ONLY, RENDER_INTERVAL, HISTORY_PATH, HISTORY_DAYS_SETTING,
             HISTORY_MAX_MB_SETTING, PROMETHEUS_URL, PROMETHEUS_LABEL, PROMETHEUS_TIMEOUT,
-            MEMORY_AMBER, MEMORY_RED, ERROR_AMBER, ERROR_RED, P95_OBJECTIVE)
+            MEMORY_AMBER, MEMORY_RED, ERROR_AMBER, ERROR_RED, P95_OBJECTIVE, EXTERNAL_URL)
 
 
 @dataclass(frozen=True)
@@ -259,6 +260,21 @@ def thresholds(secrets: Mapping, environ: Mapping) -> Thresholds:
     objective = _number(secrets, environ, P95_OBJECTIVE, d.p95_objective_s, (0.01, 3600.0),
                         "seconds")
     return Thresholds(*memory, *errors, objective)
+
+
+def external_url(secrets: Mapping, environ: Mapping) -> str:
+    """The dashboard's own address (``external_url`` / ``OPTA_STREAM_EXTERNAL_URL``), sent
+    as ``externalURL`` in webhook notifications so a receiver can link back; "" when
+    unset. Only its origin and path are checked: it goes to every receiver, so it must
+    not carry a secret of its own."""
+    _, text = _first((EXTERNAL_URL.secret, _get(secrets, EXTERNAL_URL.secret)),
+                     (EXTERNAL_URL.env, _get(environ, EXTERNAL_URL.env)))
+    if text is None:
+        return ""
+    try:
+        return validate_url(text)
+    except ConfigError as exc:
+        raise ConfigError(f"{EXTERNAL_URL.secret}: {exc}") from None
 
 
 def history_settings(secrets: Mapping, environ: Mapping) -> HistorySettings:

@@ -12,6 +12,8 @@
 - A long window from a source other than the feed (a user's Prometheus):
   ``RangeAnswer``, one ``RangeLine`` per series it asked for, or the sentence
   that says why there is none, so a chart can name its source or its fallback.
+- A server's alerts (``AlertBoard``): what the process's watch evaluated and
+  delivered, so a view shows alerts from its snapshot like any other figure.
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ import numpy as np
 
 __all__ = [
     "ALL_MODELS",
+    "AlertBoard",
+    "AlertChange",
+    "AlertDelivery",
+    "AlertNow",
+    "AlertRuleInfo",
     "LONG_WINDOW_S",
     "PENDING",
     "USAGE_BUCKET_S",
@@ -391,6 +398,98 @@ class LogEntry:
     job: str = ""  # the running job whose ticks update this line, if any
 
 
+# -- alerts: what the watch wrote into this server's Store -------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class AlertDelivery:
+    """One notice of an alert to one receiver: ``receiver`` is its label ("webhook ·
+    host", never the URL), ``kind`` firing, repeat or resolved, ``status`` pending, sent,
+    failed or rejected; ``at`` when it was sent (else when it was planned)."""
+
+    receiver: str
+    kind: str
+    status: str
+    at: float
+    attempts: int = 0
+    detail: str = ""  # the last failure in words (scrubbed of the receiver's URL)
+
+
+@dataclass(frozen=True, slots=True)
+class AlertNow:
+    """One rule on this server as the watch last evaluated it. ``state``: inactive,
+    pending, firing or resolved; ``value_text``/``threshold_text`` are the figures in the
+    notices' own words; ``deliveries`` are those of the latest firing."""
+
+    rule: str
+    severity: str  # info, warning, critical
+    state: str
+    since: float
+    condition: str  # the rule in words: "tokens/s (10 s) above 1 for 2 s"
+    value: float | None = None
+    threshold: float | None = None
+    value_text: str = ""
+    threshold_text: str = ""
+    episode: int = 0
+    fired_at: float | None = None
+    resolved_at: float | None = None
+    silenced_until: float | None = None
+    deliveries: tuple[AlertDelivery, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class AlertChange:
+    """One change of an alert's state on this server (the journal's transitions)."""
+
+    at: float
+    rule: str
+    old: str
+    new: str
+    severity: str
+    value: float | None = None
+    threshold: float | None = None
+    value_text: str = ""
+    threshold_text: str = ""
+    silenced: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class AlertRuleInfo:
+    """A configured rule in words, for the Alerts page's list."""
+
+    name: str
+    severity: str
+    condition: str
+    servers: str  # "every server", or the names
+    origin: str = "yours"  # "built-in", "built-in, changed" (by [[alerts]]) or "yours"
+    enabled: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class AlertBoard:
+    """This server's alerts, written into its Store by the process's watch (``watch``)
+    after each round that changed something, and every few seconds: views read alerts
+    only from here. ``watched`` False: no watch evaluates this server in this process.
+    ``notifier`` says who notifies for it ("this process", or another one recording it
+    into the same history file); ``problems`` are the refused rules and receivers and
+    the journal's trouble, each one sentence."""
+
+    watched: bool = False
+    alerts: tuple[AlertNow, ...] = ()
+    changes: tuple[AlertChange, ...] = ()  # oldest first, the newest ``changes_kept``
+    rules: tuple[AlertRuleInfo, ...] = ()
+    receivers: tuple[str, ...] = ()  # labels: kind · host
+    problems: tuple[str, ...] = ()
+    notifier: str = ""
+    updated_at: float | None = None
+    changes_kept: int = 0  # how many changes the board carries at most
+    every_s: float = 0.0  # how often the rules are evaluated (0: not said)
+
+    @property
+    def firing(self) -> tuple[AlertNow, ...]:
+        return tuple(a for a in self.alerts if a.state == "firing")
+
+
 TAIL_S = 300.0  # what a snapshot's tail holds, whatever its window
 
 
@@ -439,3 +538,4 @@ class Snapshot:
     # the oldest line shown is not where the log begins
     events_cut: bool = False
     usage: Usage | None = None  # the usage ledger over the last ``usage_s`` when asked for
+    alerts: AlertBoard = field(default_factory=AlertBoard)  # this server's alerts (watch)

@@ -6,6 +6,8 @@ per server name, falling back to real feeds for names it does not know) and
 its own tick memo: by default every read of its clock is a new slot, so no
 two redraws share a recording and a test that changes its Store sees the
 change at the next run; ``clock`` gives a test the slots it wants instead.
+``alerts`` is what the Alerts page's controls act on (e.g. an ``AlertDesk`` over the
+test's Stores); without it the app runs no alerting at all.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from opta_stream.settings import Settings
 from opta_stream.store.core import Store
 from opta_stream.ui import session
-from opta_stream.ui.sources import FeedSources, Source, Sources
+from opta_stream.ui.sources import AlertControls, FeedSources, Source, Sources
 from opta_stream.ui.tick_memo import SlotMemo
 
 
@@ -31,8 +33,8 @@ class StoreSources:
 
     def __init__(self, stores: Store | Mapping[str, Store], client: Any = None, *,
                  clock: Callable[[], float] | None = None,
-                 fallback: Sources | None = None) -> None:
-        self.stores, self.client = stores, client
+                 fallback: Sources | None = None, alerts: AlertControls | None = None) -> None:
+        self.stores, self.client, self.controls = stores, client, alerts
         self._clock = clock or every_read_a_new_slot()
         self._fallback = fallback or FeedSources()
         self._memos: dict[float, SlotMemo] = {}
@@ -43,6 +45,9 @@ class StoreSources:
         if store is None:
             return self._fallback.source(conf, name, demo=demo)
         return Source(store, self.client, conf, False, session.read_only(conf))
+
+    def alerts(self) -> AlertControls | None:
+        return self.controls
 
     def ticks(self, slot_s: float) -> SlotMemo:
         memo = self._memos.get(slot_s)

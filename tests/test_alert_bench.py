@@ -20,6 +20,8 @@ def test_the_alert_bench_runs_and_reports_its_figures() -> None:
     out = alert_bench.main(budget_s=0.002)
     assert (out["alert_rules"], out["alert_servers"]) == (20, 20)
     for key in ("alert_baseline_round_us", "alert_engine_round_us", "alert_monitor_round_us",
-                "alert_steady_round_us", "alert_monitor_core_pct_at_1hz"):
+                "alert_steady_round_us", "alert_monitor_core_pct_at_1hz",
+                "alert_watch_round_us", "alert_eval_pct_core_20x20"):
         assert out[key] > 0
+    assert out["alert_watch_fired_first_round"] > 0  # the live Stores do fire rules
     assert out["alert_transitions_per_monitor_round"] > 0  # the drift does move alerts

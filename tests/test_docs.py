@@ -62,8 +62,10 @@ def test_the_module_map_names_every_module_and_only_those() -> None:
 
 
 def test_the_checks_catch_a_planted_mistake() -> None:
-    table = "| `lmx_url` | `OPTA_LMX_URL` | x |\n| `gone` | `OPTA_GONE` | y |\n"
-    assert settings_table(table) == {("lmx_url", "OPTA_LMX_URL"), ("gone", "OPTA_GONE")}
+    table = ("| `lmx_url` | `OPTA_LMX_URL` | x |\n| `gone` | `OPTA_GONE` | y |\n"
+             "| `p95_s` | `OPTA_P95_S` | z |\n")  # digits in a name count too
+    assert settings_table(table) == {("lmx_url", "OPTA_LMX_URL"), ("gone", "OPTA_GONE"),
+                                     ("p95_s", "OPTA_P95_S")}
     doc = ("| **vocabulary** | | |\n| `errors.py` | e | no |\n| **`wire/`** | | |\n"
            "| `sse.py`, `client.py` | s | no |\n")
     assert module_map(doc) == {"errors.py", "wire/sse.py", "wire/client.py"}

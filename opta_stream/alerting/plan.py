@@ -25,8 +25,10 @@ from opta_stream.alerting.fields import Severity
 from opta_stream.alerting.journal import PENDING, SENT, Delivery, EpisodeKey, NewDelivery, Notice
 from opta_stream.alerting.receivers import Receiver
 from opta_stream.alerting.rules import Condition, Rule
+from opta_stream.units import span
 
-__all__ = ["METRIC_WORDS", "describe", "notice_for", "number", "plan", "test_notice"]
+__all__ = ["METRIC_WORDS", "condition_words", "describe", "figure", "notice_for", "number",
+           "plan", "test_notice"]
 
 FIRING, REPEAT, RESOLVED = "firing", "repeat", "resolved"
 
@@ -58,6 +60,24 @@ def number(value: float | None) -> str:
 def _figure(metric: str, value: float | None) -> str:
     unit = METRIC_WORDS.get(metric, (metric, ""))[1]
     return number(value) + (unit if value is not None else "")
+
+
+def figure(metric: str, value: float | None) -> str:
+    """A reading as the notices say it, with its unit ('91.2 %', '45 s', 'no data'): the
+    Alerts page shows the same words the receivers got."""
+    return _figure(metric, value)
+
+
+def condition_words(rule: Rule) -> str:
+    """The rule in words: 'tokens/s (10 s) above 1 for 2 s', 'unreachable for more than
+    30 s', 'memory use at or above the server's memory threshold', '... for 1 h'."""
+    parts = []
+    for c in rule.conditions:
+        words = METRIC_WORDS.get(c.metric, (c.metric, ""))[0]
+        op = "more than" if c.op == "above" and words.endswith(" for") else _OPS[c.op]
+        parts.append(f"{words} {op} {_limit_words(c)}")
+    held = f" for {span(rule.for_s)}" if rule.for_s > 0 else ""
+    return " and ".join(parts) + held
 
 
 def describe(rule: Rule, state: AlertState, instance: str) -> str:

@@ -47,6 +47,7 @@ MARKERS: Mapping[str, str] = {
     "model_loaded": "loaded", "model_unloaded": "unloaded", "model_ttl_evicted": "evicted",
     "download_completed": "download done", "config_reloaded": "config reloaded",
     "server_restarted": "server restarted", "counter_reset": "server restarted",
+    "alert_firing": "alert firing", "alert_resolved": "alert resolved",
 }
 Gaps = Iterable[tuple[float, float | None]]
 

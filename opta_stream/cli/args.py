@@ -15,7 +15,7 @@ from opta_stream.errors import ConfigError
 from opta_stream.history.place import default_path
 from opta_stream.settings import Settings, file_secrets, resolve_settings
 
-__all__ = ["CliError", "history_file", "parse_span", "settings"]
+__all__ = ["CliError", "history_file", "parse_span", "secrets", "settings"]
 
 _SPAN = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
 _UNIT = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
@@ -23,6 +23,15 @@ _UNIT = {"": 1.0, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
 
 class CliError(Exception):
     """A message for the user; the command exits 1 after printing it."""
+
+
+def secrets(cwd: Path | None = None) -> Mapping:
+    """``.streamlit/secrets.toml`` in ``cwd`` as the app reads it (empty when there is
+    none): the servers, the alert rules and the receivers."""
+    try:
+        return file_secrets(cwd)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
 
 
 def settings(environ: Mapping[str, str] = os.environ, cwd: Path | None = None) -> Settings:

@@ -9,7 +9,9 @@ from collections.abc import Sequence
 from datetime import UTC, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from opta_stream.cli.args import CliError, history_file, parse_span, settings
+from opta_stream.alerting.delivery import BACKOFF_BASE_S, BACKOFF_CAP_S
+from opta_stream.cli.alerts_command import run_alerts
+from opta_stream.cli.args import CliError, history_file, parse_span, secrets, settings
 from opta_stream.cli.export_command import KINDS, run_export
 from opta_stream.cli.record import run_record
 from opta_stream.errors import ConfigError
@@ -29,12 +31,23 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--db", help="the history file (default: the configured history path)")
     ex.add_argument("--tz", help="the zone whose dates the usage export uses "
                     "(default: TZ, else UTC)")
-    rec = sub.add_parser("record", help="record a server into the history file until "
-                         "stopped")
-    rec.add_argument("--server", help="the server's URL (default: the configured one)")
+    rec = sub.add_parser("record", help="record and watch every configured server (alerts "
+                         "included) into the history file until stopped")
+    rec.add_argument("--server", help="only this server's URL (default: every configured "
+                     "server)")
     rec.add_argument("--db", help="the history file (default: the configured history path)")
     rec.add_argument("--batch-s", type=float, default=5.0, help="seconds between writes")
     rec.add_argument("--identity", help=argparse.SUPPRESS)  # tests: record as "demo"
+    # tests: the delivery retry's base and cap in seconds (default 2 and 60), so a
+    # receiver that was down is retried soon after it is back
+    rec.add_argument("--alert-retry-s", type=float, nargs=2, default=None,
+                     help=argparse.SUPPRESS)
+    al = sub.add_parser("alerts", help="print the alert rules and their states, or send "
+                        "a test notification to every receiver ('alerts test')")
+    al.add_argument("action", nargs="?", choices=["test"],
+                    help="test: one test notification to each receiver")
+    al.add_argument("--db", help="the history file to read states from (default: the "
+                    "configured history path)")
     return parser
 
 
@@ -53,13 +66,20 @@ def main(argv: Sequence[str]) -> int:
     args = _parser().parse_args(argv)
     try:
         conf = settings()
+        if args.command == "alerts":
+            path = args.db or (history_file(conf, None) if conf.history.enabled else None)
+            return run_alerts(secrets(), os.environ, args.action, path, sys.stdout)
         path = history_file(conf, args.db)
         if args.command == "export":
             return run_export(args.kind, parse_span(args.since), path, args.server, conf.url,
                               _zone(args.tz))
         if not 0.05 <= args.batch_s <= 3600:
             raise CliError("--batch-s must be from 0.05 to 3600 seconds.")
-        return run_record(conf, args.server, path, args.batch_s, args.identity)
+        base, cap = args.alert_retry_s or (BACKOFF_BASE_S, BACKOFF_CAP_S)
+        if not 0 < base <= cap:
+            raise CliError("--alert-retry-s takes a base and a cap, 0 < base <= cap.")
+        return run_record(secrets(), os.environ, args.server, path, args.batch_s,
+                          args.identity, (base, cap))
     except (CliError, ConfigError) as exc:
         print(f"opta_stream {args.command}: {exc}", file=sys.stderr)
         return 1

@@ -1,9 +1,15 @@
-"""``record``: keep recording one server into the history file, no dashboard needed.
+"""``record``: keep recording and watching servers into the history file, no dashboard
+needed (the way to be alerted with no browser open; the README shows it as a systemd
+unit).
 
-Runs the same Feed as the app (stream, polls, history writer) until SIGTERM or
-SIGINT, then writes the last batch. The key comes from the secrets file or
-``OPTA_LMX_ADMIN_KEY``, never from the command line (it would show in the
-process list), and no line printed names it.
+With no ``--server`` it watches every configured server (``[[servers]]``, or the
+single-server settings as a fleet of one) with the app's alert rules and receivers;
+``--server URL`` watches that one. It runs the app's own watch (``watch.Watch``: a Feed
+per server with its history writer, the alert monitor thread and the delivery worker)
+until SIGTERM or SIGINT, then writes the last batch. Where a dashboard records the same
+server into the same file, whichever holds that server's writer lock notifies for it.
+Keys come from the secrets file or ``OPTA_LMX_ADMIN_KEY``, never from the command line
+(it would show in the process list); no line printed names a key or a receiver's URL.
 """
 
 from __future__ import annotations
@@ -11,32 +17,40 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Mapping
 from dataclasses import replace
 
+from opta_stream.alerting.delivery import BACKOFF_BASE_S, BACKOFF_CAP_S
 from opta_stream.cli.args import CliError
-from opta_stream.feed import Feed
-from opta_stream.inputs import validate_url
-from opta_stream.settings import Settings
+from opta_stream.watch.fleet_watch import Watch
+from opta_stream.watch.watch_plan import plan_watch
 
 __all__ = ["run_record"]
 
 
-def run_record(conf: Settings, server: str | None, path: str, batch_s: float,
-               identity: str | None = None) -> int:
-    url = validate_url(server) if server else conf.url
-    if not url:
-        raise CliError("No server to record: pass --server URL or set lmx_url / "
-                       "OPTA_LMX_URL.")
-    key = conf.admin_key if conf.url and url.rstrip("/") == conf.url.rstrip("/") else None
-    history = replace(conf.history, path=path, batch_s=batch_s)
+def run_record(secrets: Mapping, environ: Mapping, server: str | None, path: str,
+               batch_s: float, identity: str | None = None,
+               retry_s: tuple[float, float] = (BACKOFF_BASE_S, BACKOFF_CAP_S)) -> int:
+    plan = plan_watch(secrets, environ, server=server, identity=identity)
+    if not plan.targets:
+        raise CliError("No server to record: pass --server URL, or set lmx_url / "
+                       "OPTA_LMX_URL or [[servers]] in .streamlit/secrets.toml.")
+    plan = replace(plan, history=replace(plan.history, path=path, batch_s=batch_s))
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: done.set())
-    feed = Feed(url, key, history=history, identity=identity).start()
-    state = feed.store.snapshot(1.0).history
-    print(f"opta_stream record: {url} into {path} ({state.state}"
-          f"{': ' + state.message if state.message else ''})", file=sys.stderr, flush=True)
+    watch = Watch(plan, backoff=retry_s).start()
+    for feed in watch.feeds.values():
+        state = feed.store.snapshot(1.0).history
+        print(f"opta_stream record: {feed.url} into {path} ({state.state}"
+              f"{': ' + state.message if state.message else ''})", file=sys.stderr, flush=True)
+    config = plan.config
+    receivers = ", ".join(r.label for r in config.receivers) or "none ([[notify]] is empty)"
+    print(f"opta_stream record: alerts: {len(config.active)} rules on "
+          f"{len(plan.targets)} server(s); receivers: {receivers}", file=sys.stderr, flush=True)
+    for problem in (*config.errors, *plan.notes):
+        print(f"opta_stream record: {problem}", file=sys.stderr, flush=True)
     while not done.wait(1.0):
         pass
-    feed.stop()
+    watch.stop()
     return 0

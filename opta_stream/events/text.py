@@ -34,7 +34,7 @@ from opta_stream.units import byte_size
 
 __all__ = ["classify", "classify_event", "summarize"]
 
-_CATEGORIES = ("model", "download", "quantize", "config", "memory", "request")
+_CATEGORIES = ("model", "download", "quantize", "config", "memory", "request", "alert")
 # entries the dashboard writes itself
 _DASHBOARD_OWN = ("feed", "poll", "auth", "counter", "server")
 _DEBUG_TYPES = {"heartbeat": "system", "status": "metrics", "throughput": "metrics"}

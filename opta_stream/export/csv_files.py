@@ -37,12 +37,14 @@ from opta_stream.snapshot import (
     SERVING_GAUGES,
     SERVING_VALUES,
     USAGE_VALUES,
+    AlertChange,
     LogEntry,
     Series,
     ServingWindow,
 )
 
 __all__ = [
+    "alerts_csv",
     "events_csv",
     "export_filename",
     "memory_csv",
@@ -237,3 +239,20 @@ def serving_csv(win: ServingWindow, t0: float, t1: float) -> bytes:
     header = ("timestamp_utc", "unix_s", "interval_s", "kind", "id", *SERVING_VALUES,
               *(f"le_{_bound_name(b)}" for b in bounds), *SERVING_GAUGES)
     return _csv(header, cols)
+
+
+def alerts_csv(changes: Iterable[tuple[str, AlertChange]]) -> bytes:
+    """``timestamp_utc,unix_s,server,alert,severity,from,to,value,threshold,silenced``:
+    each change of an alert's state, as (server name, change), oldest first. ``value``
+    and ``threshold`` are the rule's first figure when the change was made (empty: no
+    data); ``silenced`` is 1 when a silence covered it."""
+    rows = sorted(changes, key=lambda sc: sc[1].at)
+    ts = np.array([c.at for _, c in rows], dtype=np.float64)
+    text = [[_text(server) for server, _ in rows],
+            *[[_text(getattr(c, f)) for _, c in rows]
+              for f in ("rule", "severity", "old", "new")]]
+    values = [_numbers(np.array([np.nan if getattr(c, f) is None else getattr(c, f)
+                                 for _, c in rows], np.float64)) for f in ("value", "threshold")]
+    return _csv(("timestamp_utc", "unix_s", "server", "alert", "severity", "from", "to", "value",
+                 "threshold", "silenced"),
+                [_iso(ts), _numbers(ts), *text, *values, [str(int(c.silenced)) for _, c in rows]])

@@ -33,6 +33,7 @@ from opta_stream.events.text import classify, classify_event
 from opta_stream.snapshot import (
     ALL_MODELS,
     TAIL_S,
+    AlertBoard,
     ConnState,
     HistoryState,
     ModelInfo,
@@ -80,6 +81,7 @@ class Store:
         self._usage = UsageLedger()
         self._history = HistoryState()
         self._recorded_until: float | None = None
+        self._alerts = AlertBoard()
         self._rules = EventRules(self._series, self._log, self._reported, self._tally,
                                  self._names)
         self._handover = Handover(self._series, self._serving, self._usage, self._log, self._link,
@@ -212,6 +214,12 @@ class Store:
         with self._sync.write():
             self._history = state
 
+    def set_alerts(self, board: AlertBoard) -> None:
+        """This server's alerts as the watch last evaluated them (``watch``); immutable,
+        so a snapshot carries it without a copy."""
+        with self._sync.write():
+            self._alerts = board
+
     # -- readers -------------------------------------------------------------
     def snapshot(self, window_s: float = 300.0, *, usage_s: float | None = None) -> Snapshot:
         """An immutable copy: series over [now - window_s, now], the last ``TAIL_S``
@@ -241,7 +249,7 @@ class Store:
                 models_at=self._reported.models_at, serving=serving, history=self._history,
                 tail=Tail(replace(tail.throughput, model_names=names), tail.memory_used,
                           tail.memory_total, tail_serving),
-                events_cut=self._log.cut(SNAPSHOT_EVENTS), usage=usage)
+                events_cut=self._log.cut(SNAPSHOT_EVENTS), usage=usage, alerts=self._alerts)
 
     def usage(self, t0: float, t1: float) -> Usage:
         """The ledger's buckets in [t0, t1] (the Usage page: days, without the tiers)."""

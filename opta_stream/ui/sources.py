@@ -14,10 +14,16 @@ hashes it into a cache key). Releasing an entry (cache clear, eviction, code
 edit) stops the feed, so no thread is orphaned. ``prom_reader`` is the one
 ``PromReader`` per configured Prometheus, and ``long_answer`` what a
 long-window chart got from it for a server.
+
+``alerts()`` is the seam's alerting: ``FeedSources`` starts ``shared_watch`` (one
+``watch.Watch`` per process, app.py asks for it on every run, so it runs from the
+first session on) over the shared feeds of every configured server (or the demo),
+and returns it as the pages' ``AlertControls``; a test hands in its own.
 """
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -43,10 +49,13 @@ from opta_stream.snapshot import LONG_WINDOW_S, RangeAnswer
 from opta_stream.store import Store
 from opta_stream.ui import session
 from opta_stream.ui.tick_memo import SlotMemo
+from opta_stream.watch.fleet_watch import Watch
+from opta_stream.watch.watch_plan import WatchPlan, plan_watch
 
 __all__ = [
-    "MAX_FEEDS", "FeedSources", "Source", "Sources", "current", "demo_server", "fleet_sources",
-    "install", "long_answer", "prom_reader", "shared_feed", "shutdown", "source", "use",
+    "MAX_FEEDS", "AlertControls", "FeedSources", "Source", "Sources", "current", "demo_server",
+    "fleet_sources", "install", "long_answer", "prom_reader", "shared_feed", "shared_watch",
+    "shutdown", "source", "use",
 ]
 
 # A whole fleet, and room for viewers' own servers and panel URLs besides: past this the
@@ -72,6 +81,18 @@ class Source:
         return f"{self.store.server}@{id(self.store):x}"
 
 
+class AlertControls(Protocol):
+    """What the Alerts page may do to this process's alerting (``watch.Watch``)."""
+
+    def silence(self, rule: str, server: str, duration_s: float) -> None: ...
+
+    def unsilence(self, rule: str, server: str) -> None: ...
+
+    def send_test(self) -> list[str]:
+        """One test notification to each receiver; each result in words."""
+        ...
+
+
 class Sources(Protocol):
     """Where the app's data comes from (the running app: ``FeedSources``)."""
 
@@ -84,8 +105,12 @@ class Sources(Protocol):
         """The memo whose slots last ``slot_s``: one build per key and slot."""
         ...
 
+    def alerts(self) -> AlertControls | None:
+        """This process's alerting, started if it is not running yet (None: none)."""
+        ...
 
-def _stop(resource: Feed | DemoServer | PromReader) -> None:
+
+def _stop(resource: Feed | DemoServer | PromReader | Watch) -> None:
     resource.stop()
 
 
@@ -123,6 +148,27 @@ def prom_reader(url: str, label: str, timeout_s: float) -> PromReader:
     return PromReader(PromSettings(url, label, timeout_s)).start()
 
 
+def _watch_usable(watch: Watch) -> bool:
+    """A watch whose thread ended, or one of whose feeds was stopped (evicted from
+    ``shared_feed``), is stopped here and made again on the next run."""
+    if watch.alive:
+        return True
+    watch.stop()
+    return False
+
+
+@st.cache_resource(on_release=_stop, max_entries=1, show_spinner=False,
+                   validate=_watch_usable)
+def shared_watch(digest: str, _plan: WatchPlan) -> Watch:
+    """The process's one watch: every planned server's shared feed (the same one pages
+    read) with the alert monitor and delivery threads. Keyed by ``plan.digest``: a change
+    of servers, rules or receivers replaces it (the old one is stopped)."""
+    h = _plan.history
+    feeds = {t.name: shared_feed(t.url, session.digest(t.admin_key), t.admin_key, h.path,
+                                 h.days, h.max_mb, t.identity) for t in _plan.targets}
+    return Watch(_plan, feeds).start()
+
+
 class FeedSources:
     """The running app: each server's shared Feed, and slots on the monotonic clock."""
 
@@ -146,6 +192,12 @@ class FeedSources:
             if memo is None:
                 memo = self._memos[slot_s] = SlotMemo(slot_s, max_keys=256, clock=self._clock)
             return memo
+
+    def alerts(self) -> Watch:
+        """The watch over the configured servers (secrets, then environment; never a
+        viewer's sidebar), or over the embedded demo when none is configured."""
+        plan = plan_watch(st.secrets, os.environ, demo=lambda: demo_server().url)
+        return shared_watch(plan.digest(session.SALT), plan)
 
 
 _current: Sources = FeedSources()
@@ -188,7 +240,9 @@ def long_answer(src: Source, chart: str, window_s: float,
 
 
 def shutdown() -> None:
-    """Stop every shared feed, reader and the demo server (tests, and a clean exit)."""
+    """Stop the watch, every shared feed, reader and the demo server (tests, and a clean
+    exit); the watch first, so it reads no stopped feed."""
+    shared_watch.clear()
     shared_feed.clear()
     prom_reader.clear()
     demo_server.clear()

@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 CATEGORIES = ("model", "download", "quantize", "config", "memory", "request",
-              "metrics", "system", "feed", "other")
+              "metrics", "system", "feed", "alert", "other")
 SEVERITIES = ("debug", "info", "warning", "error")
 # error red, warning amber, info neutral, debug muted (readable on the dark theme)
 SEVERITY_COLORS: Mapping[str, str] = {"debug": "#3f3f46", "info": "#a1a1aa",

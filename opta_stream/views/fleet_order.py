@@ -28,6 +28,7 @@ class CardFacts:
     threshold_pct: float | None = None
     error_ratio: float | None = None  # failed over finished, on the card's window
     queued: float | None = None
+    alerts_firing: int = 0  # the server's firing alerts (its snapshot's board)
 
 
 def _known(value: float | None) -> bool:
@@ -48,6 +49,8 @@ def trouble(f: CardFacts) -> list[str]:
         out.append(f"{100.0 * f.error_ratio:.1f} % errors")  # type: ignore[operator]
     if _known(f.queued) and f.queued > 0:  # type: ignore[operator]
         out.append(f"{f.queued:.0f} queued")
+    if f.alerts_firing:
+        out.append(f"{f.alerts_firing} alert{'s' if f.alerts_firing > 1 else ''} firing")
     return out
 
 

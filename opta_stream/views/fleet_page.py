@@ -74,6 +74,20 @@ def _health(out: Block, snap: Snapshot) -> None:
         out.note("error", text, icon=":material/error:")
 
 
+def _alerts(out: Block, snap: Snapshot) -> None:
+    """How many of the server's alerts fire (the Alerts page has which)."""
+    firing = snap.alerts.firing
+    if not snap.alerts.watched:
+        return
+    if not firing:
+        out.caption(":material/notifications: No alert firing.")
+        return
+    critical = any(a.severity == "critical" for a in firing)
+    out.badge(f"{len(firing)} alert{'s' if len(firing) > 1 else ''} firing",
+              color="red" if critical else "orange", icon=":material/notifications_active:",
+              help=", ".join(a.rule for a in firing))
+
+
 def _memory(out: Block, spec: FleetCardSpec, snap: Snapshot) -> None:
     g = snap.gauges
     pct = memory_pct(g)
@@ -112,13 +126,14 @@ def build_card(spec: FleetCardSpec, snap: Snapshot) -> CardView:
     g = snap.gauges
     error_ratio = None if h.error_rate_pct is None else h.error_rate_pct / 100.0
     facts = CardFacts(spec.name, snap.health.state, memory_pct(g), g.threshold_pct,
-                      error_ratio, h.queued)
+                      error_ratio, h.queued, len(snap.alerts.firing))
     out = Recording()
     box = out.container(border=True)
     box.page_link("pages/overview.py", label=f"**{spec.name}**", icon=":material/dns:",
                   query_params={"server": spec.name},
                   help=f"Open {spec.name}'s pages ({spec.url}).")
     _health(box, snap)
+    _alerts(box, snap)
     if reasons := trouble(facts):
         box.caption(":material/priority_high: " + "; ".join(reasons))
     _memory(box, spec, snap)

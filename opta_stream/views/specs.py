@@ -21,7 +21,7 @@ from opta_stream.settings import Thresholds
 from opta_stream.snapshot import RangeAnswer
 
 __all__ = [
-    "EventsSpec", "FleetCardSpec", "FleetHistorySpec", "MemorySpec", "ModelsSpec",
+    "AlertsSpec", "EventsSpec", "FleetCardSpec", "FleetHistorySpec", "MemorySpec", "ModelsSpec",
     "OverviewSpec", "RequestsSpec", "Spec", "ThroughputSpec", "UsageSpec",
 ]
 
@@ -141,3 +141,18 @@ class FleetHistorySpec:
     @property
     def snapshot_s(self) -> float:
         return self.window_s
+
+
+@dataclass(frozen=True, slots=True)
+class AlertsSpec:
+    """The Alerts page: every watched server's alerts (from the boards their snapshots
+    carry), and their changes over ``window_s``."""
+
+    servers: tuple[str, ...]  # each server's Store key
+    names: tuple[str, ...]
+    tz: str
+    window_s: float
+
+    @property
+    def snapshot_s(self) -> float:
+        return 1.0  # the boards and the health: no series is read

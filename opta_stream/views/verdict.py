@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from opta_stream.snapshot import ConnState, Health, Snapshot
 from opta_stream.units import byte_size, duration
+from opta_stream.views.alert_banner import firing_banner
 from opta_stream.views.recording import Block, Color
 
 __all__ = ["BADGES", "badge_label", "banner", "history_caption", "verdict_text"]
@@ -58,7 +59,9 @@ def _heard(snap: Snapshot) -> str:
 
 def banner(out: Block, snap: Snapshot) -> None:
     """The verdict: a badge and when the server was last heard, then, while it is not
-    live, what is wrong; and a history file that cannot be written."""
+    live, what is wrong; and a history file that cannot be written. A critical alert
+    firing on this server comes first."""
+    firing_banner(out, snap)
     if snap.history.trouble:  # the file cannot be written: say so on every page
         out.note("warning", snap.history.message, icon=":material/save:")
     health = snap.health
