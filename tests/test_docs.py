@@ -20,7 +20,7 @@ ARCHITECTURE = (ROOT / "docs" / "ARCHITECTURE.md").read_text(encoding="utf-8")
 
 def settings_table(text: str) -> set[tuple[str, str]]:
     """(secret, environment variable) of each row of the README's settings table."""
-    rows = re.findall(r"^\| `([a-z_]+)` \| `([A-Z_]+)` \|", text, re.M)
+    rows = re.findall(r"^\| `([a-z0-9_]+)` \| `([A-Z0-9_]+)` \|", text, re.M)
     return set(rows)
 
 
