@@ -6,6 +6,8 @@ per server name, falling back to real feeds for names it does not know) and
 its own tick memo: by default every read of its clock is a new slot, so no
 two redraws share a recording and a test that changes its Store sees the
 change at the next run; ``clock`` gives a test the slots it wants instead.
+With ``feed``, the Source carries that Feed too (a page that asks the feed to
+poll its sections, the Server page, then does so for real).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import itertools
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from opta_stream.feed.feed import Feed
 from opta_stream.settings import Settings
 from opta_stream.store.core import Store
 from opta_stream.ui import session
@@ -31,8 +34,8 @@ class StoreSources:
 
     def __init__(self, stores: Store | Mapping[str, Store], client: Any = None, *,
                  clock: Callable[[], float] | None = None,
-                 fallback: Sources | None = None) -> None:
-        self.stores, self.client = stores, client
+                 fallback: Sources | None = None, feed: Feed | None = None) -> None:
+        self.stores, self.client, self.feed = stores, client, feed
         self._clock = clock or every_read_a_new_slot()
         self._fallback = fallback or FeedSources()
         self._memos: dict[float, SlotMemo] = {}
@@ -42,7 +45,7 @@ class StoreSources:
         store = self.stores if isinstance(self.stores, Store) else self.stores.get(name or "")
         if store is None:
             return self._fallback.source(conf, name, demo=demo)
-        return Source(store, self.client, conf, False, session.read_only(conf))
+        return Source(store, self.client, conf, False, session.read_only(conf), self.feed)
 
     def ticks(self, slot_s: float) -> SlotMemo:
         memo = self._memos.get(slot_s)

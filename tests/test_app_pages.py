@@ -622,7 +622,7 @@ def test_a_stopped_feed_is_replaced_in_the_cache(clean_env, app_shutdown):
         first.stop()
         second = sources.shared_feed(server.url, "digest", None)
         assert second is not first and not second.stopped
-        assert len(second.alive_threads()) == 2
+        assert len(second.alive_threads()) == 3
     finally:
         sources.shutdown()
         server.stop()

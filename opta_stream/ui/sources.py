@@ -13,14 +13,16 @@ admin key (the key itself is passed as ``_admin_key`` so Streamlit never
 hashes it into a cache key). Releasing an entry (cache clear, eviction, code
 edit) stops the feed, so no thread is orphaned. ``prom_reader`` is the one
 ``PromReader`` per configured Prometheus, and ``long_answer`` what a
-long-window chart got from it for a server.
+long-window chart got from it for a server. ``want_reports`` tells a server's
+feed which parts of the server's self-report a page shows now, so they are
+polled while someone looks (and not otherwise).
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -47,6 +49,7 @@ from opta_stream.ui.tick_memo import SlotMemo
 __all__ = [
     "MAX_FEEDS", "FeedSources", "Source", "Sources", "current", "demo_server", "fleet_sources",
     "install", "long_answer", "prom_reader", "shared_feed", "shutdown", "source", "use",
+    "want_reports",
 ]
 
 # A whole fleet, and room for viewers' own servers and panel URLs besides: past this the
@@ -91,7 +94,7 @@ def _stop(resource: Feed | DemoServer | PromReader) -> None:
 
 def _usable(feed: Feed) -> bool:
     """A stopped feed, or one whose threads died, is replaced on the next run."""
-    return not feed.stopped and len(feed.alive_threads()) == 2
+    return feed.healthy
 
 
 @st.cache_resource(on_release=_stop, max_entries=MAX_FEEDS, show_spinner=False,
@@ -185,6 +188,13 @@ def long_answer(src: Source, chart: str, window_s: float,
     instance = entry.instance if entry is not None else host_label(
         src.feed.url if src.feed is not None else src.store.server)
     return prom_reader(prom.url, prom.label, prom.timeout_s).answer(instance, chart, window_s)
+
+
+def want_reports(src: Source, sections: Iterable[str]) -> None:
+    """This page shows these sections of the server's self-report now: its feed polls them
+    while pages keep asking (never waits; a Source without a feed has nothing to poll)."""
+    if src.feed is not None:
+        src.feed.reports.want(sections)
 
 
 def shutdown() -> None:
