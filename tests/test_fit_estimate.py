@@ -17,6 +17,7 @@ from opta_stream.store.core import Store
 from opta_stream.views.load_choices import (
     ESTIMATE_MARGIN,
     DiskModel,
+    Fit,
     Headroom,
     fit,
     fit_note,
@@ -39,7 +40,7 @@ def test_the_margin_is_the_servers_own() -> None:
 
 @pytest.mark.parametrize(("gib_on_disk", "fits"), [
     (10.0, True),  # needs 11.5 of 11.6
-    (11.6 / 1.15, True),  # needs exactly 11.6: at the threshold is admitted (≤)
+    (11.59 / 1.15, True),  # just under the room left
     (10.1, False),  # needs 11.615
     (0.5, True),
 ])
@@ -49,6 +50,13 @@ def test_needed_is_size_on_disk_times_1_15_against_the_room_under_the_threshold(
     assert f.needed_gb == pytest.approx(int(gib_on_disk * GIB) / GIB * 1.15)
     assert f.free_gb == pytest.approx(0.9 * 24.0 - 10.0)
     assert f.fits is fits
+
+
+def test_needing_exactly_the_room_left_fits() -> None:
+    """The server admits a load whose projection is at the threshold (≤), so does this."""
+    at = Fit(DiskModel("org/m", GIB), False, 5.0, 5.0, 90.0)
+    assert at.fits is True
+    assert Fit(DiskModel("org/m", GIB), False, 5.0 + 1e-9, 5.0, 90.0).fits is False
 
 
 def test_over_the_threshold_nothing_fits() -> None:
