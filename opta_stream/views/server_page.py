@@ -58,6 +58,9 @@ VERDICT_COLORS: dict[str, Color] = {"healthy": "green", "degraded": "orange",
 CIRCUIT_WORDS = {"closed": "closed (calls go through)",
                  "open": "open (calls fail at once)",
                  "half_open": "half-open (one trial call)"}
+# Model ids are long: a phone would show nothing else, so the column stays in view while the
+# rest of a table scrolls under it.
+MODEL_COLUMN = Column(width="medium", pinned=True)
 FAILURE_ICONS = {"shedding": ":material/memory:", "policy": ":material/gpp_bad:",
                  "missing": ":material/history:", "timeout": ":material/hourglass_empty:",
                  "refused": ":material/power_off:", "auth": ":material/key_off:"}
@@ -172,7 +175,7 @@ def models_section(out: Block, snap: Snapshot, report: ServerReport, tz: tzinfo)
         out.table(_frame(table, ["model", "readiness", "crashes", "readiness reason",
                                  "requests", "memory GB", "format"]),
                   key="server_models", columns={
-                      "model": Column(width="large"),
+                      "model": MODEL_COLUMN,
                       "requests": Column("number", format="%d"),
                       "memory GB": Column("number", format="%.2f"),
                       "crashes": Column(help="crash_count from /admin/models/{id}/performance "
@@ -358,7 +361,7 @@ def benchmarks_section(out: Block, snap: Snapshot, report: ServerReport, tz: tzi
                key="benchmarks_csv", help="Every stored result the server listed, one row each.")
 
 
-_RUN_COLUMNS = {"model": Column(width="medium"),
+_RUN_COLUMNS = {"model": MODEL_COLUMN,
                 "tokens/s p50": Column("number", format="%.1f"),
                 "tokens/s p95": Column("number", format="%.1f"),
                 "TTFT p50 s": Column("number", format="%.3f"),
@@ -399,7 +402,8 @@ def compat_section(out: Block, snap: Snapshot, report: ServerReport, tz: tzinfo)
                        _ago(c.latest_ts, snap.taken_at, tz) if c.latest_ts else "—")
                       for c in counts],
                      ["model", "backend", "pass", "fail", "latest", "latest reason", "when"]),
-              key="server_compat", columns={"latest reason": Column(width="medium"),
+              key="server_compat", columns={"model": MODEL_COLUMN,
+                                            "latest reason": Column(width="medium"),
                                             "pass": Column("number", format="%d"),
                                             "fail": Column("number", format="%d")})
     if compat.limit and len(compat.rows) >= compat.limit:
@@ -420,7 +424,7 @@ def predictor_section(out: Block, snap: Snapshot, report: ServerReport, tz: tzin
                      "and was used 3 times, or followed the last one twice)"))
         if pred.top_models:
             out.table(_frame(list(pred.top_models), ["model", "uses"]), key="server_predictor",
-                      columns={"model": Column(width="large"),
+                      columns={"model": MODEL_COLUMN,
                                "uses": Column("number", format="%d")})
         else:
             out.caption("No model used since the server started.")
@@ -434,6 +438,7 @@ def predictor_section(out: Block, snap: Snapshot, report: ServerReport, tz: tzin
                               for p in presets],
                              ["name", "model", "description", "role", "memory estimate GB"]),
                       key="server_presets", columns={
+                          "model": Column(width="medium"),
                           "description": Column(width="medium"),
                           "memory estimate GB": Column("number", format="%.1f")})
         else:
