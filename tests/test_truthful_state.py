@@ -24,6 +24,7 @@ from opta_stream.demo.server import DemoServer
 from opta_stream.events.records import ModelLoaded, ModelUnloaded
 from opta_stream.feed import sampler as sampler_module
 from opta_stream.feed.feed import Feed
+from opta_stream.figures.freshness import actions_blocked
 from opta_stream.snapshot import ConnState, Health
 from opta_stream.store import Store
 from opta_stream.store import apply as apply_module
@@ -146,6 +147,7 @@ def test_load_shedding_keeps_the_stream_and_says_so() -> None:
         assert snap.health.state is Health.DEGRADED
         assert "Memory at 96.0% — approaching OOM threshold" in snap.health.message
         assert snap.counters.reconnect_attempts == 0
+        assert "shedding load" in (actions_blocked(snap) or ""), "a load would get a 503"
         server.sim.hold_memory(None)
         wait_for(lambda: health(feed) is Health.LIVE, 10, "live again", store=feed.store)
     finally:
