@@ -1,6 +1,6 @@
 """Opta Stream: a live dashboard for Opta LMX.
 
-The entry file is the router and the shared frame: page config, the seven
+The entry file is the router and the shared frame: page config, the eight
 pages (and the Fleet page, the default when several servers are watched), the
 sidebar's server selector, connection panel and history line, and the demo
 banner when no server is configured (the health banner is the first
@@ -42,6 +42,7 @@ PAGES = [
     st.Page("pages/events.py", title="Events", icon=":material/list_alt:"),
     st.Page("pages/usage.py", title="Usage", icon=":material/receipt_long:"),
     st.Page("pages/alerts.py", title="Alerts", icon=":material/notifications:"),
+    st.Page("pages/server.py", title="Server", icon=":material/monitor_heart:"),
 ]
 
 

@@ -25,6 +25,8 @@ from types import MappingProxyType
 
 import numpy as np
 
+from opta_stream.server_report import ServerReport
+
 __all__ = [
     "ALL_MODELS",
     "AlertBoard",
@@ -298,7 +300,8 @@ class Health(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class PollStatus:
-    """The latest poll of one endpoint; ``last_ok_at`` is when it last answered."""
+    """The latest poll of one endpoint; ``last_ok_at`` is when it last answered; ``kind``
+    what a failure was ("refused", "shedding", …: see ``server_report.Failure``)."""
 
     endpoint: str
     ok: bool
@@ -306,6 +309,7 @@ class PollStatus:
     at: float = 0.0
     last_ok_at: float | None = None
     auth_rejected: bool = False
+    kind: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -539,3 +543,5 @@ class Snapshot:
     events_cut: bool = False
     usage: Usage | None = None  # the usage ledger over the last ``usage_s`` when asked for
     alerts: AlertBoard = field(default_factory=AlertBoard)  # this server's alerts (watch)
+    # what the server says about itself: each diagnosis route's newest answer or failure
+    report: ServerReport = field(default_factory=ServerReport)

@@ -5,10 +5,11 @@ viewer; the buttons are this viewer's own. Actions run in a background
 thread (a load can take minutes), so the page stays live while the server
 works. Each result appears next to the control that caused it: an unload's
 in its model's row, a load's under the Load form (``ui.load_form``: a picker
-of the models on the server's disk and the server's own load fields). The
-server's own error message is shown verbatim; a 202 means the model must be
-downloaded first, and the page asks before it sends the confirmation. In
-read-only mode every action is disabled and the page says why.
+of the models on the server's disk, each marked whether it would fit, and the
+server's own load fields). The server's own error message is shown verbatim;
+a 202 means the model must be downloaded first, and the page asks before it
+sends the confirmation. In read-only mode every action is disabled and the
+page says why.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from __future__ import annotations
 import streamlit as st
 
 from opta_stream.figures.freshness import actions_blocked
-from opta_stream.ui import actions, live, load_form, model_actions, routing, session
+from opta_stream.ui import actions, live, load_form, model_actions, routing, session, sources
 from opta_stream.ui.drawing import draw
 from opta_stream.ui.widgets import viewer_zone
 from opta_stream.views import models_page
@@ -80,6 +81,7 @@ def model_row(model_id: str, row: Recording, view: ModelsView, blocked: str | No
 
 @st.fragment(run_every=src.settings.render_s)
 def tick() -> None:
+    sources.want_reports(src, ("memory",))  # the Load form's fit estimate reads it
     spec = ModelsSpec(src.key, viewer_zone(), bands=src.settings.thresholds)
     view = live.view(src, spec, models_page.build)
     draw(view.head)
@@ -116,5 +118,5 @@ st.header("Models")
 if locked:
     unlock_form()
 tick()
-load_form.load_form(client, server_blocked(), locked)
+load_form.load_form(client, server_blocked(), locked, live.snapshot(src, 1.0))
 load_form.load_result(client, server_blocked)

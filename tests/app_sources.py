@@ -8,6 +8,8 @@ two redraws share a recording and a test that changes its Store sees the
 change at the next run; ``clock`` gives a test the slots it wants instead.
 ``alerts`` is what the Alerts page's controls act on (e.g. an ``AlertDesk`` over the
 test's Stores); without it the app runs no alerting at all.
+With ``feed``, the Source carries that Feed too (a page that asks the feed to
+poll its sections, the Server page, then does so for real).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import itertools
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from opta_stream.feed.feed import Feed
 from opta_stream.settings import Settings
 from opta_stream.store.core import Store
 from opta_stream.ui import session
@@ -33,8 +36,9 @@ class StoreSources:
 
     def __init__(self, stores: Store | Mapping[str, Store], client: Any = None, *,
                  clock: Callable[[], float] | None = None,
-                 fallback: Sources | None = None, alerts: AlertControls | None = None) -> None:
-        self.stores, self.client, self.controls = stores, client, alerts
+                 fallback: Sources | None = None, alerts: AlertControls | None = None,
+                 feed: Feed | None = None) -> None:
+        self.stores, self.client, self.controls, self.feed = stores, client, alerts, feed
         self._clock = clock or every_read_a_new_slot()
         self._fallback = fallback or FeedSources()
         self._memos: dict[float, SlotMemo] = {}
@@ -44,7 +48,7 @@ class StoreSources:
         store = self.stores if isinstance(self.stores, Store) else self.stores.get(name or "")
         if store is None:
             return self._fallback.source(conf, name, demo=demo)
-        return Source(store, self.client, conf, False, session.read_only(conf))
+        return Source(store, self.client, conf, False, session.read_only(conf), self.feed)
 
     def alerts(self) -> AlertControls | None:
         return self.controls

@@ -1,7 +1,8 @@
 """Fixtures shared across the suite.
 
 - ``fixed_now`` / ``filled_store``: a Store on a frozen clock, filled with a
-  known history (two models, a gap, memory, jobs, log lines), for page tests.
+  known history (two models, a gap, memory, jobs, log lines) and the server's
+  self-report (``report_fixture.POPULATED``), for page tests.
 - ``clean_env``: no ``OPTA_*`` variable leaks from the developer's shell.
 - ``media_files``: records what Streamlit stores for download buttons, so a
   test can read the exact bytes a CSV button would serve.
@@ -19,13 +20,16 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
+from report_fixture import PERFORMANCE, POPULATED
 from serving_fixture import SCRAPE_A, SCRAPE_B
 
+from opta_stream.events import report_bodies
 from opta_stream.events.counters import serving_step
 from opta_stream.events.prom import parse_metrics
 from opta_stream.events.records import DownloadProgress, QuantizeProgress
 from opta_stream.snapshot import ConnState, ModelInfo
 from opta_stream.store.core import Store
+from opta_stream.wire.client import REPORT_PATHS
 
 # No test writes history into the developer's data folder, nor does any app it starts
 # (subprocesses inherit this); the history tests name their own files.
@@ -66,6 +70,20 @@ def fill_store(store: Store, now: float = T0) -> Store:
     store.log("memory_warning", "Memory at 85 % <b>bold</b> [link](http://evil.test)",
               severity="warning", data="**not markdown**")
     store.log("download_failed", "Download failed: disk full", severity="error")
+    fill_report(store)
+    return store
+
+
+def fill_report(store: Store, bodies: dict | None = None) -> Store:
+    """Every section of the server's self-report, from ``bodies`` (``POPULATED``), but
+    ``/admin/memory``: the status gauges above hold this store's memory."""
+    bodies = POPULATED if bodies is None else bodies
+    for section, path in REPORT_PATHS.items():
+        path = path.split("?")[0]
+        if path in bodies and section != "memory":
+            store.set_report(section, report_bodies.PARSERS[section](bodies[path]))
+    store.set_report("performance", tuple(report_bodies.performance(b)
+                                          for b in PERFORMANCE.values()))
     return store
 
 

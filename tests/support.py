@@ -155,4 +155,5 @@ class DemoProcess:
 
 def feed_threads() -> list[threading.Thread]:
     """Every live thread that belongs to a feed."""
-    return [t for t in threading.enumerate() if t.name.startswith(("opta-sse", "opta-sampler"))]
+    return [t for t in threading.enumerate()
+            if t.name.startswith(("opta-sse", "opta-sampler", "opta-reports"))]

@@ -35,7 +35,7 @@ from opta_stream.wire.client import ActionResult
 
 ROOT = Path(__file__).resolve().parent.parent
 APP = str(ROOT / "app.py")
-PAGES = ("overview", "throughput", "requests", "memory", "models", "events", "usage")
+PAGES = ("overview", "throughput", "requests", "memory", "models", "events", "usage", "server")
 DEMO_BANNER = ("No server configured — showing the embedded demo server with simulated "
                "load. Enter your Opta LMX URL in the sidebar.")
 ACTION_WAIT_S = 5.0
@@ -142,6 +142,7 @@ EMPTY = {  # what each page says about a store that has received nothing
     "memory": "No memory samples yet", "models": "model list has not been received",
     "events": "No events yet", "requests": "No request metrics yet",
     "usage": "No request has finished in this range yet",
+    "server": "Waiting for the first answer of /admin/diagnostics",
 }
 
 
@@ -664,7 +665,7 @@ def test_a_stopped_feed_is_replaced_in_the_cache(clean_env, app_shutdown):
         first.stop()
         second = sources.shared_feed(server.url, "digest", None)
         assert second is not first and not second.stopped
-        assert len(second.alive_threads()) == 2
+        assert len(second.alive_threads()) == 3
     finally:
         sources.shutdown()
         server.stop()

@@ -37,8 +37,10 @@ pytestmark = [pytest.mark.browser, pytest.mark.timeout(90)]
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 PAGES = {"overview": "Overview", "throughput": "Throughput", "requests": "Requests",
-         "memory": "Memory", "models": "Models", "events": "Events", "alerts": "Alerts"}
-CHARTS = {"overview": 2, "throughput": 1, "requests": 4, "memory": 2}  # Vega charts per page
+         "memory": "Memory", "models": "Models", "events": "Events", "alerts": "Alerts",
+         "server": "Server"}
+CHARTS = {"overview": 2, "throughput": 1, "requests": 4, "memory": 2,  # Vega charts per page
+          "server": 2}
 METRIC_VALUES = '[data-testid="stMetricValue"]'
 
 

@@ -82,7 +82,7 @@ def test_a_wrong_key_waits_for_a_recheck_and_retry_tries_once_more(rich_server) 
                  store=feed.store)
         conn = feed.store.snapshot(60).connection
         assert "Admin key rejected" in conn.message and "403" in conn.message
-        assert feed.waiting_for_key.wait(10) and len(feed.alive_threads()) == 2
+        assert feed.waiting_for_key.wait(10) and len(feed.alive_threads()) == 3
 
         def events_requests() -> int:
             return sum(r.path.startswith("/admin/events") for r in rich_server.requests_seen())

@@ -173,8 +173,13 @@ def test_the_picker_lists_the_disk_and_fills_the_id(filled_store, clean_env):
     client = DiskClient()
     at = models_page(filled_store, client)
     pick = at.selectbox(key="load_pick")
-    assert pick.options == ["mlx-community/Llama-3.2-3B-Instruct-4bit · 1.95 GB",
-                            "mlx-community/Mistral-7B-Instruct-v0.3-4bit · 4.38 GB"]
+    g = filled_store.snapshot(1).gauges  # 11.95 of 24 GB in use, threshold 90 %
+    free = 24.0 * 0.9 - 11.95
+    assert (g.memory_used_gb, g.memory_total_gb, g.threshold_pct) == (11.95, 24.0, 90.0)
+    assert pick.options == [  # MODEL_B (Llama) is loaded; sizes in the server's GB (2³⁰ B)
+        "mlx-community/Llama-3.2-3B-Instruct-4bit · 1.82 GB · loaded",
+        "mlx-community/Mistral-7B-Instruct-v0.3-4bit · 4.08 GB · fits: needs about "
+        f"{4.38e9 / 2**30 * 1.15:.1f} GB, {free:.1f} GB free"]
     assert "2 on disk" in " ".join(c.value for c in at.main.caption)
     pick.select(DISK_IDS[1]).run()
     assert at.text_input(key="load_model_id").value == DISK_IDS[1]
@@ -310,7 +315,7 @@ def test_disk_rows_are_read_leniently_and_sorted():
             {"repo_id": ""}, {"repo_id": 7}, "not a row", {"size_bytes": 1}]
     assert disk_models(rows) == (DiskModel("A/model", 2_000_000_000, 5.0, "/m/a"),
                                  DiskModel("b/model", None, None, ""))
-    assert [disk_label(m) for m in disk_models(rows)] == ["A/model · 2.00 GB", "b/model"]
+    assert [disk_label(m) for m in disk_models(rows)] == ["A/model · 1.86 GB", "b/model"]
 
 
 @pytest.mark.parametrize(("choices", "message"), [

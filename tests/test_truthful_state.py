@@ -2,7 +2,10 @@
 
 - a restart after 25 s down: back before the backoff would have retried, logged
   with its downtime, the server restart detected from uptime, one success counted;
-- SIGTERM in lmx mode: streams keep beating while polls are refused: degraded;
+- SIGTERM in lmx mode: the server refuses new connections and keeps its open stream
+  beating; the feed closes that stream at the first refused poll, so the server exits
+  (a bounded wait), then reconnects once the server is back;
+- load shedding (503 ``overloaded`` at 95 % memory): the stream stays, the health says so;
 - a crashing thread: internal error (not a network problem), restarted, recovered;
 - a bug while applying one event: counted, the chunk's other events kept (a bug while
   reading a chunk is the fault matrix's ``ingest-bug`` row).
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import logging
 import signal
+import subprocess
 
 import pytest
 from support import DemoProcess, free_port, wait_for
@@ -20,6 +24,7 @@ from opta_stream.demo.server import DemoServer
 from opta_stream.events.records import ModelLoaded, ModelUnloaded
 from opta_stream.feed import sampler as sampler_module
 from opta_stream.feed.feed import Feed
+from opta_stream.figures.freshness import actions_blocked
 from opta_stream.snapshot import ConnState, Health
 from opta_stream.store import Store
 from opta_stream.store import apply as apply_module
@@ -34,6 +39,13 @@ def state(feed: Feed) -> ConnState:
 
 def health(feed: Feed) -> Health:
     return feed.store.snapshot(1).health.state
+
+
+def closed_for_shutdown(feed: Feed) -> bool:
+    """The log says the feed closed its stream for a stopping server, and why."""
+    events = feed.store.snapshot(60).events
+    return any(e.type == "feed_closed" for e in events) and any(
+        e.type == "feed_down" and "shutting down" in e.summary for e in events)
 
 
 def test_a_restart_after_25_s_down_reconnects_at_the_first_answered_poll(caplog) -> None:
@@ -75,38 +87,69 @@ def test_a_restart_after_25_s_down_reconnects_at_the_first_answered_poll(caplog)
     assert all(KEY not in r.getMessage() for r in caplog.records)
 
 
-def test_sigterm_keeps_the_stream_beating_while_polls_are_refused_degraded() -> None:
-    """Opta LMX on SIGTERM: new connections refused, open streams keep their heartbeats."""
-    demo = DemoProcess(free_port(), *LMX_ARGS, admin_key=KEY).start()  # drains with no limit
-    feed = Feed(demo.url, KEY, poll_interval=0.2, rng=lambda: 0.0).start()
+def test_sigterm_the_feed_lets_a_draining_server_exit_then_reconnects() -> None:
+    """Opta LMX on SIGTERM refuses new connections and waits, with no limit, while open
+    streams keep their heartbeats. With the app's own settings (a poll every second) the
+    feed closes its stream at the first refused poll; the server exits (a bounded wait,
+    not a timing); polling goes on, and the stream is back once the server is."""
+    port = free_port()
+    demo = DemoProcess(port, *LMX_ARGS, admin_key=KEY).start()  # drains with no limit
+    feed = Feed(demo.url, KEY).start()
     try:
         wait_for(lambda: health(feed) is Health.LIVE, 20, "live", store=feed.store)
         assert demo.proc is not None
         demo.proc.send_signal(signal.SIGTERM)
-        wait_for(lambda: "shutting down" in feed.store.snapshot(1).health.message, 10,
-                 "degraded: every poll refused", store=feed.store)
-        snap = feed.store.snapshot(60)
-        assert snap.connection.state is ConnState.OPEN, "the stream must still be open"
-        assert "polling fails" in snap.health.message and "shutting down" in snap.health.message
-        beats = snap.event_counts.get("heartbeat", 0)
-        wait_for(lambda: feed.store.snapshot(60).event_counts.get("heartbeat", 0) > beats + 2,
-                 10, "heartbeats on the open stream", store=feed.store)
-        assert health(feed) is Health.DEGRADED, "a beating stream is not proof of health"
-        demo.kill()
+        try:
+            assert demo.proc.wait(3) == 0
+        except subprocess.TimeoutExpired:
+            pytest.fail("the server did not exit within 3 s of SIGTERM: the feed kept its "
+                        "beating stream open")
         wait_for(lambda: health(feed) is Health.DOWN, 10, "down", store=feed.store)
+        assert closed_for_shutdown(feed)
+        demo = DemoProcess(port, *LMX_ARGS, admin_key=KEY).start()
+        wait_for(lambda: health(feed) is Health.LIVE, 20, "live again", store=feed.store)
     finally:
         feed.stop()
         demo.kill()
 
 
-def test_sigterm_in_process_refuses_new_connections_and_keeps_open_streams() -> None:
+def test_sigterm_in_process_the_open_stream_is_closed_for_the_server() -> None:
     server = DemoServer(mode="lmx", heartbeat_s=0.2).start()
     feed = Feed(server.url, poll_interval=0.2, rng=lambda: 0.0).start()
     try:
         wait_for(lambda: health(feed) is Health.LIVE, 10, "live", store=feed.store)
-        server.begin_shutdown()
-        wait_for(lambda: health(feed) is Health.DEGRADED, 10, "degraded", store=feed.store)
         assert server.open_streams() == 1
+        server.begin_shutdown()
+        wait_for(lambda: server.open_streams() == 0, 10, "the feed closed its stream")
+        wait_for(lambda: health(feed) is Health.DOWN, 10, "down", store=feed.store)
+        assert closed_for_shutdown(feed)
+    finally:
+        feed.stop()
+        server.stop()
+
+
+def test_load_shedding_keeps_the_stream_and_says_so() -> None:
+    """A 503 ``overloaded`` is memory pressure, not a shutdown: nothing is closed, the
+    health says the server sheds load (from /admin/health, which still answers), and it
+    is live again once memory falls."""
+    server = DemoServer(mode="lmx", heartbeat_s=0.2).start()
+    feed = Feed(server.url, poll_interval=0.2, rng=lambda: 0.0).start()
+    try:
+        wait_for(lambda: health(feed) is Health.LIVE, 10, "live", store=feed.store)
+        server.sim.hold_memory(96.0)
+        wait_for(lambda: "shedding load at ≥ 95 % memory" in
+                 feed.store.snapshot(1).health.message, 10, "shedding", store=feed.store)
+        beats = feed.store.snapshot(60).event_counts.get("heartbeat", 0)
+        wait_for(lambda: feed.store.snapshot(60).event_counts.get("heartbeat", 0) > beats + 2,
+                 10, "heartbeats on the kept stream", store=feed.store)
+        snap = feed.store.snapshot(60)
+        assert snap.connection.state is ConnState.OPEN and server.open_streams() == 1
+        assert snap.health.state is Health.DEGRADED
+        assert "Memory at 96.0% — approaching OOM threshold" in snap.health.message
+        assert snap.counters.reconnect_attempts == 0
+        assert "shedding load" in (actions_blocked(snap) or ""), "a load would get a 503"
+        server.sim.hold_memory(None)
+        wait_for(lambda: health(feed) is Health.LIVE, 10, "live again", store=feed.store)
     finally:
         feed.stop()
         server.stop()
@@ -135,7 +178,7 @@ def test_a_crashing_sampler_is_an_internal_error_restarted_and_recovered(
         assert "network" not in snap.health.message and snap.counters.internal_errors == 1
         wait_for(lambda: health(feed) is Health.LIVE, 10, "restarted and live",
                  store=feed.store)
-        assert len(feed.alive_threads()) == 2
+        assert len(feed.alive_threads()) == 3
     finally:
         feed.stop()
         server.stop()

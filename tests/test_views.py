@@ -31,6 +31,7 @@ from opta_stream.views import (
     models_page,
     overview_page,
     requests_page,
+    server_page,
     throughput_page,
     usage_page,
 )
@@ -43,6 +44,7 @@ from opta_stream.views.specs import (
     ModelsSpec,
     OverviewSpec,
     RequestsSpec,
+    ServerSpec,
     ThroughputSpec,
     UsageSpec,
 )
@@ -83,6 +85,7 @@ PAGES: list[tuple[Callable[[Source], Any], Callable[..., Any]]] = [
     (lambda s: UsageSpec(s.key, "UTC", 7), usage_page.build),
     (lambda s: ModelsSpec(s.key, "UTC"), models_page.build),
     (lambda s: FleetCardSpec(s.key, "UTC", "studio", SERVER), fleet_page.build_card),
+    (lambda s: ServerSpec(s.key, "UTC"), server_page.build),
 ]
 
 

@@ -3,7 +3,9 @@
 The fault-matrix tests drive a real HTTP peer into every failure a dashboard
 meets in the field: a connection cut mid-event, a stall with no heartbeats,
 garbage bytes, a proxy's HTML error page, a server that drops slow
-subscribers, failing polled endpoints, a trickling link and a skewed clock.
+subscribers, failing polled endpoints, a trickling link, a skewed clock, and
+any GET route answering a body of the test's choosing (``answer``: a
+diagnosis route with a real server's values, a 403, a 404, a slow answer).
 
 Every setter is thread-safe and takes effect on open streams at once (they
 are woken). ``clear()`` removes every fault. The getters below the setters are
@@ -19,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["Canned", "Faults"]
+__all__ = ["Canned", "Faults", "Override"]
 
 
 class _Streams(Protocol):
@@ -34,6 +36,16 @@ class Canned:
     status: int
     content_type: str
     body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Override:
+    """What a GET route answers instead of its own body (see ``Faults.answer``)."""
+
+    status: int
+    body: bytes
+    delay_s: float = 0.0
+    content_type: str = "application/json"
 
 
 class Faults:
@@ -58,6 +70,7 @@ class Faults:
         self._fail_paths: frozenset[str] | None = None
         self._trickle: float | None = None
         self._offset = 0.0
+        self._answers: dict[str, Override] = {}
 
     def _changed(self) -> None:
         self._streams.wake_all()
@@ -133,6 +146,18 @@ class Faults:
             self._trickle = delay_s
         self._changed()
 
+    def answer(self, path: str, status: int, body: bytes, *, delay_s: float = 0.0) -> None:
+        """``GET path`` (without its query) answers ``status`` and these JSON bytes, after
+        ``delay_s``, until clear() or ``forget(path)``; the key is still checked, and load
+        shedding still comes first."""
+        with self._lock:
+            self._answers[path] = Override(status, bytes(body), delay_s)
+
+    def forget(self, path: str) -> None:
+        """``path`` answers with its own body again."""
+        with self._lock:
+            self._answers.pop(path, None)
+
     def clock_offset(self, seconds: float) -> None:
         """Add ``seconds`` to every timestamp the server emits from now on."""
         with self._lock:
@@ -189,6 +214,11 @@ class Faults:
             if self._fail_paths is not None and path not in self._fail_paths:
                 return None
             return self._fail_status
+
+    def answer_for(self, path: str) -> Override | None:
+        """The body ``GET path`` must answer with instead of its own, if any."""
+        with self._lock:
+            return self._answers.get(path)
 
     def trickle_delay(self) -> float | None:
         with self._lock:

@@ -109,6 +109,13 @@ class Handler(BaseHTTPRequestHandler):
                 return self._send(canned.status, canned.content_type, canned.body)
         if sheds(path, self.app.sim.usage_percent()):
             return self._overloaded()
+        override = self.app.faults.answer_for(path) if method == "GET" else None
+        if override is not None:  # a test's body for this route (``Faults.answer``)
+            if not self.app.authorized(self.headers.get("X-Admin-Key")):
+                return self._json(403, AUTH_FAILED)
+            if override.delay_s:
+                self.app.stop_event.wait(override.delay_s)
+            return self._send(override.status, override.content_type, override.body)
         methods = self._routes(path)
         if not methods:
             return self._json(404, {"detail": "Not Found"})

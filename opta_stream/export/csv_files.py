@@ -33,6 +33,7 @@ import pandas as pd
 
 from opta_stream.figures.serving_totals import newest_bounds
 from opta_stream.inputs import split_origin
+from opta_stream.server_report import BenchmarkRun
 from opta_stream.snapshot import (
     SERVING_GAUGES,
     SERVING_VALUES,
@@ -45,6 +46,8 @@ from opta_stream.snapshot import (
 
 __all__ = [
     "alerts_csv",
+    "BENCHMARK_COLUMNS",
+    "benchmarks_csv",
     "events_csv",
     "export_filename",
     "memory_csv",
@@ -256,3 +259,30 @@ def alerts_csv(changes: Iterable[tuple[str, AlertChange]]) -> bytes:
     return _csv(("timestamp_utc", "unix_s", "server", "alert", "severity", "from", "to", "value",
                  "threshold", "silenced"),
                 [_iso(ts), _numbers(ts), *text, *values, [str(int(c.silenced)) for _, c in rows]])
+
+
+BENCHMARK_COLUMNS = ("tokens_per_s_p50", "tokens_per_s_p95", "tokens_per_s_mean", "ttft_p50_s",
+                     "ttft_p95_s", "repetition_ratio")
+_BENCHMARK_COUNTS = ("runs_completed", "output_tokens")
+
+
+def benchmarks_csv(runs: Sequence[BenchmarkRun]) -> bytes:
+    """``timestamp_utc,unix_s,model_id,backend,status,<BENCHMARK_COLUMNS>,runs_completed,
+    output_tokens,coherence_flag,hardware,lmx_version,server_timestamp``: every stored
+    result the server listed, in
+    time order (a result whose timestamp could not be read last, with empty times)."""
+    rows = sorted(runs, key=lambda r: (r.at is None, r.at or 0.0, r.model_id))
+    ts = np.array([np.nan if r.at is None else r.at for r in rows], dtype=np.float64)
+    iso = [t if r.at is not None else "" for t, r in zip(_iso(np.nan_to_num(ts)), rows,
+                                                          strict=True)]
+    text = [[_text(getattr(r, f)) for r in rows] for f in ("model_id", "backend", "status")]
+    numbers = [_numbers(np.array([np.nan if (v := getattr(r, f)) is None else v for r in rows],
+                                 dtype=np.float64)) for f in BENCHMARK_COLUMNS]
+    counts = [["" if (v := getattr(r, f)) is None else str(v) for r in rows]
+              for f in _BENCHMARK_COUNTS]
+    tail = [[_text(getattr(r, f)) for r in rows]
+            for f in ("coherence_flag", "hardware", "lmx_version", "timestamp")]
+    header = ("timestamp_utc", "unix_s", "model_id", "backend", "status", *BENCHMARK_COLUMNS,
+              *_BENCHMARK_COUNTS, "coherence_flag", "hardware", "lmx_version",
+              "server_timestamp")
+    return _csv(header, [iso, _numbers(ts), *text, *numbers, *counts, *tail])

@@ -1,4 +1,4 @@
-"""One live feed per server: the SSE reader thread, the sampler thread, the history writer.
+"""One live feed per server: the SSE reader, the sampler, the report poller, the history writer.
 
 The Feed is the only writer of its Store; every viewer of the server shares
 it, so the server sees one connection however many tabs are open. It never
@@ -10,6 +10,15 @@ once. A rejected key is re-checked every ``key_recheck_s`` (or on
 reported and the thread restarted. Streamed samples go through
 ``clock.ServerClock``, so a skewed server clock never blanks the live chart.
 With ``history`` on, the Store starts from the file (``history.writer``).
+
+Heartbeats are no proof of life: Opta LMX, once told to stop, refuses new
+connections but keeps an open event stream beating, and waits for its
+client to close it before it shuts down. So when a poll is refused while the
+stream is open, the Feed closes the stream at once (the sampler polls every
+second), lets the server finish, keeps polling, and reconnects as usual when
+it is back. A 503 ``overloaded`` (load shedding) is not that: the stream stays.
+The server's self-report (``report_poll``) has a thread of its own, since
+``/admin/helpers`` can take seconds to answer.
 """
 
 from __future__ import annotations
@@ -26,6 +35,7 @@ from opta_stream.errors import AuthRejected, FeedError, redact
 from opta_stream.events.batch import ThroughputBatch, parse_frames
 from opta_stream.events.records import StatusEvent
 from opta_stream.feed.clock import ServerClock
+from opta_stream.feed.report_poll import ReportPoller
 from opta_stream.feed.sampler import Sampler
 from opta_stream.feed.supervise import crash_text, supervised
 from opta_stream.history.writer import HistoryWriter
@@ -34,6 +44,7 @@ from opta_stream.settings import HistorySettings
 from opta_stream.snapshot import ConnState
 from opta_stream.store.core import Store
 from opta_stream.store.health import SAMPLER, STREAM
+from opta_stream.store.reports import POLLER
 from opta_stream.units import duration
 from opta_stream.wire.backoff import Backoff
 from opta_stream.wire.client import AdminClient
@@ -47,6 +58,11 @@ log = logging.getLogger(__name__)
 
 STREAMED_FRESH_S = 5.0
 KEY_RECHECK_S = 60.0  # a rejected key is tried again this often (or on retry_now())
+ROLES = (STREAM, SAMPLER, POLLER)  # the feed's threads, by the role their errors name
+STOPPING = ("The server refuses new connections while its event stream still beats: it is "
+            "shutting down and waits for open streams to close, so the dashboard closed its "
+            "stream to let it stop. Polling goes on; the stream reconnects when the server "
+            "is back.")
 
 
 class Feed:
@@ -79,7 +95,7 @@ class Feed:
         self._timeouts = (connect_timeout, read_timeout)
         self._poll_interval = poll_interval
         self.backoff = Backoff(backoff_base, backoff_cap, rng)
-        self._restarts = {role: Backoff(1.0, backoff_cap, rng) for role in (STREAM, SAMPLER)}
+        self._restarts = {role: Backoff(1.0, backoff_cap, rng) for role in ROLES}
         self._key_recheck_s = key_recheck_s
         self._decoder = SSEDecoder()
         self._server_clock = ServerClock(self.store)
@@ -89,6 +105,7 @@ class Feed:
         self._poll_retry = threading.Event()  # ends the sampler's key wait: Retry, stop
         self.waiting_for_key = threading.Event()  # set while the stream waits to re-check
         self._stream_open = False
+        self._closing: str | None = None  # why the feed closed the open stream itself
         self._down_since: float | None = None  # when the stream last went down
         self._woken = False  # this outage already had its early reconnect
         self._lock = threading.Lock()
@@ -97,13 +114,16 @@ class Feed:
         self._started = False
         self._streamed_at: dict[str, float] = {}
         self.sampler = Sampler(self.client, self.store, clock=clock,
-                               streamed_recently=self._streamed_recently)
+                               streamed_recently=self._streamed_recently,
+                               on_refused=self._polls_refused)
+        self.reports = ReportPoller(self.client, self.store, clock=clock,
+                                    loaded=lambda: self.sampler.loaded)
         self.history = (HistoryWriter(self.store, history, identity or self.url, clock=clock,
                         label=self.label) if history is not None and history.enabled else None)
 
     # lifecycle -----------------------------------------------------------
     def start(self) -> Feed:
-        """Start both threads once; later calls do nothing."""
+        """Start the threads once; later calls do nothing."""
         with self._lock:
             if self._started or self._stop.is_set():
                 return self
@@ -114,7 +134,8 @@ class Feed:
                 threading.Thread(target=self._supervise, args=(role, body),
                                  name=f"opta-{name} {self.label}", daemon=True)
                 for role, name, body in ((STREAM, "sse", self._run_sse),
-                                         (SAMPLER, "sampler", self._run_sampler))]
+                                         (SAMPLER, "sampler", self._run_sampler),
+                                         (POLLER, "reports", self._run_reports))]
         for thread in self._threads:
             thread.start()
         if self.history is not None:
@@ -128,6 +149,7 @@ class Feed:
             transport = self._transport
         self._retry_now.set()
         self._poll_retry.set()
+        self.reports.wake()
         if transport is not None:
             transport.close()
         me = threading.current_thread()
@@ -146,6 +168,11 @@ class Feed:
     def alive_threads(self) -> list[threading.Thread]:
         """Threads of this feed still running (for tests and diagnostics)."""
         return [t for t in self._threads if t.is_alive()]
+
+    @property
+    def healthy(self) -> bool:
+        """Not stopped, and every thread still runs (else the app replaces this feed)."""
+        return not self.stopped and len(self.alive_threads()) == len(ROLES)
 
     def retry_now(self) -> None:
         """Try again at once: a rejected key (the Retry button) or a stream waiting to reconnect."""
@@ -185,6 +212,25 @@ class Feed:
             self._woken = True
         self._retry_now.set()
 
+    def _polls_refused(self, why: str) -> None:
+        """A poll was refused: if the stream is open and still beating, the server is
+        stopping and waits for it. Close it now (the sampler's thread calls this)."""
+        with self._lock:
+            transport = self._transport if self._stream_open and self._closing is None \
+                else None
+            if transport is None:
+                return
+            self._closing = STOPPING
+        log.info("feed %s: polls refused while the stream is open; closing it", self.label)
+        self.store.log("feed_closed", f"Closed the event stream: a poll was refused ({why}) "
+                       "while the stream still beat, so the server is stopping and waits "
+                       "for it.", severity="warning")
+        transport.close()
+
+    # report poller -----------------------------------------------------------
+    def _run_reports(self) -> None:
+        self.reports.run(self._stop, paused=self._rejected.is_set)
+
     def _wait(self, event: threading.Event, timeout: float) -> None:
         event.wait(timeout)
         event.clear()
@@ -214,6 +260,7 @@ class Feed:
             if self._stop.is_set():
                 return False, None
             self._transport = transport
+            self._closing = None
         delivered = False
         try:
             transport.open(self._decoder.last_event_id)
@@ -222,20 +269,25 @@ class Feed:
             for chunk in transport.chunks():
                 delivered = True
                 self._ingest_safely(chunk)
-            return delivered, "The server closed the event stream."
+            return delivered, self._ended("The server closed the event stream.")
         except AuthRejected as exc:
             self._rejected.set()
             self.store.set_connection(ConnState.AUTH_REJECTED, str(exc))
             self.store.log("auth_rejected", str(exc), severity="error")
             return delivered, None
         except FeedError as exc:
-            return delivered, redact(str(exc), self._key)
+            return delivered, self._ended(redact(str(exc), self._key))
         except (requests.RequestException, OSError, ValueError, AttributeError) as exc:
             if self._stop.is_set():
                 return delivered, None
-            return delivered, describe_request_error(exc, self.url, self._key)
+            return delivered, self._ended(describe_request_error(exc, self.url, self._key))
         finally:
             transport.close()
+
+    def _ended(self, why: str) -> str:
+        """Why the connection ended: the feed's own reason when it closed the stream."""
+        with self._lock:
+            return self._closing or why
 
     def _opened(self) -> None:
         now = self._clock()

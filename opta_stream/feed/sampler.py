@@ -6,6 +6,14 @@ model), ``/admin/metrics`` (Prometheus: latency, queue, errors, clients; see
 ``serving_poll``) and ``/admin/models``. When the feed itself carries
 ``status`` / ``throughput`` events (the demo's rich mode), the matching
 status gauges and tokens/s are not polled; the model rows always are.
+
+Two failures mean more than "this poll failed". A 503 ``overloaded`` is load
+shedding (memory at 95 % or more): the poll is marked so, and once a round
+``/admin/health`` (the one route the server still answers then) says how
+full memory is. A refused connection is a server that stopped, or one that
+is stopping and refuses new connections while its open event stream still
+beats: ``on_refused`` tells the Feed, which closes the stream so the server
+can finish its shutdown.
 """
 
 from __future__ import annotations
@@ -14,13 +22,17 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from opta_stream.errors import AuthRejected, OptaStreamError
+from opta_stream.errors import AuthRejected, OptaStreamError, ServerRefused
 from opta_stream.events.counters import CounterRates
+from opta_stream.events.report_bodies import health
+from opta_stream.feed.report_poll import failure_of
 from opta_stream.feed.serving_poll import METRICS, ServingPoller
 from opta_stream.snapshot import ModelInfo
 from opta_stream.store.core import Store
 from opta_stream.units import duration
-from opta_stream.wire.client import AdminClient
+from opta_stream.wire.client import AdminClient, Unreachable
+from opta_stream.wire.failures import REFUSED
+from opta_stream.wire.replies import SHEDDING, refusal_kind
 
 __all__ = ["Sampler", "models_from_admin"]
 
@@ -90,11 +102,15 @@ class Sampler:
         clock: Callable[[], float],
         streamed_recently: Callable[[str], bool] = lambda kind: False,
         models_every: int = 2,
+        on_refused: Callable[[str], None] = lambda why: None,
     ) -> None:
         self._client = client
         self._store = store
         self._clock = clock
         self._streamed = streamed_recently
+        self._on_refused = on_refused
+        self._health_round = 0  # the round /admin/health was last read in (while shedding)
+        self._health_said = ""
         self._models_every = max(1, models_every)
         self._rate = CounterRates()
         self._serving = ServingPoller(client, store, clock=clock, on_reset=self._counter_reset)
@@ -104,6 +120,11 @@ class Sampler:
         self._failing: dict[str, str] = {}  # endpoint → why it fails
         self._uptime: tuple[float, float] | None = None  # (uptime, when it was read)
         self.key_rejected = False  # an endpoint refused the key in the last round
+
+    @property
+    def loaded(self) -> tuple[str, ...]:
+        """The model ids the newest ``/admin/models`` poll listed."""
+        return tuple(sorted(self._loaded))
 
     def sample_once(self) -> bool:
         """Poll each endpoint on its own; True when any answered (a sign of life).
@@ -132,6 +153,16 @@ class Sampler:
         except AuthRejected as exc:
             self.key_rejected = True
             self._failed(endpoint, str(exc), auth=True)
+            return False
+        except ServerRefused as exc:
+            kind = refusal_kind(exc.status, exc.code)
+            said = self._shedding_words(exc) if kind == SHEDDING else str(exc)
+            self._failed(endpoint, said, kind=kind)
+            return False
+        except Unreachable as exc:
+            self._failed(endpoint, str(exc), kind=exc.kind)
+            if exc.kind == REFUSED:
+                self._on_refused(str(exc))
             return False
         except OptaStreamError as exc:
             self._failed(endpoint, str(exc))
@@ -221,7 +252,25 @@ class Sampler:
         self._store.set_models(models)
         return True
 
-    def _failed(self, endpoint: str, message: str, *, auth: bool = False) -> None:
+    def _shedding_words(self, exc: ServerRefused) -> str:
+        """The 503 and, read once a round, what ``/admin/health`` says about memory."""
+        if self._health_round != self._round:
+            self._health_round = self._round
+            try:
+                report = health(self._client.report("health"))
+            except Exception as failed:  # noqa: BLE001 - said on the page, the poll goes on
+                self._store.set_report_failure("health", failure_of("health", failed))
+                self._health_said = "/admin/health did not answer either"
+            else:
+                self._store.set_report("health", report)
+                pct = report.memory_usage_percent
+                self._health_said = (f"/admin/health says: {report.reason}" if report.reason
+                                     else f"/admin/health says memory is at {pct:.1f} %"
+                                     if pct is not None else "/admin/health answers")
+        return f"HTTP {exc.status}: {exc.message}; {self._health_said}"
+
+    def _failed(self, endpoint: str, message: str, *, auth: bool = False,
+                kind: str = "") -> None:
         self._store.count(poll_errors=1)
         if endpoint == "/admin/metrics/json":
             self._rate.forget()
@@ -232,7 +281,7 @@ class Sampler:
                             severity="warning")
             log.warning("polling %s%s failed: %s", self._client.base_url, endpoint, message)
         self._failing[endpoint] = message
-        self._store.set_poll(endpoint, False, message, auth_rejected=auth)
+        self._store.set_poll(endpoint, False, message, auth_rejected=auth, kind=kind)
 
     def _recovered(self, endpoint: str) -> None:
         if self._failing.pop(endpoint, None) is not None:

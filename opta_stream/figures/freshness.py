@@ -69,8 +69,11 @@ def actions_blocked(snap: Snapshot) -> str | None:
     """Why load and unload cannot be offered now, or None when they can.
 
     Degraded with every poll refused is a server refusing new connections
-    (shutting down): an action would be refused too.
+    (shutting down): an action would be refused too. So is one shedding load.
     """
+    if any(p.kind == "shedding" and not p.ok for p in snap.polls):
+        return ("The server is shedding load at ≥ 95 % memory: it refuses loads and unloads "
+                "(503) until memory falls.")
     if snap.health.state is Health.DEGRADED and snap.polls and not any(p.ok for p in snap.polls):
         return "The server refuses new connections (it may be shutting down)."
     return _BLOCKED.get(snap.health.state)

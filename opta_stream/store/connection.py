@@ -56,10 +56,10 @@ class ConnectionHealth:
         return left_open
 
     def set_poll(self, endpoint: str, ok: bool, message: str, now: float, *,
-                 auth_rejected: bool = False) -> None:
-        """The latest answer of one polled endpoint."""
+                 auth_rejected: bool = False, kind: str = "") -> None:
+        """The latest answer of one polled endpoint; ``kind`` what a failure was."""
         self._health.set_poll(PollStatus(clip(endpoint, 100), ok, clip(message, 500), now,
-                                         auth_rejected=auth_rejected))
+                                         auth_rejected=auth_rejected, kind=kind))
         if ok:
             self._health.internal.pop(SAMPLER, None)
         self._reassess(now)
@@ -68,6 +68,11 @@ class ConnectionHealth:
         """A bug in Opta Stream's ``role`` thread, until that thread next succeeds."""
         self._health.internal[role] = clip(message, 500)
         self._reassess(now)
+
+    def clear_internal_error(self, role: str, now: float) -> None:
+        """``role``'s thread works again: its internal error is over."""
+        if self._health.internal.pop(role, None) is not None:
+            self._reassess(now)
 
     def _reassess(self, now: float) -> None:
         changed = self._health.update(self._conn, now)

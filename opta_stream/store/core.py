@@ -6,7 +6,8 @@ own state and small API, none thread-safe on its own and none reaching into
 another's state: the series (``series``), the event log (``eventlog``),
 connection health (``conn``), what the server reported (``reported``), the
 counters (``tally``), serving history (``serving``), the usage ledger
-(``usage``) and the model-id interner (``bounds``). The Store keeps the one
+(``usage``), what the server says about itself (``reports``) and the
+model-id interner (``bounds``). The Store keeps the one
 lock and its notifier (``wait_for``), says which parts each write touches,
 and copies them out in ``snapshot``. The per-event rules are ``apply``'s
 ``EventRules``, the history hand-out and take-back ``handover``'s ``Handover``; both
@@ -30,6 +31,7 @@ from opta_stream.events.batch import ThroughputBatch
 from opta_stream.events.counters import ServingStep
 from opta_stream.events.records import LmxEvent, ThroughputEvent
 from opta_stream.events.text import classify, classify_event
+from opta_stream.server_report import Failure
 from opta_stream.snapshot import (
     ALL_MODELS,
     TAIL_S,
@@ -50,6 +52,7 @@ from opta_stream.store.handover import Handover
 from opta_stream.store.history_rows import HistoryRows, Marks
 from opta_stream.store.notify import Notifier
 from opta_stream.store.reported import Reported
+from opta_stream.store.reports import POLLER, Reports
 from opta_stream.store.series import SeriesSet
 from opta_stream.store.serving import ServingHistory
 from opta_stream.store.usage import UsageLedger
@@ -79,6 +82,7 @@ class Store:
         self._tally = Tally()
         self._serving = ServingHistory()
         self._usage = UsageLedger()
+        self._reports = Reports()
         self._history = HistoryState()
         self._recorded_until: float | None = None
         self._alerts = AlertBoard()
@@ -197,17 +201,32 @@ class Store:
                 self._series.new_segment()
 
     def set_poll(self, endpoint: str, ok: bool, message: str = "", *,
-                 auth_rejected: bool = False) -> None:
-        """The latest answer of one polled endpoint (each is polled and reported on its own)."""
+                 auth_rejected: bool = False, kind: str = "") -> None:
+        """The latest answer of one polled endpoint (each is polled and reported on its own);
+        ``kind`` says what a failure was ("refused", "shedding", …)."""
         with self._sync.write():
             self._link.set_poll(endpoint, ok, message, self._clock(),
-                                auth_rejected=auth_rejected)
+                                auth_rejected=auth_rejected, kind=kind)
 
     def set_internal_error(self, role: str, message: str) -> None:
         """A bug in Opta Stream's ``role`` thread; cleared by that thread's next success."""
         with self._sync.write():
             self._tally.add(internal_errors=1)
             self._link.set_internal_error(role, message, self._clock())
+
+    def set_report(self, section: str, value: Any) -> None:
+        """A diagnosis section's new answer (a ``server_report`` value), as of now."""
+        with self._sync.write():
+            now = self._clock()
+            self._reports.answered(section, value, now)
+            self._link.clear_internal_error(POLLER, now)
+
+    def set_report_failure(self, section: str, failure: Failure) -> None:
+        """Why a diagnosis section's poll failed; its last answer is kept beside it."""
+        with self._sync.write():
+            now = self._clock()
+            self._reports.failed(section, failure, now)
+            self._link.clear_internal_error(POLLER, now)
 
     def set_history(self, state: HistoryState) -> None:
         """Where this server's history is kept now (the history writer says)."""
@@ -249,7 +268,8 @@ class Store:
                 models_at=self._reported.models_at, serving=serving, history=self._history,
                 tail=Tail(replace(tail.throughput, model_names=names), tail.memory_used,
                           tail.memory_total, tail_serving),
-                events_cut=self._log.cut(SNAPSHOT_EVENTS), usage=usage, alerts=self._alerts)
+                events_cut=self._log.cut(SNAPSHOT_EVENTS), usage=usage, alerts=self._alerts,
+                report=self._reports.report())
 
     def usage(self, t0: float, t1: float) -> Usage:
         """The ledger's buckets in [t0, t1] (the Usage page: days, without the tiers)."""
@@ -293,4 +313,4 @@ class Store:
         with self._sync.lock:
             return (self._series.nbytes() + self._serving.nbytes() + self._log.nbytes()
                     + self._reported.nbytes() + self._link.nbytes() + self._names.nbytes()
-                    + self._usage.nbytes())
+                    + self._usage.nbytes() + self._reports.nbytes())

@@ -44,6 +44,11 @@ def assess(conn: Connection, polls: Sequence[PollStatus],
         return Health.KEY_REJECTED, conn.message if conn.state is ConnState.AUTH_REJECTED \
             else rejected[0].message
     failing = [p for p in polls if not p.ok]
+    shedding = [p for p in failing if p.kind == "shedding"]
+    if shedding:  # a 503 ``overloaded`` is memory pressure: the server is up, not down
+        return Health.DEGRADED, ("The server is shedding load at ≥ 95 % memory: it refuses "
+                                 "every request but its health check until memory falls "
+                                 f"({shedding[0].message}).")
     stream_open = conn.state is ConnState.OPEN
     if stream_open and not failing:
         return Health.LIVE, "Event stream open and every poll answers."
@@ -90,8 +95,7 @@ class HealthTracker:
     def set_poll(self, status: PollStatus) -> None:
         old = self.polls.get(status.endpoint)
         last_ok = status.at if status.ok else (old.last_ok_at if old else None)
-        self.polls[status.endpoint] = PollStatus(status.endpoint, status.ok, status.message,
-                                                 status.at, last_ok, status.auth_rejected)
+        self.polls[status.endpoint] = replace(status, last_ok_at=last_ok)
         if status.ok:
             self.last_seen_at = status.at
 

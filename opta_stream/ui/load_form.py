@@ -2,8 +2,10 @@
 
 The picker lists ``GET /admin/models/available``, fetched when the page is
 drawn and kept in the session for ``DISK_TTL_S`` (Refresh fetches it again);
-picking a model fills the id box, and any other id can still be typed. A
-failed listing says why and leaves the form usable. The form sends only the
+each model says whether it would fit in memory now (an estimate, with its
+figures: ``views.load_choices.fit``) or that it is loaded. Picking a model
+fills the id box, and any other id can still be typed. A failed listing says
+why and leaves the form usable. The form sends only the
 fields the user set (see ``views.load_choices``); its result appears under
 it, in a small fragment of its own, so the page need not rerun to show it.
 """
@@ -19,6 +21,7 @@ import streamlit as st
 
 from opta_stream.errors import AuthRejected, ConfigError, ServerRefused
 from opta_stream.inputs import MODEL_ID_MAX, validate_model_id
+from opta_stream.snapshot import Snapshot
 from opta_stream.ui import actions, widgets
 from opta_stream.ui.model_actions import LOAD, show_action, start_load
 from opta_stream.ui.timing import LOAD_RESULT_S
@@ -32,8 +35,10 @@ from opta_stream.views.load_choices import (
     LoadChoices,
     choice_label,
     chosen,
-    disk_label,
     disk_models,
+    fit,
+    fit_note,
+    headroom,
     settings,
 )
 
@@ -97,10 +102,13 @@ def _forget() -> None:
     st.session_state.pop(DISK_KEY, None)
 
 
-def picker(client: Any, blocked: str | None) -> None:
+def picker(client: Any, blocked: str | None, snap: Snapshot | None = None) -> None:
     listing = disk_listing(client, blocked)
     models = listing.models if listing and listing.models else ()
-    labels = {m.repo_id: disk_label(m) for m in models}
+    room = headroom(snap) if snap is not None else None
+    loaded = frozenset(m.model_id for m in snap.models) if snap is not None else frozenset()
+    fits = {m.repo_id: fit(m, room, loaded) for m in models}
+    labels = {k: f.label() for k, f in fits.items()}
     left, right = st.columns([5, 1], vertical_alignment="bottom")
     left.selectbox("Models on the server's disk", list(labels), index=None, key=PICK_KEY,
                    format_func=lambda k: labels.get(k, k), on_change=_picked,
@@ -122,14 +130,20 @@ def picker(client: Any, blocked: str | None) -> None:
         age = duration(time.monotonic() - listing.fetched_at)
         st.caption(f"{len(models)} on disk (listed {age} ago). Pick one to fill the id "
                    "below, or type any other id.")
+        picked = fits.get(st.session_state.get(PICK_KEY) or "")
+        if picked is not None:
+            st.caption(f"**Estimate:** {plain(picked.words())}")
+        st.caption(fit_note(room, snap.taken_at if snap is not None else 0.0))
 
 
-def load_form(client: Any, blocked: str | None, locked: bool) -> None:
-    """The form; on a valid submit, the load starts in the background."""
+def load_form(client: Any, blocked: str | None, locked: bool,
+              snap: Snapshot | None = None) -> None:
+    """The form; on a valid submit, the load starts in the background. ``snap`` (the
+    server's memory, threshold and loaded models) marks what fits."""
     off = blocked is not None
     st.subheader("Load a model")
     if not locked:
-        picker(client, blocked)
+        picker(client, blocked, snap)
     with st.form("load_model"):
         model_id = st.text_input("Model id", max_chars=MODEL_ID_MAX, disabled=off, key=ID_KEY,
                                  placeholder=ID_PLACEHOLDER)

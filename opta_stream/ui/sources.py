@@ -19,6 +19,8 @@ long-window chart got from it for a server.
 ``watch.Watch`` per process, app.py asks for it on every run, so it runs from the
 first session on) over the shared feeds of every configured server (or the demo),
 and returns it as the pages' ``AlertControls``; a test hands in its own.
+``want_reports`` tells a server's feed which parts of the server's
+self-report a page shows now, so they are polled while someone looks.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -55,7 +57,7 @@ from opta_stream.watch.watch_plan import WatchPlan, plan_watch
 __all__ = [
     "MAX_FEEDS", "AlertControls", "FeedSources", "Source", "Sources", "current", "demo_server",
     "fleet_sources", "install", "long_answer", "prom_reader", "shared_feed", "shared_watch",
-    "shutdown", "source", "use",
+    "shutdown", "source", "use", "want_reports",
 ]
 
 # A whole fleet, and room for viewers' own servers and panel URLs besides: past this the
@@ -116,7 +118,7 @@ def _stop(resource: Feed | DemoServer | PromReader | Watch) -> None:
 
 def _usable(feed: Feed) -> bool:
     """A stopped feed, or one whose threads died, is replaced on the next run."""
-    return not feed.stopped and len(feed.alive_threads()) == 2
+    return feed.healthy
 
 
 @st.cache_resource(on_release=_stop, max_entries=MAX_FEEDS, show_spinner=False,
@@ -237,6 +239,13 @@ def long_answer(src: Source, chart: str, window_s: float,
     instance = entry.instance if entry is not None else host_label(
         src.feed.url if src.feed is not None else src.store.server)
     return prom_reader(prom.url, prom.label, prom.timeout_s).answer(instance, chart, window_s)
+
+
+def want_reports(src: Source, sections: Iterable[str]) -> None:
+    """This page shows these sections of the server's self-report now: its feed polls them
+    while pages keep asking (never waits; a Source without a feed has nothing to poll)."""
+    if src.feed is not None:
+        src.feed.reports.want(sections)
 
 
 def shutdown() -> None:

@@ -9,7 +9,16 @@ the server's (see docs/PROTOCOL.md, "Load body fields"): ``auto_download``,
 ``draft_model`` and ``num_tokens``) and ``allow_unsupported_runtime``.
 
 ``disk_models(rows)`` reads ``GET /admin/models/available``
-(``[{repo_id, local_path, size_bytes, downloaded_at}]``) for the picker.
+(``[{repo_id, local_path, size_bytes, downloaded_at}]``) for the picker, and
+``fit`` says of each whether it would fit before it is loaded: an estimate,
+its size on disk × 1.15 (the margin the server's own admission check puts on
+a stated size) against the room left under the server's memory threshold
+(``headroom``: use and threshold from ``/admin/memory`` or the status poll,
+whichever is newer). Memory figures are the server's GB (2³⁰ bytes), so disk
+bytes are converted the same way. The server never estimates from disk, and
+by default it first evicts its least recently used model to make room, so
+"does not fit" is a warning, not a refusal; a refused load still shows the
+server's own words.
 """
 
 from __future__ import annotations
@@ -19,11 +28,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from opta_stream.inputs import validate_model_id
-from opta_stream.units import byte_size
+from opta_stream.snapshot import Snapshot
+from opta_stream.units import duration
 
 __all__ = [
-    "BACKENDS", "DEFAULT", "KV_BITS", "KV_GROUP_SIZES", "PREFIX_CACHE", "DiskModel",
-    "LoadChoices", "choice_label", "chosen", "disk_label", "disk_models", "settings", "summary",
+    "BACKENDS", "DEFAULT", "ESTIMATE_MARGIN", "KV_BITS", "KV_GROUP_SIZES", "PREFIX_CACHE",
+    "SERVER_GB", "DiskModel", "Fit", "Headroom", "LoadChoices", "choice_label", "chosen",
+    "disk_label", "disk_models", "fit", "fit_note", "headroom", "settings", "summary",
 ]
 
 # Each select box's first choice is DEFAULT, not None: a select box whose value
@@ -121,6 +132,9 @@ def summary(sent: Mapping[str, Any]) -> str:
     return ", ".join(parts)
 
 
+SERVER_GB = 2**30  # the server's memory "GB" (psutil bytes / 1024³)
+
+
 @dataclass(frozen=True, slots=True)
 class DiskModel:
     """One model on the server's disk (``GET /admin/models/available``)."""
@@ -153,6 +167,114 @@ def _number(value: Any, kind: type) -> Any:
 
 
 def disk_label(model: DiskModel) -> str:
-    """``org/model · 4.4 GB``: the id first, so the picker can be searched by it."""
-    return f"{model.repo_id} · {byte_size(model.size_bytes)}" if model.size_bytes else \
-        model.repo_id
+    """``org/model · 4.08 GB``: the id first, so the picker can be searched by it; the size
+    in the server's GB (2³⁰ bytes), like its memory figures, so it compares with them."""
+    return f"{model.repo_id} · {model.size_bytes / SERVER_GB:.2f} GB" if model.size_bytes \
+        else model.repo_id
+
+
+# -- will it fit? -----------------------------------------------------------------------
+
+ESTIMATE_MARGIN = 1.15  # the server's admission check reserves a stated size × 1.15
+
+
+@dataclass(frozen=True, slots=True)
+class Headroom:
+    """The server's memory now, in its GB: what a load may still take under the threshold."""
+
+    used_gb: float
+    total_gb: float
+    threshold_pct: float
+    source: str  # the route the figures came from
+    at: float  # when they arrived
+
+    @property
+    def free_gb(self) -> float:
+        """Room under the threshold (0 when use is already at or over it)."""
+        return max(0.0, self.total_gb * self.threshold_pct / 100.0 - self.used_gb)
+
+
+def headroom(snap: Snapshot) -> Headroom | None:
+    """Use and threshold from ``/admin/memory`` or the status poll, whichever is newer;
+    None while either figure is unknown."""
+    g, mem = snap.gauges, snap.report.memory
+    found = []
+    if None not in (g.memory_used_gb, g.memory_total_gb, g.threshold_pct):
+        assert g.memory_used_gb is not None and g.memory_total_gb is not None
+        assert g.threshold_pct is not None
+        found.append(Headroom(g.memory_used_gb, g.memory_total_gb, g.threshold_pct,
+                              "/admin/status", g.updated_at or 0.0))
+    m = mem.value
+    if m is not None and m.used_gb is not None and m.total_gb and m.threshold_pct is not None:
+        found.append(Headroom(m.used_gb, m.total_gb, m.threshold_pct, "/admin/memory",
+                              mem.at or 0.0))
+    return max(found, key=lambda h: h.at, default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Fit:
+    """One on-disk model against the headroom: ``fits`` None when either is unknown."""
+
+    model: DiskModel
+    loaded: bool
+    needed_gb: float | None
+    free_gb: float | None
+    threshold_pct: float | None
+
+    @property
+    def fits(self) -> bool | None:
+        if self.needed_gb is None or self.free_gb is None:
+            return None
+        return self.needed_gb <= self.free_gb
+
+    @property
+    def verdict(self) -> str:
+        """"loaded", "fits", "does not fit", or "" when it cannot be told."""
+        if self.loaded:
+            return "loaded"
+        return "" if self.fits is None else "fits" if self.fits else "does not fit"
+
+    def label(self) -> str:
+        """The picker's line, short enough for a phone: id, size on disk, and loaded, or fits
+        / does not fit with both figures (the threshold is in ``words``)."""
+        head = disk_label(self.model)
+        if self.loaded or not self.verdict:
+            return f"{head} · {self.verdict}" if self.verdict else head
+        return (f"{head} · {self.verdict}: needs about {self.needed_gb:.1f} GB, "
+                f"{self.free_gb:.1f} GB free")
+
+    def words(self) -> str:
+        """The estimate for one model in a sentence (shown once it is picked)."""
+        size = f"{self.model.size_bytes / SERVER_GB:.2f} GB" if self.model.size_bytes else ""
+        if self.loaded:
+            return f"{self.model.repo_id} is loaded already."
+        if self.needed_gb is None:
+            return f"{self.model.repo_id}: the server lists no size for it, so no estimate."
+        if self.free_gb is None:
+            return (f"{self.model.repo_id} needs about {self.needed_gb:.1f} GB ({size} on "
+                    "disk × 1.15); the server's memory is not known yet.")
+        return (f"{self.model.repo_id} needs about {self.needed_gb:.1f} GB ({size} on disk × "
+                f"{ESTIMATE_MARGIN:g}); {self.free_gb:.1f} GB is free under the "
+                f"{self.threshold_pct:.0f} % threshold: it {self.verdict}.")
+
+
+def fit(model: DiskModel, room: Headroom | None, loaded: frozenset[str]) -> Fit:
+    """``model`` against ``room``: needed = size on disk × 1.15 in the server's GB."""
+    needed = (model.size_bytes / SERVER_GB * ESTIMATE_MARGIN) if model.size_bytes else None
+    return Fit(model, model.repo_id in loaded, needed,
+               room.free_gb if room is not None else None,
+               room.threshold_pct if room is not None else None)
+
+
+def fit_note(room: Headroom | None, now: float) -> str:
+    """What the fit marks rest on, in one paragraph (the figures, and that they estimate)."""
+    if room is None:
+        return ("Whether each model fits is shown once the server has reported its memory "
+                "and threshold.")
+    return (f"**Fit is an estimate:** needed is the size on disk × {ESTIMATE_MARGIN:g} (sizes "
+            f"in the server's GB of 2³⁰ bytes); {room.free_gb:.1f} GB is free under the "
+            f"{room.threshold_pct:.0f} % threshold ({room.used_gb:.1f} of "
+            f"{room.total_gb:.1f} GB in use, from {room.source} "
+            f"{duration(max(0.0, now - room.at))} ago). By default the server evicts its least "
+            "recently used model to make room, so a model that does not fit may still load; "
+            "a refused load shows the server's own words below.")

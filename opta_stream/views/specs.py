@@ -22,13 +22,14 @@ from opta_stream.snapshot import RangeAnswer
 
 __all__ = [
     "AlertsSpec", "EventsSpec", "FleetCardSpec", "FleetHistorySpec", "MemorySpec", "ModelsSpec",
-    "OverviewSpec", "RequestsSpec", "Spec", "ThroughputSpec", "UsageSpec",
+    "OverviewSpec", "RequestsSpec", "ServerSpec", "Spec", "ThroughputSpec", "UsageSpec",
 ]
 
 OVERVIEW_S = 300.0  # the Overview's and the Fleet cards' window (figures.headline.RECENT_S)
 DEFAULT_BANDS = Thresholds()
 MODELS_S = 300.0  # each model's p95 is over the last 5 min, as on the Requests page
 EVENTS_SNAPSHOT_S = 60.0  # the log is not windowed by the snapshot: any span will do
+SERVER_S = 300.0  # the Server page sets the dashboard's own error rate over 5 min beside
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,6 +119,15 @@ class ModelsSpec(Spec):
     @property
     def snapshot_s(self) -> float:
         return MODELS_S
+
+
+@dataclass(frozen=True, slots=True)
+class ServerSpec(Spec):
+    """The Server page: what the server says about itself, beside the last 5 minutes."""
+
+    @property
+    def snapshot_s(self) -> float:
+        return SERVER_S
 
 
 @dataclass(frozen=True, slots=True)

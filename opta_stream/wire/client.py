@@ -3,7 +3,13 @@
 Errors come back as the server's own words (``ServerRefused.message``),
 verbatim, so the page can show "MLX backend requires Apple Silicon" rather
 than a generic failure. Only FastAPI's ``{"detail": ...}`` on 401/403 is an
-auth failure; a 403 in the OpenAI envelope is a policy refusal.
+auth failure; a 403 in the OpenAI envelope is a policy refusal. A network
+failure is ``Unreachable`` with its kind (``wire.failures``: refused, timeout,
+unreachable), so a refused poll can be told from a slow one.
+
+The server's diagnosis routes are read with ``report(section)`` (the paths in
+``REPORT_PATHS``) and ``performance(model_id)``; ``/admin/helpers`` checks
+each helper live before it answers, so it gets a longer timeout.
 """
 
 from __future__ import annotations
@@ -13,20 +19,39 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
+from urllib.parse import quote
 
 import requests
 
 from opta_stream.errors import OptaStreamError, ServerRefused, redact
 from opta_stream.inputs import validate_model_id
-from opta_stream.wire.failures import describe_request_error
+from opta_stream.server_report import ROUTES
+from opta_stream.wire.failures import UNREACHABLE, request_failure
 from opta_stream.wire.replies import error_message, raise_for_auth
 from opta_stream.wire.sessions import admin_headers, new_session
 
-__all__ = ["ActionResult", "AdminClient", "Unreachable"]
+__all__ = ["COMPAT_LIMIT", "HELPERS_TIMEOUT_S", "REPORT_PATHS", "ActionResult", "AdminClient",
+           "Unreachable"]
+
+COMPAT_LIMIT = 2000  # the registry keeps at most this many rows: ask for all of them
+# GET paths of the server's self-report, by section (``server_report.ROUTES``, with the
+# compatibility registry's summary and all of its rows asked for).
+REPORT_PATHS: Mapping[str, str] = MappingProxyType({
+    **{k: v for k, v in ROUTES.items() if k != "performance"},
+    "compatibility": f"{ROUTES['compatibility']}?include_summary=true&limit={COMPAT_LIMIT}",
+})
+# /admin/helpers checks every helper node live first, each up to its timeout (10 s by
+# default, one after another): a one-helper server can take 10 s and still be fine.
+HELPERS_TIMEOUT_S = 25.0
 
 
 class Unreachable(OptaStreamError):
-    """The server could not be reached at all; the message says why in words."""
+    """The server could not be reached at all; the message says why in words, ``kind``
+    what happened (``wire.failures``: "refused", "timeout" or "unreachable")."""
+
+    def __init__(self, message: str, kind: str = UNREACHABLE) -> None:
+        super().__init__(message)
+        self.kind = kind
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,16 +91,17 @@ class AdminClient:
                 timeout=timeout or self._timeout, allow_redirects=False,
             )
         except requests.RequestException as exc:
-            raise Unreachable(describe_request_error(exc, url, self._key)) from None
+            kind, text = request_failure(exc, url, self._key)
+            raise Unreachable(text, kind) from None
 
     def _refuse(self, resp: requests.Response) -> ServerRefused:
         raise_for_auth(resp, self._key)
         message, code, type_ = error_message(resp)
         return ServerRefused(resp.status_code, redact(message, self._key), code, type_)
 
-    def _get_any_json(self, path: str) -> Any:
+    def _get_any_json(self, path: str, timeout: float | None = None) -> Any:
         """GET an admin endpoint; its JSON, whatever its shape (a refusal raises)."""
-        resp = self._send("GET", path)
+        resp = self._send("GET", path, timeout=timeout)
         if resp.status_code != 200:
             raise self._refuse(resp)
         try:
@@ -137,3 +163,15 @@ class AdminClient:
         if not isinstance(body, list):
             raise ServerRefused(200, f"{path} answered JSON that is not a list")
         return [row for row in body if isinstance(row, dict)]
+
+    def report(self, section: str) -> Any:
+        """GET one section of the server's self-report (``REPORT_PATHS``): its JSON, whatever
+        its shape (the parser checks it). Raises ``ServerRefused``, ``AuthRejected`` or
+        ``Unreachable``; ``KeyError`` for a section that has no path."""
+        timeout = HELPERS_TIMEOUT_S if section == "helpers" else None
+        return self._get_any_json(REPORT_PATHS[section], timeout)
+
+    def performance(self, model_id: str) -> Any:
+        """GET /admin/models/{model_id}/performance (the id's slashes stay as they are)."""
+        model_id = validate_model_id(model_id)
+        return self._get_any_json(f"/admin/models/{quote(model_id, safe='/')}/performance")

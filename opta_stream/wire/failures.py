@@ -1,4 +1,7 @@
-"""A network failure in a sentence a person can act on ("Connection refused by ...")."""
+"""A network failure in a sentence a person can act on ("Connection refused by ..."), and its
+kind: "refused" (nothing listens: the server stopped, or is stopping and refuses new
+connections while its open streams still beat), "timeout", or "unreachable" (no name, a cut
+connection, anything else)."""
 
 from __future__ import annotations
 
@@ -9,30 +12,40 @@ import requests
 from opta_stream.errors import redact
 from opta_stream.inputs import host_label
 
-__all__ = ["describe_request_error"]
+__all__ = ["REFUSED", "TIMEOUT", "UNREACHABLE", "describe_request_error", "request_failure"]
+
+REFUSED, TIMEOUT, UNREACHABLE = "refused", "timeout", "unreachable"
 
 
 def describe_request_error(exc: BaseException, url: str, admin_key: str | None = None) -> str:
     """A sentence a person can act on for a requests/socket failure."""
-    return redact(_classify(exc, host_label(url)), admin_key)
+    return request_failure(exc, url, admin_key)[1]
 
 
-def _classify(exc: BaseException, where: str) -> str:
+def request_failure(exc: BaseException, url: str,
+                    admin_key: str | None = None) -> tuple[str, str]:
+    """(kind, sentence) for a requests/socket failure; the kinds are this module's."""
+    kind, text = _classify(exc, host_label(url))
+    return kind, redact(text, admin_key)
+
+
+def _classify(exc: BaseException, where: str) -> tuple[str, str]:
     chain = _exception_chain(exc)
     if any(isinstance(e, socket.gaierror) for e in chain) or "NameResolution" in repr(exc):
-        return f"Cannot resolve the host of {where}: check the server URL."
+        return UNREACHABLE, f"Cannot resolve the host of {where}: check the server URL."
     if isinstance(exc, requests.exceptions.ConnectTimeout):
-        return f"Timed out connecting to {where}: is the host reachable?"
+        return TIMEOUT, f"Timed out connecting to {where}: is the host reachable?"
     if any(isinstance(e, ConnectionRefusedError) for e in chain) or "refused" in repr(exc):
-        return f"Connection refused by {where}: is Opta LMX running on that port?"
+        return REFUSED, f"Connection refused by {where}: is Opta LMX running on that port?"
     if isinstance(exc, requests.exceptions.ReadTimeout):
-        return f"{where} stopped answering (read timeout)."
+        return TIMEOUT, f"{where} stopped answering (read timeout)."
     if isinstance(exc, requests.exceptions.TooManyRedirects):
-        return f"{where} redirected; the admin key is never sent across a redirect."
+        return UNREACHABLE, f"{where} redirected; the admin key is never sent across a redirect."
     if isinstance(exc, requests.exceptions.ChunkedEncodingError
                   | requests.exceptions.ConnectionError):
-        return f"The connection to {where} was cut: the server stopped or the network dropped."
-    return f"Request to {where} failed ({type(exc).__name__})."
+        return UNREACHABLE, (f"The connection to {where} was cut: the server stopped or the "
+                             "network dropped.")
+    return UNREACHABLE, f"Request to {where} failed ({type(exc).__name__})."
 
 
 def _exception_chain(exc: BaseException) -> list[BaseException]:

@@ -2,6 +2,8 @@
 
 Only FastAPI's ``{"detail": ...}`` on 401/403 is a rejected key; a 403 in the
 OpenAI error envelope is a policy refusal (for example downloads disabled).
+``refusal_kind`` names what any other refusal means for a person: load
+shedding, a policy, a route this server version does not have, or an error.
 """
 
 from __future__ import annotations
@@ -13,7 +15,10 @@ import requests
 
 from opta_stream.errors import AuthRejected, redact
 
-__all__ = ["auth_detail", "error_message", "raise_for_auth"]
+__all__ = ["MISSING", "POLICY", "REPLY_ERROR", "SHEDDING", "auth_detail", "error_message",
+           "raise_for_auth", "refusal_kind"]
+
+SHEDDING, POLICY, MISSING, REPLY_ERROR = "shedding", "policy", "missing", "error"
 
 
 def _json_or_none(resp: requests.Response) -> Any:
@@ -61,6 +66,20 @@ def error_message(resp: requests.Response) -> tuple[str, str | None, str | None]
                 "followed, so the admin key never leaves the configured server."), None, None
     ctype = resp.headers.get("content-type", "none").split(";")[0]
     return f"HTTP {resp.status_code} ({ctype}) with no error message", None, None
+
+
+def refusal_kind(status: int, code: str | None) -> str:
+    """What a refusal that is not a rejected key means: "shedding" (503 ``overloaded``: the
+    server is over 95 % memory and answers only its health check), "policy" (403 in the
+    OpenAI envelope), "missing" (404: no such route on this server version, or no such
+    model) or "error"."""
+    if status == 503 and code == "overloaded":
+        return SHEDDING
+    if status == 403:
+        return POLICY
+    if status == 404:
+        return MISSING
+    return REPLY_ERROR
 
 
 def _opt_str(value: Any) -> str | None:
