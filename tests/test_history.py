@@ -162,3 +162,38 @@ def test_usage_totals_add_models_on_days_without_the_servers_row() -> None:
     frame = frame.assign(errors=0.0, completion_tokens=0.0, busy_s=0.0)
     got = totals(frame)
     assert got["requests"] == 33.0 and got["prompt_tokens"] == 7.0
+
+
+def test_after_a_restart_the_requests_page_has_every_poll_since_not_a_point_a_minute(
+        tmp_path: Path) -> None:
+    """Per-poll rows are not kept in the file, minute rows are: a 5 min window reaching back
+    past a restart reads the file's minutes before it and every poll since."""
+    from opta_stream.events.counters import ServingStep
+
+    def poll(store: Store, ts: float) -> None:
+        store.add_serving(ServingStep(ts=ts, dt=1.0, totals={"requests": 1.0}, per_model={},
+                                      per_client={}, buckets={}, bounds=None,
+                                      gauges={"queued": 1.0}))
+
+    now = [T0 - 600.0]
+    first = Store(SERVER, clock=lambda: now[0])
+    w = _writer(first, tmp_path / "h.sqlite3", now)
+    for i in range(480):  # eight minutes of polls, then the dashboard stops
+        now[0] = T0 - 600.0 + i
+        poll(first, now[0])
+    now[0] = T0 - 110.0
+    assert w.flush()
+    w.stop()
+    now[0] = T0 - 60.0  # back a minute later; a minute of polls since
+    second = Store(SERVER, clock=lambda: now[0])
+    w2 = _writer(second, tmp_path / "h.sqlite3", now)
+    for i in range(60):
+        now[0] = T0 - 60.0 + i
+        poll(second, now[0])
+    win = second.snapshot(300.0).serving
+    since = win.ts[win.ts >= T0 - 60.0]
+    before = win.ts[win.ts < T0 - 110.0]
+    assert win.resolution_s == 0.0
+    assert len(since) >= 59  # every poll since the restart, not a point a minute
+    assert 2 <= len(before) <= 5  # before it, the file's minute rows (the last one partial)
+    w2.stop()

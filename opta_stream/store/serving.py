@@ -228,13 +228,21 @@ class ServingHistory:
 
     def window(self, t0: float, t1: float) -> ServingWindow:
         """Rows ending in (t0, t1]: per-poll rows for up to an hour while they reach back
-        to t0; otherwise minute rows, then the per-poll rows of the minute still open."""
+        to t0; for such a window that reaches back past a restart, the loaded minute rows
+        before it and every poll since; otherwise minute rows, then the per-poll rows of
+        the minute still open."""
         oldest = self._raw.oldest_ts()
         if oldest is None and not self._minutes.total:
             return empty_serving()
         complete = not self._raw.wrapped and (self._raw_from is None or t0 >= self._raw_from)
-        if t1 - t0 <= RAW_SPAN_S + 60.0 and (complete or (oldest is not None and oldest <= t0)):
+        short = t1 - t0 <= RAW_SPAN_S + 60.0
+        if short and (complete or (oldest is not None and oldest <= t0)):
             rows, resolution = self._raw.between(t0, t1), 0.0
+        elif short and self._raw_from is not None and not self._raw.wrapped:
+            # Since a restart the per-poll rows reach back to the restart only: before it,
+            # the file's minute rows; from it on, every poll (1 s detail, not a minute).
+            minutes = self._minutes.between(t0, self._raw_from)
+            rows, resolution = np.vstack([minutes, self._raw.between(t0, t1)]), 0.0
         else:
             minutes = self._minutes.between(t0, t1)
             closed = minutes[-1, _TS] if len(minutes) else t0

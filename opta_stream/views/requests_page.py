@@ -44,12 +44,17 @@ __all__ = ["build"]
 TITLES = {"latency": "Latency", "requests": "Requests and errors per second",
           "queue": "In flight and queued, against the limit",
           "tokens": "Prompt and completion tokens per second"}
-MODEL_COLUMNS = {"model": Column(width="large"), "error %": Column("number", format="%.1f"),
+# Counts with thousands separators as everywhere else ("16,289"); the id pinned and of
+# medium width, so a phone shows the figures beside it and scrolls the rest.
+COUNT = Column("number", format="localized")
+MODEL_COLUMNS = {"model": Column(width="medium", pinned=True), "requests": COUNT,
+                 "errors": COUNT, "error %": Column("number", format="%.1f"),
                  "tokens/s": Column("number", format="%.1f"),
                  "p50 s": Column("number", format="%.2f"),
                  "p95 s": Column("number", format="%.2f"),
                  "mean s": Column("number", format="%.2f")}
-CLIENT_COLUMNS = {"error %": Column("number", format="%.1f"),
+CLIENT_COLUMNS = {"client": Column(width="medium", pinned=True), "requests": COUNT,
+                  "errors": COUNT, "tokens": COUNT, "error %": Column("number", format="%.1f"),
                   "tokens/s": Column("number", format="%.1f")}
 
 

@@ -12,23 +12,40 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, tzinfo
 
+import pandas as pd
+
 from opta_stream.charts.usage_chart import colors, usage_chart
 from opta_stream.export.csv_files import export_filename, usage_csv
 from opta_stream.figures.usage_days import daily, per_model, readable, totals
 from opta_stream.snapshot import Snapshot
 from opta_stream.units import count, duration, zone
 from opta_stream.views.csv_buttons import csv_button
-from opta_stream.views.recording import Recording
+from opta_stream.views.recording import Column, Recording
 from opta_stream.views.specs import UsageSpec
 from opta_stream.views.verdict import banner
 
-__all__ = ["build", "first_day"]
+__all__ = ["USAGE_COLUMNS", "build", "first_day"]
+
+# Counts with thousands separators, as the cards and the other tables write them; the day
+# and the model pinned, so a phone keeps them beside the figures it scrolls to.
+_COUNT = Column("number", format="localized")
+USAGE_COLUMNS = {"Day": Column(width="small", pinned=True),
+                 "Model": Column(width="medium", pinned=True), "Requests": _COUNT,
+                 "Errors": _COUNT, "Prompt tokens": _COUNT, "Completion tokens": _COUNT,
+                 "Busy (s)": Column("number", format="localized")}
 
 
 def first_day(now: float, days: int, tz: tzinfo) -> float:
     """Local midnight ``days - 1`` days before today: the range's first whole day."""
     today = datetime.fromtimestamp(now, tz).replace(hour=0, minute=0, second=0, microsecond=0)
     return (today - timedelta(days=days - 1)).timestamp()
+
+
+def _columns(table: pd.DataFrame) -> dict[str, Column]:
+    """``USAGE_COLUMNS`` for the columns this table has; a count column that holds words
+    ("—" where the server does not report it) keeps its text."""
+    return {name: c for name, c in USAGE_COLUMNS.items() if name in table
+            and (c.kind != "number" or pd.api.types.is_numeric_dtype(table[name]))}
 
 
 def build(spec: UsageSpec, snap: Snapshot) -> Recording:
@@ -58,11 +75,13 @@ def build(spec: UsageSpec, snap: Snapshot) -> Recording:
                  for i in range(spec.days)]
         out.chart(usage_chart(frame, spec.tz, colors(usage), dates), key="usage_chart")
         out.subheader("Per model")
-        out.table(readable(models))
+        table = readable(models)
+        out.table(table, columns=_columns(table))
         out.caption("Opta LMX counts prompt tokens for all models together, so a model's "
                     "prompt tokens are empty; the per-day table has the server's own row.")
         out.subheader("Per day")
-        out.table(readable(frame.drop(columns=["day_start"]).iloc[::-1]))
+        table = readable(frame.drop(columns=["day_start"]).iloc[::-1])
+        out.table(table, columns=_columns(table))
     h = snap.history
     kept = ("History is off: only what this process saw since it started is counted."
             if h.state == "off" else
