@@ -199,7 +199,7 @@ def test_a_firing_critical_alert_tops_every_page_and_the_fleet_cards_count_them(
         first = at.main.error[0].value
         assert first.startswith("Alert firing: **Tokens flowing** (90.4, threshold 1)"), page
     events = at.main.dataframe[0].value
-    assert any(s.startswith("Tokens flowing: 90.4") for s in events["summary"].tolist())
+    assert any(s.startswith("Tokens flowing: 90.4") for s in events["Summary"].tolist())
     at.switch_page("pages/fleet.py").run()
     badges = [b.proto.label for b in at.main.get("badge")] if at.main.get("badge") else []
     markdown = " ".join(m.value for m in at.main.markdown)

@@ -597,7 +597,7 @@ def browse(tab: Any, url: str, hay: Hay) -> None:
             tab.get_by_text("HTTP 422", exact=False).first.wait_for()
         if page == "throughput":
             with tab.expect_download() as info:
-                tab.get_by_role("button", name="Download CSV").click()
+                tab.get_by_role("button", name="Download the samples (CSV)").click()
             hay.append(("browser CSV", Path(info.value.path()).read_bytes()))
         hay += [(f"browser {page} html", tab.content()),
                 (f"browser {page} text", tab.inner_text("body"))]

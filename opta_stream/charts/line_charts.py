@@ -95,8 +95,9 @@ def _layers(spec: LineSpec, axis: TimeAxis, height: int) -> alt.LayerChart:
     color = legend_color("series", spec.names, spec.colors)
     line = alt.Chart().mark_line(point=alt.OverlayMarkDef(opacity=0, size=60)).encode(
         x=axis.x("time"), detail=seg(), tooltip=tips, strokeOpacity=line_shown(), y=y,
+        # the dash merges into the colour's legend (a dashed limit reads as one there)
         color=color, strokeDash=alt.StrokeDash(
-            field="series", type="nominal", legend=None,
+            field="series", type="nominal",
             scale=alt.Scale(domain=list(spec.names), range=[list(d) for d in spec.dash()])))
     return layered([gap_layer(axis), anchor_layer(axis), marker_layer(axis), line,
                     alone_layer(axis, y, color, tips)], height)

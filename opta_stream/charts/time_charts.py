@@ -83,7 +83,9 @@ def throughput_layers(view_key: tuple[tuple[str, ...], tuple[str, ...], tuple[fl
         point=alt.OverlayMarkDef(opacity=0, size=60),  # invisible points carry the tooltip
     ).encode(x=axis.x("time"), y=y, detail=seg(), tooltip=tips, strokeOpacity=line_shown(),
              color=legend_color("series", names, colors),
-             strokeWidth=alt.StrokeWidth(field="series", type="nominal", legend=None,
+             # ordinal in the legend's order (Vega warns of a width on an unsorted field);
+             # no legend of its own, as the colour's: the two legends merge
+             strokeWidth=alt.StrokeWidth(field="series", type="ordinal", sort=list(names),
                                          scale=alt.Scale(domain=list(names),
                                                          range=list(widths))))
     dots = alone_layer(axis, y, legend_color("series", names, colors), tips)

@@ -129,8 +129,7 @@ class Watch:
         """Running, and every feed it watches too (a stopped feed makes it stale)."""
         thread = self._thread
         return (thread is not None and thread.is_alive() and not self._stop.is_set()
-                and all(not f.stopped and len(f.alive_threads()) == 2
-                        for f in self.feeds.values()))
+                and all(f.healthy for f in self.feeds.values()))
 
     def owns(self, server: str) -> bool:
         """Whether this process notifies for ``server``: it writes the server's history
