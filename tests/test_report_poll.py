@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterator
 from typing import Any
 
+import psutil
 import pytest
 from report_fixture import CAPTURED, COMPAT_REASON, HELPER_ERROR, KESTREL, inject
 from support import free_port, wait_for
@@ -162,6 +163,22 @@ def test_a_model_unloaded_meanwhile_is_left_out_of_the_performance_rows(lmx) -> 
     assert got.failure is None and got.value == ()
 
 
+def test_a_round_leaves_no_connection_open_at_the_server(lmx) -> None:
+    """Rounds are 10 s or more apart: a kept-alive socket between them would only hold a
+    connection at the server (with 20 servers, 20 more sockets)."""
+    port = int(lmx.url.rsplit(":", 1)[1])
+
+    def open_to_server() -> int:
+        return sum(1 for c in psutil.Process().net_connections("tcp")
+                   if c.raddr and c.raddr.port == port and c.status == psutil.CONN_ESTABLISHED)
+
+    store = Store(lmx.url)
+    poller = ReportPoller(AdminClient(lmx.url, KEY), store)
+    assert poller.poll_once() == len(ALWAYS)
+    assert open_to_server() == 0
+    assert answer(store, "diagnostics").known  # the round still read its answers
+
+
 # -- the schedule ---------------------------------------------------------------------------
 
 
@@ -181,6 +198,9 @@ class CountingClient:
         self.asked.append("performance")
         return {"model_id": model_id}
 
+    def close_session(self) -> None:
+        self.asked.append("(closed)")
+
 
 def scheduled() -> tuple[ReportPoller, CountingClient, list[float]]:
     now = [1_000_000.0]
@@ -197,7 +217,8 @@ def test_diagnostics_every_10_s_and_the_device_every_5_min_whoever_looks() -> No
         now[0] += 10.0
     assert client.asked.count("diagnostics") == 61
     assert client.asked.count("device") == 3  # at 0, 300 and 600 s
-    assert set(client.asked) == {"diagnostics", "device"}, "nobody looked at the rest"
+    assert set(client.asked) == {"diagnostics", "device", "(closed)"}, \
+        "nobody looked at the rest"
 
 
 def test_the_rest_is_asked_only_while_a_page_shows_it_then_forgotten() -> None:
@@ -211,6 +232,8 @@ def test_the_rest_is_asked_only_while_a_page_shows_it_then_forgotten() -> None:
         before = len(client.asked)
         poller.poll_once()
         for section in client.asked[before:]:
+            if section == "(closed)":
+                continue
             asked_at.setdefault(section, []).append(step)
         now[0] += 1.0
     for section in ("stack", "helpers", "benchmarks", "performance"):

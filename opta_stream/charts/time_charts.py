@@ -82,13 +82,13 @@ def throughput_layers(view_key: tuple[tuple[str, ...], tuple[str, ...], tuple[fl
     line = alt.Chart().mark_line(
         point=alt.OverlayMarkDef(opacity=0, size=60),  # invisible points carry the tooltip
     ).encode(x=axis.x("time"), y=y, detail=seg(), tooltip=tips, strokeOpacity=line_shown(),
-             color=legend_color("series", names, colors),
+             color=legend_color("series", names, colors, columns=1),  # ids: one column fits a phone
              # ordinal in the legend's order (Vega warns of a width on an unsorted field);
              # no legend of its own, as the colour's: the two legends merge
              strokeWidth=alt.StrokeWidth(field="series", type="ordinal", sort=list(names),
                                          scale=alt.Scale(domain=list(names),
                                                          range=list(widths))))
-    dots = alone_layer(axis, y, legend_color("series", names, colors), tips)
+    dots = alone_layer(axis, y, legend_color("series", names, colors, columns=1), tips)
     avg = rule("average", "average tokens/s", "tokens/s", PALETTE["muted"])
     label = alt.Chart().mark_text(align="left", baseline="bottom", dx=4, dy=-3, fontSize=11,
                                   color=PALETTE["muted"]).encode(

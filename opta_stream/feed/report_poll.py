@@ -134,6 +134,8 @@ class ReportPoller:
         due = self.due(self._clock())
         for section in due:
             self.poll(section)
+        if due:
+            self._client.close_session()  # rounds are 10 s or more apart: hold no socket
         with self._cond:
             self.rounds += bool(due)
             self._cond.notify_all()

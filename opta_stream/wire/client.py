@@ -82,6 +82,17 @@ class AdminClient:
             session = self._local.session = new_session()
         return session
 
+    def close_session(self) -> None:
+        """Close the calling thread's connections; the next request opens new ones.
+
+        For a thread that asks every 10 s or more: a kept-alive socket between
+        its rounds only holds a connection open at the server.
+        """
+        session = getattr(self._local, "session", None)
+        if session is not None:
+            self._local.session = None
+            session.close()
+
     def _send(self, method: str, path: str, body: Mapping | None = None,
               timeout: float | None = None) -> requests.Response:
         url = self.base_url + path
