@@ -20,9 +20,11 @@ import threading
 from collections.abc import Callable, Iterator
 
 import pytest
+from alert_receiver import AlertReceiver
 from report_fixture import PERFORMANCE, POPULATED
 from serving_fixture import SCRAPE_A, SCRAPE_B
 
+from opta_stream.demo.server import DemoServer
 from opta_stream.events import report_bodies
 from opta_stream.events.counters import serving_step
 from opta_stream.events.prom import parse_metrics
@@ -138,3 +140,28 @@ def app_sources() -> Iterator[None]:
     module = sys.modules.get("opta_stream.ui.sources")
     if module is not None:
         module.install(before if before is not None else module.FeedSources())
+
+
+@pytest.fixture
+def receiver() -> Iterator[AlertReceiver]:
+    """A real HTTP alert receiver on loopback that records what it accepted."""
+    r = AlertReceiver()
+    try:
+        yield r
+    finally:
+        r.stop()
+
+
+@pytest.fixture
+def make_demo() -> Iterator[Callable[..., DemoServer]]:
+    """Start demo servers (``DemoServer`` keywords); every one is stopped after the test."""
+    servers: list[DemoServer] = []
+
+    def make(**kw: object) -> DemoServer:
+        server = DemoServer(**kw).start()  # type: ignore[arg-type]
+        servers.append(server)
+        return server
+
+    yield make
+    for server in servers:
+        server.stop()

@@ -153,6 +153,33 @@ class DemoProcess:
             stop_process(self.proc, sig)
 
 
+class RecorderProcess:
+    """``python -m opta_stream record ARGS`` in a child process in ``cwd``; its stderr
+    collected line by line (``said``) by a reader thread."""
+
+    def __init__(self, args: list[str], cwd: Path, *, drop_env: tuple[str, ...] = ()) -> None:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        for name in drop_env:
+            env.pop(name, None)
+        self.proc = subprocess.Popen([sys.executable, "-m", "opta_stream", "record", *args],
+                                     cwd=cwd, env=env, stdout=subprocess.DEVNULL,
+                                     stderr=subprocess.PIPE, text=True)
+        self.lines: list[str] = []
+        threading.Thread(target=self._read, name="recorder-stderr", daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line)
+
+    def said(self, text: str) -> bool:
+        return any(text in line for line in self.lines)
+
+    def kill(self) -> None:
+        self.proc.kill()
+        self.proc.wait(10)
+
+
 def feed_threads() -> list[threading.Thread]:
     """Every live thread that belongs to a feed."""
     return [t for t in threading.enumerate()

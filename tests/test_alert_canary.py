@@ -44,15 +44,6 @@ def navigation_mode(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture
-def receiver() -> Iterator[AlertReceiver]:
-    r = AlertReceiver()
-    try:
-        yield r
-    finally:
-        r.stop()
-
-
-@pytest.fixture
 def demo(app_shutdown: None, clean_env: None) -> Iterator[DemoServer]:
     server = DemoServer(mode="rich", heartbeat_s=0.5, seed=5).start()
     try:

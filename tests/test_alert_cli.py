@@ -6,11 +6,9 @@ from __future__ import annotations
 
 import io
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import pytest
 from alert_receiver import AlertReceiver
 from conftest import T0, fill_store
 
@@ -19,15 +17,6 @@ from opta_stream.cli.alerts_command import run_alerts
 from opta_stream.history.alert_journal import SqliteAlertJournal
 from opta_stream.store.core import Store
 from opta_stream.watch.alert_desk import AlertDesk
-
-
-@pytest.fixture
-def receiver() -> Iterator[AlertReceiver]:
-    r = AlertReceiver()
-    try:
-        yield r
-    finally:
-        r.stop()
 
 
 def config(hook: str) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -71,13 +71,6 @@ class Watched:
 
     def rows(self) -> list[Delivery]:
         return list(reversed(self.inner.deliveries()))
-
-
-@pytest.fixture
-def receiver() -> Iterator[AlertReceiver]:
-    r = AlertReceiver()
-    yield r
-    r.stop()
 
 
 def hook(r: AlertReceiver, path: str = "/webhook/t0ken-abc", **kw: Any) -> Receiver:

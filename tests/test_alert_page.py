@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -43,15 +42,6 @@ ACTION_WAIT_S = 10.0
 @pytest.fixture(autouse=True)
 def navigation_mode(monkeypatch: pytest.MonkeyPatch) -> None:
     compat.use_navigation_mode(monkeypatch)
-
-
-@pytest.fixture
-def receiver() -> Iterator[AlertReceiver]:
-    r = AlertReceiver()
-    try:
-        yield r
-    finally:
-        r.stop()
 
 
 def secrets(hook: str, **server: Any) -> dict[str, Any]:

@@ -22,18 +22,14 @@ requests, the history file's rows, the processes' lines), bounded.
 
 from __future__ import annotations
 
-import os
 import sqlite3
-import subprocess
-import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from alert_receiver import AlertReceiver
-from support import DemoProcess, free_port, stop_process, wait_for
+from support import DemoProcess, RecorderProcess, free_port, stop_process, wait_for
 
 TOKENS, UNREACHABLE = "Tokens flowing", "Server unreachable"
 DOWN_AFTER_S = 3.0
@@ -41,26 +37,11 @@ WITHIN_S = 10.0
 DOWN_TRIES = 6  # failed tries while the receiver is down (the issue's 30 s, scaled)
 
 
-class Recorder:
-    """``python -m opta_stream record`` (no --server: every configured server)."""
-
-    def __init__(self, cwd: Path) -> None:
-        cmd = [sys.executable, "-m", "opta_stream", "record", "--batch-s", "0.5",
-               "--alert-retry-s", "0.2", "1"]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        env.pop("OPTA_STREAM_HISTORY", None)  # the secrets file says where history goes
-        self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True)
-        self.lines: list[str] = []
-        threading.Thread(target=self._read, name="recorder-stderr", daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line)
-
-    def said(self, text: str) -> bool:
-        return any(text in line for line in self.lines)
+def recorder(cwd: Path) -> RecorderProcess:
+    """``record`` with no --server (every configured server); the secrets file says where
+    history goes, so the environment's OPTA_STREAM_HISTORY is dropped."""
+    return RecorderProcess(["--batch-s", "0.5", "--alert-retry-s", "0.2", "1"], cwd,
+                           drop_env=("OPTA_STREAM_HISTORY",))
 
 
 def write_secrets(cwd: Path, url: str, db: Path, hook: str) -> None:
@@ -110,15 +91,6 @@ def posts(receiver: AlertReceiver, rule: str) -> list[str]:
 
 
 @pytest.fixture
-def receiver() -> Iterator[AlertReceiver]:
-    r = AlertReceiver()
-    try:
-        yield r
-    finally:
-        r.stop()
-
-
-@pytest.fixture
 def demo() -> Iterator[DemoProcess]:
     proc = DemoProcess(free_port(), "--mode", "rich").start()
     try:
@@ -132,12 +104,12 @@ def test_the_recorder_alerts_once_through_an_outage_of_the_server_and_the_receiv
         tmp_path: Path, demo: DemoProcess, receiver: AlertReceiver) -> None:
     db = tmp_path / "history.sqlite3"
     write_secrets(tmp_path, demo.url, db, receiver.url("/hook"))
-    first = Recorder(tmp_path)
-    second: Recorder | None = None
+    first = recorder(tmp_path)
+    second: RecorderProcess | None = None
     try:
         wait_for(lambda: first.said("(recording)"), 60, "the first recorder to start")
         started = time.monotonic()
-        second = Recorder(tmp_path)
+        second = recorder(tmp_path)
 
         # 1. tokens flow: one firing notice within 10 s of the recorder starting
         receiver.wait_for(lambda: posts(receiver, TOKENS) == ["firing"], WITHIN_S,

@@ -34,15 +34,6 @@ RULE = "Memory over 80"
 
 
 @pytest.fixture
-def receiver() -> Iterator[AlertReceiver]:
-    r = AlertReceiver()
-    try:
-        yield r
-    finally:
-        r.stop()
-
-
-@pytest.fixture
 def demo() -> Iterator[DemoServer]:
     server = DemoServer(mode="rich", heartbeat_s=0.5, seed=3).start()
     try:

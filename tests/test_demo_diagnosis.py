@@ -9,6 +9,7 @@ injected clock (``sim.step(now)``), never by sleeping.
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import re
@@ -75,18 +76,9 @@ class Clock:
 
 
 @pytest.fixture
-def make() -> Iterator[Callable[..., DemoServer]]:
-    servers: list[DemoServer] = []
-
-    def make(**kw: object) -> DemoServer:
-        kw.setdefault("admin_key", KEY)
-        server = DemoServer(**kw).start()  # type: ignore[arg-type]
-        servers.append(server)
-        return server
-
-    yield make
-    for server in servers:
-        server.stop()
+def make(make_demo: Callable[..., DemoServer]) -> Callable[..., DemoServer]:
+    """Demo servers with this file's admin key unless told otherwise."""
+    return functools.partial(make_demo, admin_key=KEY)
 
 
 def get(server: DemoServer, path: str, **kw: object) -> requests.Response:

@@ -7,9 +7,10 @@ Memory is driven with ``sim.hold_memory(percent)``, deterministically.
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import requests
@@ -36,18 +37,9 @@ def fixture(name: str) -> bytes:
 
 
 @pytest.fixture
-def make() -> Iterator[Callable[..., DemoServer]]:
-    servers: list[DemoServer] = []
-
-    def make(**kw: object) -> DemoServer:
-        kw.setdefault("admin_key", KEY)
-        server = DemoServer(**kw).start()  # type: ignore[arg-type]
-        servers.append(server)
-        return server
-
-    yield make
-    for server in servers:
-        server.stop()
+def make(make_demo: Callable[..., DemoServer]) -> Callable[..., DemoServer]:
+    """Demo servers with this file's admin key unless told otherwise."""
+    return functools.partial(make_demo, admin_key=KEY)
 
 
 def load(server: DemoServer, body: dict) -> requests.Response:

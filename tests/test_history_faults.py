@@ -10,18 +10,16 @@ second dashboard would.
 
 from __future__ import annotations
 
-import os
 import signal
 import sqlite3
 import subprocess
 import sys
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import SERVER, T0, fill_store
-from support import DemoProcess, free_port, stop_process, wait_for
+from support import DemoProcess, RecorderProcess, free_port, stop_process, wait_for
 
 from opta_stream.history.writer import HistoryWriter
 from opta_stream.settings import HistorySettings
@@ -30,29 +28,9 @@ from opta_stream.store.core import Store
 TABLES = ("tiers", "serving", "usage", "events", "gaps", "runs")
 
 
-class Recorder:
-    """``python -m opta_stream record`` in a child process; its stderr collected."""
-
-    def __init__(self, db: Path, url: str, cwd: Path, batch_s: float = 0.2) -> None:
-        cmd = [sys.executable, "-m", "opta_stream", "record", "--server", url, "--db", str(db),
-               "--batch-s", str(batch_s), "--identity", "demo"]
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-        self.proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True)
-        self.lines: list[str] = []
-        threading.Thread(target=self._read, name="recorder-stderr", daemon=True).start()
-
-    def _read(self) -> None:
-        assert self.proc.stderr is not None
-        for line in self.proc.stderr:
-            self.lines.append(line)
-
-    def said(self, text: str) -> bool:
-        return any(text in line for line in self.lines)
-
-    def kill(self) -> None:
-        self.proc.kill()
-        self.proc.wait(10)
+def recorder(db: Path, url: str, cwd: Path, batch_s: float = 0.2) -> RecorderProcess:
+    return RecorderProcess(["--server", url, "--db", str(db), "--batch-s", str(batch_s),
+                            "--identity", "demo"], cwd)
 
 
 def counts(db: Path) -> dict[str, int]:
@@ -94,7 +72,7 @@ def test_sigkill_mid_write_never_corrupts_and_keeps_every_committed_batch(
     db = tmp_path / "history.sqlite3"
     seen = counts(db)
     for cycle in range(4):
-        rec = Recorder(db, demo.url, tmp_path)
+        rec = recorder(db, demo.url, tmp_path)
         try:
             # several batches in: the kill lands while writes go on every 0.2 s
             wait_for(lambda s=seen, n=10 + 3 * cycle: grown(db, s, "runs") and grown(db, s, by=n),
@@ -120,11 +98,11 @@ def test_sigkill_mid_write_never_corrupts_and_keeps_every_committed_batch(
 def test_two_recorders_on_one_file_one_writes_the_other_reads_then_takes_over(
         tmp_path: Path, demo: DemoProcess) -> None:
     db = tmp_path / "history.sqlite3"
-    first = Recorder(db, demo.url, tmp_path)
-    second: Recorder | None = None
+    first = recorder(db, demo.url, tmp_path)
+    second: RecorderProcess | None = None
     try:
         wait_for(lambda: counts(db)["tiers"] >= 5, 60, "the first recorder to write")
-        second = Recorder(db, demo.url, tmp_path)
+        second = recorder(db, demo.url, tmp_path)
         wait_for(lambda: second.said("opta_stream record"), 60, "the second to start")
         assert second.said("(reading: Another Opta Stream process records this server"), \
             second.lines

@@ -98,9 +98,17 @@ def test_prometheus_rates_and_quantiles_match_the_apps_own(prometheus_run: PromR
 
 def test_a_range_query_gives_each_server_its_own_line(prometheus_run: PromRun) -> None:  # noqa: F811
     client = PromClient(PromSettings(prometheus_run.url))
+
+    def lines_now() -> list:
+        end = time.time()
+        return [client.query_range(query_for("tokens_per_s", "instance", instance(s), 1.0),
+                                   end - 30, end, 1.0) for s in prometheus_run.servers]
+
+    # run alone, Prometheus may have scraped for a few seconds only: wait for 10 points each
+    wait_for(lambda: all(np.isfinite(x.values).sum() >= 10 for x in lines_now()), 40.0,
+             "10 s of rates for each server in Prometheus")
     end = time.time()
-    lines = [client.query_range(query_for("tokens_per_s", "instance", instance(s), 1.0),
-                                end - 30, end, 1.0) for s in prometheus_run.servers]
+    lines = lines_now()
     for line in lines:
         assert line.t.size == 31 and line.step_s == 1.0
         assert np.isfinite(line.values).sum() >= 10 and np.nanmax(line.values) > 0

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, tzinfo
-from typing import Any
+from typing import Any, TypeVar
 
 import pandas as pd
 
@@ -49,6 +49,8 @@ from opta_stream.views.specs import ServerSpec
 from opta_stream.views.verdict import banner
 
 __all__ = ["VERDICT_COLORS", "WANTED", "build"]
+
+T = TypeVar("T")
 
 # The sections this page shows that are polled only while someone looks (``/admin/memory``
 # is the Load form's).
@@ -89,6 +91,13 @@ def section_state(out: Block, answer: Answer[Any], section: str, now: float,
     return answer.value is not None
 
 
+def answered(out: Block, title: str, answer: Answer[T], section: str, snap: Snapshot,
+             tz: tzinfo) -> T | None:
+    """A section's heading and how old its answer is; the answer's value, if there is one."""
+    out.subheader(title)
+    return answer.value if section_state(out, answer, section, snap.taken_at, tz) else None
+
+
 def _frame(rows: Sequence[Sequence[Any]], columns: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(list(rows), columns=list(columns), dtype=object)
 
@@ -101,12 +110,9 @@ def _text(value: object) -> str:
 
 
 def verdict_section(out: Block, snap: Snapshot, report: ServerReport, tz: tzinfo) -> None:
-    out.subheader("Verdict")
-    answer = report.diagnostics
-    if not section_state(out, answer, "diagnostics", snap.taken_at, tz):
+    diag = answered(out, "Verdict", report.diagnostics, "diagnostics", snap, tz)
+    if diag is None:
         return
-    diag = answer.value
-    assert diag is not None
     threshold = _threshold(snap, report)
     ruled, words = verdict_rule(diag, threshold)
     with out.container(border=True) as box:
@@ -216,12 +222,9 @@ def errors_section(out: Block, snap: Snapshot, report: ServerReport) -> None:
 
 
 def device_section(out: Block, snap: Snapshot, report: ServerReport, tz: tzinfo) -> None:
-    out.subheader("Device")
-    answer = report.device
-    if not section_state(out, answer, "device", snap.taken_at, tz):
+    dev = answered(out, "Device", report.device, "device", snap, tz)
+    if dev is None:
         return
-    dev = answer.value
-    assert dev is not None
     who = " · ".join(b for b in (dev.name, dev.purpose, dev.role.replace("_", " ")) if b)
     if _no_metal(dev):
         chip = f" Its processor: {plain(dev.chip_name)}." if dev.chip_name else ""
@@ -321,11 +324,9 @@ def _healthy(node: HelperNode) -> str:
 
 def benchmarks_section(out: Block, snap: Snapshot, report: ServerReport, tz: tzinfo,
                        tz_name: str) -> None:
-    out.subheader("Benchmarks")
-    answer = report.benchmarks
-    if not section_state(out, answer, "benchmarks", snap.taken_at, tz):
+    runs = answered(out, "Benchmarks", report.benchmarks, "benchmarks", snap, tz)
+    if runs is None:
         return
-    runs = answer.value or ()
     if not runs:
         out.caption("No stored benchmark result: POST /admin/benchmark/run stores one.")
         return
@@ -386,12 +387,9 @@ def _runs_frame(runs: Sequence[BenchmarkRun], tz: tzinfo) -> pd.DataFrame:
 
 
 def compat_section(out: Block, snap: Snapshot, report: ServerReport, tz: tzinfo) -> None:
-    out.subheader("Compatibility")
-    answer = report.compatibility
-    if not section_state(out, answer, "compatibility", snap.taken_at, tz):
+    compat = answered(out, "Compatibility", report.compatibility, "compatibility", snap, tz)
+    if compat is None:
         return
-    compat = answer.value
-    assert compat is not None
     counts = compat_counts(compat.rows)
     if not counts:
         out.caption("The registry is empty: a row is written when a load passes or fails its "
