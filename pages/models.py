@@ -99,15 +99,7 @@ def unlock_form() -> None:
     st.info(WHY_LOCKED, icon=":material/lock:")
     if not src.read_only or not src.settings.admin_key:
         return
-    with st.form("unlock", border=False, clear_on_submit=True):
-        entry = st.text_input("Admin key", type="password", key="unlock_key",
-                              help="Unlocks actions for this browser session only.")
-        submitted = st.form_submit_button("Unlock", key="unlock_submit")
-    refusal = session.unlock(entry) if submitted else None
-    if submitted and refusal is None:
-        st.rerun()
-    elif refusal:
-        st.error(refusal)
+    session.unlock_prompt("", "actions")
 
 
 def server_blocked() -> str | None:

@@ -32,6 +32,7 @@ from opta_stream.alerting.journal import Notice
 from opta_stream.alerting.payloads import build
 from opta_stream.alerting.plan import test_notice
 from opta_stream.alerting.receivers import Receiver
+from opta_stream.wire.failures import exception_chain
 from opta_stream.wire.sessions import USER_AGENT, new_session
 
 __all__ = ["SCRUB", "TIMEOUT", "Outcome", "Scrubber", "attempt", "guard", "send_test"]
@@ -183,18 +184,7 @@ def _retry_after(value: str | None) -> float | None:
 
 
 def _connection_words(exc: BaseException) -> str:
-    chain: list[BaseException] = []
-    stack: list[BaseException | None] = [exc]
-    while stack and len(chain) < 20:
-        cur = stack.pop()
-        if cur is None or cur in chain:
-            continue
-        chain.append(cur)
-        stack += [cur.__cause__, cur.__context__, *[a for a in cur.args
-                                                   if isinstance(a, BaseException)]]
-        reason = getattr(cur, "reason", None)
-        if isinstance(reason, BaseException):
-            stack.append(reason)
+    chain = exception_chain(exc)
     if any(isinstance(e, socket.gaierror) for e in chain):
         return "its host name cannot be resolved"
     if any(isinstance(e, ConnectionRefusedError) for e in chain):

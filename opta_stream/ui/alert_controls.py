@@ -101,12 +101,4 @@ def unlock_form(admin_key_set: bool) -> None:
     st.info(READ_ONLY, icon=":material/lock:")
     if not admin_key_set:
         return
-    with st.form("alerts_unlock", border=False, clear_on_submit=True):
-        entry = st.text_input("Admin key", type="password", key="alerts_unlock_key",
-                              help="Unlocks the controls for this browser session only.")
-        submitted = st.form_submit_button("Unlock", key="alerts_unlock_submit")
-    refusal = session.unlock(entry) if submitted else None
-    if submitted and refusal is None:
-        st.rerun()
-    elif refusal:
-        st.error(refusal)
+    session.unlock_prompt("alerts_", "the controls")

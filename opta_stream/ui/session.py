@@ -41,7 +41,7 @@ from opta_stream.ui.throttle import Throttle
 __all__ = [
     "ADDED_KEY", "PANEL_KEY", "SALT", "SERVER_KEY", "UNLOCK_KEY", "add_server", "base_settings",
     "connect", "digest", "fleet", "key_matches_origin", "read_only", "remember", "remove_server",
-    "selected", "settings", "unlock",
+    "selected", "settings", "unlock", "unlock_prompt",
 ]
 
 PANEL_KEY = "opta_panel"
@@ -182,3 +182,17 @@ def unlock(entry: str) -> str | None:
     mine.succeeded()
     st.session_state[UNLOCK_KEY] = digest(key)
     return None
+
+
+def unlock_prompt(prefix: str, unlocks: str) -> None:
+    """The admin-key form that unlocks this browser session (widget keys ``{prefix}unlock*``);
+    a right key reruns the page unlocked, a wrong one says why."""
+    with st.form(f"{prefix}unlock", border=False, clear_on_submit=True):
+        entry = st.text_input("Admin key", type="password", key=f"{prefix}unlock_key",
+                              help=f"Unlocks {unlocks} for this browser session only.")
+        submitted = st.form_submit_button("Unlock", key=f"{prefix}unlock_submit")
+    refusal = unlock(entry) if submitted else None
+    if submitted and refusal is None:
+        st.rerun()
+    elif refusal:
+        st.error(refusal)

@@ -12,7 +12,8 @@ import requests
 from opta_stream.errors import redact
 from opta_stream.inputs import host_label
 
-__all__ = ["REFUSED", "TIMEOUT", "UNREACHABLE", "describe_request_error", "request_failure"]
+__all__ = ["REFUSED", "TIMEOUT", "UNREACHABLE", "describe_request_error", "exception_chain",
+           "request_failure"]
 
 REFUSED, TIMEOUT, UNREACHABLE = "refused", "timeout", "unreachable"
 
@@ -30,7 +31,7 @@ def request_failure(exc: BaseException, url: str,
 
 
 def _classify(exc: BaseException, where: str) -> tuple[str, str]:
-    chain = _exception_chain(exc)
+    chain = exception_chain(exc)
     if any(isinstance(e, socket.gaierror) for e in chain) or "NameResolution" in repr(exc):
         return UNREACHABLE, f"Cannot resolve the host of {where}: check the server URL."
     if isinstance(exc, requests.exceptions.ConnectTimeout):
@@ -48,7 +49,9 @@ def _classify(exc: BaseException, where: str) -> tuple[str, str]:
     return UNREACHABLE, f"Request to {where} failed ({type(exc).__name__})."
 
 
-def _exception_chain(exc: BaseException) -> list[BaseException]:
+def exception_chain(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what caused it (causes, contexts, wrapped args, urllib3's ``reason``):
+    requests buries the socket error a few levels down."""
     seen: list[BaseException] = []
     stack: list[BaseException | None] = [exc]
     while stack and len(seen) < 20:
