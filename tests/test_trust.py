@@ -85,6 +85,13 @@ def test_a_window_the_recording_covers_says_nothing_about_where_it_starts() -> N
     assert "Recorded since" not in captions(rec)
 
 
+def test_a_short_window_with_an_empty_start_says_where_the_recording_starts() -> None:
+    """Three minutes after the dashboard started, 5 min has two empty minutes: said."""
+    rec = throughput_page.build(ThroughputSpec("s", "UTC", 300.0),
+                                young_store(3.0).snapshot(300.0))
+    assert "Recorded since" in captions(rec)
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.floats(min_value=0, max_value=500), min_size=1, max_size=120),
        st.sampled_from([60.0, 300.0, 900.0, 3600.0, 86400.0]))

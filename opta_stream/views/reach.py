@@ -1,9 +1,11 @@
 """How far back a page's recording reaches, said on the chart when the window reaches further.
 
-A 24 h or 7 d window over a recording of minutes is mostly empty; rather
-than an empty chart (or one that looks broken), the span before the
-recording starts is shaded like a gap, a marker says "recorded since 13:41"
-where it starts, and the caption says so in words.
+A 24 h or 7 d window over a recording of minutes is mostly empty, and a
+5 min window two minutes after the dashboard started has an empty start;
+rather than a chart that looks broken there, the span before the recording
+starts is shaded like a gap, a marker says "recorded since 13:41" where it
+starts, and the caption says so in words. A sliver (under a tenth of the
+window, the first poll's few seconds) is not worth a marker.
 """
 
 from __future__ import annotations
@@ -16,15 +18,15 @@ import numpy as np
 from opta_stream.snapshot import Snapshot
 from opta_stream.units import clock_time, duration
 
-__all__ = ["MOSTLY", "Reach", "first_at", "reach"]
+__all__ = ["NOTICEABLE", "Reach", "first_at", "reach"]
 
-MOSTLY = 0.5  # the window reaches past the recording by more than this share of it
+NOTICEABLE = 0.1  # the window reaches past the recording by more than this share of it
 
 
 @dataclass(frozen=True, slots=True)
 class Reach:
     """Where the recording starts, as a marker, a shaded span and a sentence; nothing when
-    the recording covers (most of) the window."""
+    the recording covers the window (but for a sliver)."""
 
     markers: tuple[tuple[float, str], ...] = ()
     gaps: tuple[tuple[float, float | None], ...] = ()
@@ -40,7 +42,7 @@ def first_at(ts: object) -> float | None:
 def reach(snap: Snapshot, first: float | None, tz: tzinfo) -> Reach:
     """``first`` is when what the chart draws was first recorded (None: nothing yet)."""
     t0, t1 = snap.taken_at - snap.window_s, snap.taken_at
-    if first is None or first - t0 <= MOSTLY * snap.window_s:
+    if first is None or first - t0 <= NOTICEABLE * snap.window_s:
         return Reach()
     when = clock_time(first, tz)
     if snap.window_s > 86400.0:
