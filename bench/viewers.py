@@ -109,6 +109,8 @@ async def _measure(app: StreamlitApp, demo: DemoServer, viewers: list[Viewer],
             "rss_with_viewers_mib": _rss_mib(app.pid),
             "rss_slope_mib_per_h": _slope_per_h(rss[len(rss) // 10:]),
             "rss_slope_second_half_mib_per_h": _slope_per_h(rss[len(rss) // 2:]),
+            # over the measured run: the first sample (viewers settled) to the last
+            "rss_growth_mib": rss[-1][1] - rss[0][1] if rss else None,
             "rss_trace_mib": [round(r, 1) for _, r in rss[::max(1, len(rss) // 10)]]}
 
 

@@ -26,7 +26,7 @@ why_not = alert_controls.blocked(controls, src.read_only)
 REDRAW_S = max(1.0, src.settings.render_s)  # rules are evaluated once a second
 
 
-@st.fragment(run_every=REDRAW_S)
+@live.fragment(src, REDRAW_S)
 def tick() -> None:
     top = st.container()  # filled once the window below is known
     st.subheader("History")

@@ -18,7 +18,7 @@ from opta_stream.views.specs import EventsSpec
 src = routing.page_source(__file__)
 
 
-@st.fragment(run_every=src.settings.render_s)
+@live.fragment(src, src.settings.render_s)
 def tick(window_s: float, categories: tuple[str, ...], severities: tuple[str, ...],
          needle: str) -> None:
     spec = EventsSpec(src.key, viewer_zone(), window_s, categories, severities, needle,

@@ -16,7 +16,7 @@ from opta_stream.views.specs import MemorySpec
 src = routing.page_source(__file__)
 
 
-@st.fragment(run_every=src.settings.render_s)
+@live.fragment(src, src.settings.render_s)
 def tick(window_s: float) -> None:
     answer = sources.long_answer(src, "memory", window_s)
     spec = MemorySpec(src.key, viewer_zone(), window_s, answer, bands=src.settings.thresholds)

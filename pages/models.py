@@ -79,7 +79,7 @@ def model_row(model_id: str, row: Recording, view: ModelsView, blocked: str | No
         model_actions.show_action(model_actions.unload_origin(model_id), client, blocked)
 
 
-@st.fragment(run_every=src.settings.render_s)
+@live.fragment(src, src.settings.render_s)
 def tick() -> None:
     sources.want_reports(src, ("memory",))  # the Load form's fit estimate reads it
     spec = ModelsSpec(src.key, viewer_zone(), bands=src.settings.thresholds)

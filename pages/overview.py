@@ -16,7 +16,7 @@ from opta_stream.views.specs import OverviewSpec
 src = routing.page_source(__file__)
 
 
-@st.fragment(run_every=src.settings.render_s)
+@live.fragment(src, src.settings.render_s)
 def tick() -> None:
     spec = OverviewSpec(src.key, viewer_zone(), bands=src.settings.thresholds)
     live.show(src, spec, overview_page.build)

@@ -18,7 +18,7 @@ from opta_stream.views.specs import ServerSpec
 src = routing.page_source(__file__)
 
 
-@st.fragment(run_every=src.settings.render_s)
+@live.fragment(src, src.settings.render_s)
 def tick() -> None:
     sources.want_reports(src, server_page.WANTED)
     live.show(src, ServerSpec(src.key, viewer_zone()), server_page.build)

@@ -19,7 +19,7 @@ RANGE_KEY = "opta_usage_range"
 REDRAW_S = 5.0  # the ledger moves when a request finishes; no need for 2 Hz here
 
 
-@st.fragment(run_every=max(src.settings.render_s, REDRAW_S))
+@live.fragment(src, max(src.settings.render_s, REDRAW_S))
 def tick(days: int) -> None:
     spec = UsageSpec(src.key, viewer_zone(), days, bands=src.settings.thresholds)
     live.show(src, spec, usage_page.build)

@@ -22,6 +22,7 @@ from opta_stream.feed.feed import Feed
 from opta_stream.settings import Settings
 from opta_stream.store.core import Store
 from opta_stream.ui import session
+from opta_stream.ui.pace import Pace
 from opta_stream.ui.sources import AlertControls, FeedSources, Source, Sources
 from opta_stream.ui.tick_memo import SlotMemo
 
@@ -43,6 +44,7 @@ class StoreSources:
         self._fallback = fallback or FeedSources()
         self._memos: dict[float, SlotMemo] = {}
         self.memos_made = 0
+        self.paces: dict[float, Pace] = {}
 
     def source(self, conf: Settings, name: str | None, *, demo: bool = False) -> Source:
         store = self.stores if isinstance(self.stores, Store) else self.stores.get(name or "")
@@ -52,6 +54,13 @@ class StoreSources:
 
     def alerts(self) -> AlertControls | None:
         return self.controls
+
+    def pace(self, render_s: float) -> Pace:
+        """A pace whose window never closes (the interval stays ``render_s``) unless a
+        test puts its own in ``paces``."""
+        if render_s not in self.paces:
+            self.paces[render_s] = Pace(render_s, 1.0, clock=lambda: 0.0, cpu=lambda: 0.0)
+        return self.paces[render_s]
 
     def ticks(self, slot_s: float) -> SlotMemo:
         memo = self._memos.get(slot_s)

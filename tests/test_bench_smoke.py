@@ -30,6 +30,8 @@ REQUIRED_KEYS = {
     "viewer_hz_30_viewers", "viewer_hz_50_viewers", "upstream_connections_50_viewers",
     "rss_per_viewer_mib", "rss_kept_per_closed_session_mib", "viewer_hz_50_viewers_render_1s",
     "history_persist_cpu_pct", "history_load_s", "history_month_mb",
+    "viewer_hz_70_viewers", "viewer_hz_100_viewers", "viewers_ready_100_viewers",
+    "viewer_hz_min_100_viewers", "rss_growth_100_viewers_mib",
 }
 
 

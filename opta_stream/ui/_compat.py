@@ -1,4 +1,4 @@
-"""The Streamlit internals the running app uses: two Arrow converters, nothing else.
+"""The Streamlit internals the running app uses: two Arrow converters and the rerun timer.
 
 Private on purpose: pages and views never touch Streamlit's internals, only
 ``ui.drawing`` does, through here. Each item names the internal it leans on,
@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["STREAMLIT_CHECKED", "arrow_bytes", "arrow_table"]
+__all__ = ["STREAMLIT_CHECKED", "arrow_bytes", "arrow_table", "rerun_every"]
 
 STREAMLIT_CHECKED = "1.67.0"
 
@@ -40,3 +40,32 @@ def arrow_table(frame: Any) -> Any:
     from streamlit import dataframe_util
 
     return dataframe_util.convert_pandas_df_to_arrow_table(frame)
+
+
+def rerun_every(interval_s: float) -> bool:
+    """Tell this viewer's browser to rerun the fragment that is running every
+    ``interval_s`` from now on; False outside a fragment run.
+
+    Leans on the ``auto_rerun`` ForwardMsg that ``st.fragment(run_every=…)``
+    sends when a fragment is declared, the running fragment's id in
+    ``ThreadState.get().fragment_id``, and the frontend's ``handleAutoRerun``,
+    which replaces that fragment's timer when the interval differs (all checked
+    on 1.67.0). Why: the render interval stretches under load (``ui.pace``),
+    and the public way to change a fragment's interval is a full rerun of the
+    page for every viewer at the moment the app is busiest.
+    """
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+    from streamlit.runtime.scriptrunner_utils.script_run_context import (
+        ThreadState,
+        get_script_run_ctx,
+    )
+
+    ctx = get_script_run_ctx(suppress_warning=True)
+    fragment_id = ThreadState.get().fragment_id if ctx is not None else None
+    if ctx is None or not fragment_id:
+        return False
+    msg = ForwardMsg()
+    msg.auto_rerun.interval = float(interval_s)
+    msg.auto_rerun.fragment_id = fragment_id
+    ctx.enqueue(msg)
+    return True

@@ -9,26 +9,40 @@ its data into Arrow (``drawing.prepare``); every other viewer with an equal
 spec gets the very same recording, so the element messages are identical
 too. The cache key is the build and the spec, nothing assembled by hand: a
 spec is all a view reads besides its snapshot.
+
+Every live fragment is declared with ``fragment(src, base_s)``: it runs at
+the process's pace (``ui.pace``), which is ``base_s`` until the viewers ask
+for more redraws than the process can do and deliver; then every viewer's
+interval stretches alike, and each page says so at its top.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import functools
+import uuid
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, ParamSpec, Protocol, TypeVar
 
 import streamlit as st
 
 from opta_stream.snapshot import Health, Snapshot
 from opta_stream.ui import sources
+from opta_stream.ui._compat import rerun_every
 from opta_stream.ui.drawing import draw, prepare
+from opta_stream.ui.pace import Pace, PaceState
 from opta_stream.ui.sources import Source
 from opta_stream.ui.tick_memo import SlotMemo
 from opta_stream.views.recording import Recording
 
-__all__ = ["health_actions", "prepared", "show", "snapshot", "view", "view_many"]
+__all__ = ["busy_text", "fragment", "health_actions", "prepared", "show", "snapshot", "view",
+           "view_many"]
+
+VIEWER_KEY = "opta_viewer"  # one random id per browser session: whom the pace counts
+_EVERY_KEY = "opta_rerun_every_{:g}"  # the interval this session's browser was last told
 
 T = TypeVar("T")
+P = ParamSpec("P")
 
 
 class _Spec(Protocol):
@@ -44,6 +58,43 @@ class _Spec(Protocol):
 
 S = TypeVar("S", bound=_Spec)
 M = TypeVar("M")
+
+
+def _pace(src: Source) -> Pace:
+    return sources.current().pace(src.settings.render_s)
+
+
+def busy_text(state: PaceState, base_s: float) -> str:
+    """What a viewer reads while the app is saturated (empty while it is not)."""
+    if state.interval_s <= base_s:
+        return ""
+    return (f":material/hourglass_top: Busy: redrawn every {state.interval_s:g} s instead of "
+            f"{base_s:g} s, so that all {state.viewers} viewers keep getting redraws.")
+
+
+def fragment(src: Source, base_s: float) -> Callable[[Callable[P, None]], Callable[P, None]]:
+    """``st.fragment`` at the process's pace: declared with the interval of the moment,
+    and each run first counts itself, tells the browser a new interval when the pace
+    moved, and says so while the app is busy."""
+    pace = _pace(src)
+    key = _EVERY_KEY.format(base_s)
+    st.session_state[key] = declared = pace.interval_for(base_s)
+
+    def decorate(body: Callable[P, None]) -> Callable[P, None]:
+        @functools.wraps(body)
+        def run(*args: P.args, **kwargs: P.kwargs) -> None:
+            viewer = st.session_state.setdefault(VIEWER_KEY, uuid.uuid4().hex)
+            pace.ran(viewer)
+            every = pace.interval_for(base_s)
+            if every != st.session_state.get(key) and rerun_every(every):
+                st.session_state[key] = every
+            if text := busy_text(pace.state(), base_s):
+                st.caption(text)
+            body(*args, **kwargs)
+
+        return st.fragment(run_every=declared)(run)
+
+    return decorate
 
 
 def _ticks(src: Source) -> SlotMemo:

@@ -2,9 +2,10 @@
 
 ``Sources`` is the app's one test seam, injected as httpx tests hand a client
 a ``MockTransport``: ``source(conf, name)`` gives the Store (and admin client)
-of a server, and ``ticks(slot_s)`` the memo that shares a tick's work among
-viewers. The running app uses ``FeedSources``; a test installs its own
-(``use``) with Stores it fills itself, and the app runs the very same path
+of a server, ``ticks(slot_s)`` the memo that shares a tick's work among
+viewers, and ``pace(render_s)`` how often they redraw under load. The
+running app uses ``FeedSources``; a test installs its own (``use``) with
+Stores it fills itself, and the app runs the very same path
 as for users. Nothing in the app asks whether it is under test.
 
 ``FeedSources`` hands out ``shared_feed``s, an ``st.cache_resource``: one Feed
@@ -50,6 +51,7 @@ from opta_stream.settings import (
 from opta_stream.snapshot import LONG_WINDOW_S, RangeAnswer
 from opta_stream.store import Store
 from opta_stream.ui import session
+from opta_stream.ui.pace import BUDGET, Pace, usable_cores
 from opta_stream.ui.tick_memo import SlotMemo
 from opta_stream.watch.fleet_watch import Watch
 from opta_stream.watch.watch_plan import WatchPlan, plan_watch
@@ -105,6 +107,10 @@ class Sources(Protocol):
 
     def ticks(self, slot_s: float) -> SlotMemo:
         """The memo whose slots last ``slot_s``: one build per key and slot."""
+        ...
+
+    def pace(self, render_s: float) -> Pace:
+        """The process's render pace for the render interval ``render_s`` (``ui.pace``)."""
         ...
 
     def alerts(self) -> AlertControls | None:
@@ -177,6 +183,7 @@ class FeedSources:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
         self._memos: dict[float, SlotMemo] = {}
+        self._paces: dict[float, Pace] = {}
         self._lock = threading.Lock()
 
     def source(self, conf: Settings, name: str | None, *, demo: bool = False) -> Source:
@@ -194,6 +201,14 @@ class FeedSources:
             if memo is None:
                 memo = self._memos[slot_s] = SlotMemo(slot_s, max_keys=256, clock=self._clock)
             return memo
+
+    def pace(self, render_s: float) -> Pace:
+        with self._lock:
+            pace = self._paces.get(render_s)
+            if pace is None:
+                budget = BUDGET * min(1.0, usable_cores())  # one core at most: the GIL
+                pace = self._paces[render_s] = Pace(render_s, budget, clock=self._clock)
+            return pace
 
     def alerts(self) -> Watch:
         """The watch over the configured servers (secrets, then environment; never a
