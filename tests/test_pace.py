@@ -199,3 +199,30 @@ def test_an_app_that_is_not_busy_says_nothing_about_its_pace(filled_store, clean
 
     at = open_page(make_app(filled_store, client=FakeClient()), "overview")
     assert not [c.value for c in at.caption if "Busy" in c.value]
+
+
+def test_live_bodies_run_one_at_a_time_and_a_body_may_enter_again() -> None:
+    import threading
+
+    first_in, second_in, let_go = threading.Event(), threading.Event(), threading.Event()
+
+    def first() -> None:
+        with live.one_at_a_time():
+            with live.one_at_a_time():  # re-entrant: no deadlock in its own thread
+                first_in.set()
+                let_go.wait(10)
+
+    def second() -> None:
+        with live.one_at_a_time():
+            second_in.set()
+
+    a = threading.Thread(target=first, name="test-gate-a", daemon=True)
+    a.start()
+    assert first_in.wait(10)
+    b = threading.Thread(target=second, name="test-gate-b", daemon=True)
+    b.start()
+    assert not second_in.wait(0.3), "a second body ran while the first held the gate"
+    let_go.set()
+    assert second_in.wait(10), "the second body never ran after the first left"
+    a.join(10)
+    b.join(10)
