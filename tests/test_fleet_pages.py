@@ -286,3 +286,19 @@ def test_servers_prometheus_has_no_series_for_are_named_once() -> None:
                     "c. Prometheus at p:9090 has no series for a (instance = 'a:1'), "
                     "b (instance = 'b:1'): does it scrape their /admin/metrics, with that "
                     "label?")
+
+
+def test_the_history_chart_grows_with_its_legend() -> None:
+    """Twenty names in two legend columns are ten rows: the chart grows by the rows past
+    two, so its plot keeps its height (at 260 px the legend took it all)."""
+    from opta_stream.views.fleet_page import build_history
+    from opta_stream.views.specs import FleetHistorySpec
+
+    def height(n: int) -> int:
+        snaps = [Store(f"http://s{i}.test:1", clock=lambda: T0).snapshot(3600.0)
+                 for i in range(n)]
+        spec = FleetHistorySpec(tuple(s.server for s in snaps), tuple(f"s{i}" for i in range(n)),
+                                "UTC", 3600.0, (None,) * n)
+        (chart,) = [op for op in build_history(spec, snaps).walk() if hasattr(op, "spec")]
+        return chart.spec["height"]
+    assert [height(n) for n in (3, 4, 5, 20)] == [260, 260, 278, 260 + 8 * 18]

@@ -14,6 +14,7 @@ Prometheus was not used where it was set but gave nothing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
@@ -40,10 +41,11 @@ from opta_stream.views.recording import Block, Recording
 from opta_stream.views.specs import OVERVIEW_S, FleetCardSpec, FleetHistorySpec
 from opta_stream.views.verdict import badge_label, verdict_text
 
-__all__ = ["CardView", "Line", "build_card", "build_history", "history_caption", "history_spec",
-           "pick"]
+__all__ = ["CardView", "Line", "build_card", "build_history", "history_caption", "history_height",
+           "history_spec", "pick"]
 
 MODELS_SHOWN = 3
+HISTORY_PX, LEGEND_ROW_PX = 260, 18
 Line = tuple[str, np.ndarray, np.ndarray]  # server name, unix-second times, tokens/s
 
 
@@ -181,13 +183,20 @@ def build_history(spec: FleetHistorySpec, snaps: Sequence[Snapshot]) -> Recordin
     window = (t1 - spec.window_s, t1)
     out.chart(lines_plan("fleet_history", long_frame(lines, "tokens_per_second"),
                          window=window, axis=TimeAxis.for_window(spec.window_s, spec.tz),
-                         height=260, spec=history_spec(spec.names)),
+                         height=history_height(len(spec.names)),
+                         spec=history_spec(spec.names)),
               key="fleet_history_chart")
     if not any(np.isfinite(values).any() for _, _, values in lines):
         out.caption(f":material/hourglass_empty: No tokens/s recorded in the last "
                     f"{window_label(spec.window_s)} yet, for any server.")
     out.caption(history_caption(sources))
     return out
+
+
+def history_height(lines: int) -> int:
+    """The chart's height with its legend: 260 px holds two rows of names (the legend has
+    two columns); each row past them adds its own, so the plot keeps its height with 20."""
+    return HISTORY_PX + LEGEND_ROW_PX * max(0, math.ceil(lines / 2) - 2)
 
 
 def history_spec(names: Sequence[str]) -> LineSpec:
