@@ -118,7 +118,7 @@ def sidebar(src: sources.Source, found: Fleet, page: str) -> None:
         if chosen is not None:
             server_panel.selector(found, chosen)
         if page == "Fleet":
-            st.caption(":material/lan: Each server's health is on its card.")
+            st.caption(":material/lan: Each server's health is on its card or table row.")
         else:
             history_line(src)
         if chosen is not None:

@@ -260,7 +260,8 @@ def _payload(results: list[Result], quick: bool, started: str, where: str,
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description="Opta Stream benchmarks.")
-    parser.add_argument("--quick", action="store_true", help="shorter measurements (about 15 minutes in all)")
+    parser.add_argument("--quick", action="store_true",
+                        help="shorter measurements (about 15 minutes in all)")
     parser.add_argument("--only", nargs="*", choices=[*MEASURES, "soak"], default=None)
     args = parser.parse_args(argv)
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # children stop in finally

@@ -12,8 +12,8 @@ import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["cached_values", "record_media", "resource_value_key", "session_fields",
-           "use_navigation_mode"]
+__all__ = ["cached_values", "record_forward_msgs", "record_media", "resource_value_key",
+           "session_fields", "use_navigation_mode"]
 
 
 def use_navigation_mode(monkeypatch: Any) -> None:
@@ -89,3 +89,27 @@ def session_fields(at: Any) -> dict[str, Any]:
     fields: widget states, values, ids), by field name."""
     state = at._session_state._state
     return {f.name: getattr(state, f.name) for f in dataclasses.fields(state)}
+
+
+
+def record_forward_msgs(monkeypatch: Any, *kinds: str) -> list[Any]:
+    """Every forward message of ``kinds`` (``"auto_rerun"``, ``"navigation"``…) a run
+    enqueues, in order.
+
+    Why: AppTest turns only deltas into its element tree; a fragment's timer
+    (``auto_rerun``, from ``streamlit.runtime.fragment``: its ``run_every``) and
+    the app's pages with their URL paths (``navigation``) stay in its script
+    runner's ``ForwardMsgQueue``, so this records each one as it is enqueued.
+    """
+    from streamlit.runtime.forward_msg_queue import ForwardMsgQueue
+
+    seen: list[Any] = []
+    enqueue = ForwardMsgQueue.enqueue
+
+    def recording_enqueue(self: Any, msg: Any) -> None:
+        if msg.WhichOneof("type") in kinds:
+            seen.append(msg)
+        enqueue(self, msg)
+
+    monkeypatch.setattr(ForwardMsgQueue, "enqueue", recording_enqueue)
+    return seen

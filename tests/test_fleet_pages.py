@@ -20,7 +20,6 @@ from test_app_pages import APP
 from opta_stream.snapshot import Health, RangeAnswer, RangeLine
 from opta_stream.store import Store
 from opta_stream.ui import server_panel, session, sources
-from opta_stream.ui.timing import redraw_s
 from opta_stream.views.fleet_order import CardFacts, order, rank, trouble
 from opta_stream.views.fleet_page import history_caption, pick
 
@@ -220,20 +219,15 @@ def test_dead_and_html_servers_say_so_on_their_cards(clean_env, app_shutdown, ht
         demo.stop()
 
 
-def test_many_cards_redraw_less_often() -> None:
-    assert [redraw_s(n, 0.5) for n in (1, 5, 6, 10, 11, 20)] == [0.5, 0.5, 1.0, 1.0, 1.5, 2.0]
-    assert redraw_s(20, 1.0) == 4.0
-
-
-def test_the_fleet_page_says_how_often_it_redraws_past_five_servers(clean_env) -> None:
+def test_past_five_servers_the_page_is_a_table_and_the_sidebar_has_no_verdict(
+        clean_env) -> None:
     names = tuple(f"s{i}" for i in range(6))
     found = {n: fill_store(Store(f"http://{n}.test:1234", clock=lambda: T0), T0) for n in names}
     at = fleet_app(found, servers=server_tables(*names)).run()
     assert not at.exception
-    assert card_names(at) and len(card_names(at)) == 6
-    assert "redrawn every 1 s" in " ".join(c.value for c in at.main.caption)
-    # no verdict of its own in the sidebar: each card has its server's
-    assert ":material/lan: Each server's health is on its card." in [
+    assert not card_names(at) and len(at.main.dataframe[0].value) == 6
+    # no verdict of its own in the sidebar: each row has its server's
+    assert ":material/lan: Each server's health is on its card or table row." in [
         c.value for c in at.sidebar.caption]
 
     def verdict_shown(app: AppTest) -> bool:  # the page's verdict line ("… events/s …")
@@ -241,8 +235,6 @@ def test_the_fleet_page_says_how_often_it_redraws_past_five_servers(clean_env) -
     assert not any("events/s" in c.value for c in at.sidebar.caption)
     at.switch_page("pages/memory.py").run()
     assert verdict_shown(at)  # other pages show the selected server's verdict at their top
-    few = fleet_app(stores()).run()
-    assert "redrawn" not in " ".join(c.value for c in few.main.caption)
 
 
 def test_fleet_history_has_a_line_per_server_and_names_its_source(clean_env) -> None:
@@ -286,3 +278,19 @@ def test_servers_prometheus_has_no_series_for_are_named_once() -> None:
                     "c. Prometheus at p:9090 has no series for a (instance = 'a:1'), "
                     "b (instance = 'b:1'): does it scrape their /admin/metrics, with that "
                     "label?")
+
+
+def test_the_history_chart_grows_with_its_legend() -> None:
+    """Twenty names in two legend columns are ten rows: the chart grows by the rows past
+    two, so its plot keeps its height (at 260 px the legend took it all)."""
+    from opta_stream.views.fleet_page import build_history
+    from opta_stream.views.specs import FleetHistorySpec
+
+    def height(n: int) -> int:
+        snaps = [Store(f"http://s{i}.test:1", clock=lambda: T0).snapshot(3600.0)
+                 for i in range(n)]
+        spec = FleetHistorySpec(tuple(s.server for s in snaps), tuple(f"s{i}" for i in range(n)),
+                                "UTC", 3600.0, (None,) * n)
+        (chart,) = [op for op in build_history(spec, snaps).walk() if hasattr(op, "spec")]
+        return chart.spec["height"]
+    assert [height(n) for n in (3, 4, 5, 20)] == [260, 260, 278, 260 + 8 * 18]

@@ -13,6 +13,7 @@ import dataclasses
 from collections.abc import Callable
 from typing import Any
 
+import pandas as pd
 import pytest
 from app_sources import StoreSources
 from conftest import MODEL_A, SERVER, T0, fill_store
@@ -27,6 +28,7 @@ from opta_stream.ui.sources import Source
 from opta_stream.views import (
     events_page,
     fleet_page,
+    fleet_table,
     memory_page,
     models_page,
     overview_page,
@@ -36,10 +38,11 @@ from opta_stream.views import (
     usage_page,
 )
 from opta_stream.views.event_rows import CATEGORIES, SEVERITIES
-from opta_stream.views.recording import Download, Recording
+from opta_stream.views.recording import Download, Recording, Table
 from opta_stream.views.specs import (
     EventsSpec,
     FleetCardSpec,
+    FleetTableSpec,
     MemorySpec,
     ModelsSpec,
     OverviewSpec,
@@ -189,7 +192,8 @@ def metric_values(rec: Recording) -> dict[str, str]:
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.integers(min_value=0, max_value=2**32 - 1))
 def test_every_page_shows_the_same_figure_for_the_same_snapshot_and_window(seed) -> None:
-    """The Overview, the Requests page at 5 min, a Fleet card and the alerts agree."""
+    """The Overview, the Requests page at 5 min, a Fleet card, a Fleet table row and the
+    alerts agree."""
     import random
 
     from opta_stream.figures.alert_reading import reading
@@ -213,6 +217,15 @@ def test_every_page_shows_the_same_figure_for_the_same_snapshot_and_window(seed)
         assert overview[label] == requests.get(label, overview[label]), label
     assert f"{overview[f'p95 latency · {w}']}" in line
     assert f"{overview[f'Error rate · {w}']}" in line
+    rows = next(op.data for op in fleet_table.build_table(
+        FleetTableSpec((src.key,), ("s",)), [snap]).walk() if isinstance(op, Table))
+    row = {k: None if pd.isna(v) else v for k, v in rows.iloc[0].items()
+           if k not in ("tokens", "status")}
+    assert seconds(row["p95"]) == overview[f"p95 latency · {w}"]
+    assert number(row["errors"], ".1f", " %") == overview[f"Error rate · {w}"]
+    assert number(row["queued"], ".0f") == overview["Queued · now"]
+    assert number(row["tokens_now"]) == overview["Tokens / s · now"]
+    assert number(row["memory"], ".0f", " %") == overview["Memory · now"]
     alert = reading(snap)
     assert seconds(alert["p95_latency_s"]) == overview[f"p95 latency · {w}"]
     assert number(alert["error_rate_pct"], ".1f", " %") == overview[f"Error rate · {w}"]

@@ -112,6 +112,8 @@ def _one(op: Op, where: Any) -> None:  # noqa: C901 - one branch per element kin
             extra["height"] = op.height
         if op.row_height is not None:
             extra["row_height"] = op.row_height
+        if op.placeholder is not None:
+            extra["placeholder"] = op.placeholder
         where.dataframe(op.data, hide_index=op.hide_index, width="stretch", key=op.key,
                         column_config=column_config(op.columns) or None, **extra)
     elif isinstance(op, Download):

@@ -14,6 +14,7 @@ Prometheus was not used where it was set but gave nothing.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import tzinfo
@@ -27,7 +28,7 @@ from opta_stream.charts.parts import MODEL_COLORS, TimeAxis
 from opta_stream.charts.small_charts import gauge_plan, sparkline_plan
 from opta_stream.charts.throughput_lines import TOTAL, line_rows
 from opta_stream.figures import freshness
-from opta_stream.figures.headline import headline
+from opta_stream.figures.headline import Headline, headline
 from opta_stream.figures.levels import LEVEL_COLORS, Level, errors_level, latency_level, queue_level
 from opta_stream.figures.memory import memory_pct
 from opta_stream.figures.serving_totals import seconds
@@ -40,10 +41,11 @@ from opta_stream.views.recording import Block, Recording
 from opta_stream.views.specs import OVERVIEW_S, FleetCardSpec, FleetHistorySpec
 from opta_stream.views.verdict import badge_label, verdict_text
 
-__all__ = ["CardView", "Line", "build_card", "build_history", "history_caption", "history_spec",
-           "pick"]
+__all__ = ["MODELS_SHOWN", "CardView", "Line", "build_card", "build_history", "card_facts",
+           "history_caption", "history_height", "history_spec", "pick"]
 
 MODELS_SHOWN = 3
+HISTORY_PX, LEGEND_ROW_PX = 260, 18
 Line = tuple[str, np.ndarray, np.ndarray]  # server name, unix-second times, tokens/s
 
 
@@ -119,14 +121,19 @@ def _colored(text: str, level: Level | None) -> str:
     return f"**{text}**" if level is None else f":{LEVEL_COLORS[level]}[**{text}**]"
 
 
+def card_facts(name: str, snap: Snapshot, h: Headline) -> CardFacts:
+    """What ranks a server (its card, or its row in the Fleet table), from its snapshot
+    and its headline over the Overview's window."""
+    error_ratio = None if h.error_rate_pct is None else h.error_rate_pct / 100.0
+    return CardFacts(name, snap.health.state, h.memory_pct, h.memory_threshold_pct,
+                     error_ratio, h.queued, len(snap.alerts.firing))
+
+
 def build_card(spec: FleetCardSpec, snap: Snapshot) -> CardView:
     """One server's card and the facts that rank it."""
     tz = zone(spec.tz)
     h = headline(snap, OVERVIEW_S)
-    g = snap.gauges
-    error_ratio = None if h.error_rate_pct is None else h.error_rate_pct / 100.0
-    facts = CardFacts(spec.name, snap.health.state, memory_pct(g), g.threshold_pct,
-                      error_ratio, h.queued, len(snap.alerts.firing))
+    facts = card_facts(spec.name, snap, h)
     out = Recording()
     box = out.container(border=True)
     box.page_link("pages/overview.py", label=f"**{spec.name}**", icon=":material/dns:",
@@ -181,13 +188,20 @@ def build_history(spec: FleetHistorySpec, snaps: Sequence[Snapshot]) -> Recordin
     window = (t1 - spec.window_s, t1)
     out.chart(lines_plan("fleet_history", long_frame(lines, "tokens_per_second"),
                          window=window, axis=TimeAxis.for_window(spec.window_s, spec.tz),
-                         height=260, spec=history_spec(spec.names)),
+                         height=history_height(len(spec.names)),
+                         spec=history_spec(spec.names)),
               key="fleet_history_chart")
     if not any(np.isfinite(values).any() for _, _, values in lines):
         out.caption(f":material/hourglass_empty: No tokens/s recorded in the last "
                     f"{window_label(spec.window_s)} yet, for any server.")
     out.caption(history_caption(sources))
     return out
+
+
+def history_height(lines: int) -> int:
+    """The chart's height with its legend: 260 px holds two rows of names (the legend has
+    two columns); each row past them adds its own, so the plot keeps its height with 20."""
+    return HISTORY_PX + LEGEND_ROW_PX * max(0, math.ceil(lines / 2) - 2)
 
 
 def history_spec(names: Sequence[str]) -> LineSpec:

@@ -114,6 +114,7 @@ class Table:
     height: int | None = None
     row_height: int | None = None
     hide_index: bool = True
+    placeholder: str | None = None  # what a missing value shows (None: Streamlit's "None")
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,8 +207,9 @@ class Block:
 
     def table(self, frame: pd.DataFrame, *, key: str | None = None,
               columns: Mapping[str, Column] | None = None, height: int | None = None,
-              row_height: int | None = None) -> None:
-        self._add(Table(frame, key, dict(columns or {}), height, row_height))
+              row_height: int | None = None, placeholder: str | None = None) -> None:
+        self._add(Table(frame, key, dict(columns or {}), height, row_height,
+                        placeholder=placeholder))
 
     def download(self, data: bytes | Callable[[], bytes], *, file_name: str, key: str,
                  help: str, label: str = "Download CSV", mime: str = "text/csv") -> None:

@@ -21,8 +21,9 @@ from opta_stream.settings import Thresholds
 from opta_stream.snapshot import RangeAnswer
 
 __all__ = [
-    "AlertsSpec", "EventsSpec", "FleetCardSpec", "FleetHistorySpec", "MemorySpec", "ModelsSpec",
-    "OverviewSpec", "RequestsSpec", "ServerSpec", "Spec", "ThroughputSpec", "UsageSpec",
+    "AlertsSpec", "EventsSpec", "FleetCardSpec", "FleetHistorySpec", "FleetTableSpec",
+    "MemorySpec", "ModelsSpec", "OverviewSpec", "RequestsSpec", "ServerSpec", "Spec",
+    "ThroughputSpec", "UsageSpec",
 ]
 
 OVERVIEW_S = 300.0  # the Overview's and the Fleet cards' window (figures.headline.RECENT_S)
@@ -136,6 +137,21 @@ class FleetCardSpec(Spec):
 
     name: str
     url: str
+
+
+@dataclass(frozen=True, slots=True)
+class FleetTableSpec:
+    """Every server's row in the Fleet table: one snapshot per server, in order, over the
+    Overview's window. No time zone: the table shows no clock time, so every viewer of a
+    slot shares one."""
+
+    servers: tuple[str, ...]  # each server's Store key
+    names: tuple[str, ...]
+    bands: Thresholds = field(default=DEFAULT_BANDS, kw_only=True)
+
+    @property
+    def snapshot_s(self) -> float:
+        return OVERVIEW_S
 
 
 @dataclass(frozen=True, slots=True)
