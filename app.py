@@ -7,7 +7,11 @@ banner when no server is configured (the health banner is the first
 thing of each page's view, ``views.verdict.banner``). Pages get their data from
 ``opta_stream.ui.sources.source()``; nothing here talks to the server. Every run
 makes sure the process's watch runs (``sources.current().alerts()``): every
-configured server recorded and its alerts evaluated, whichever page is open.
+configured server recorded and its alerts evaluated, whichever page is open. It
+is asked for after the page, which does not need it: the first run draws the
+page's figures without waiting to import and start the alerting. The first run
+starts the server's feed before it imports the views (``history_line``), so the
+first poll is under way while they load.
 """
 
 from __future__ import annotations
@@ -18,8 +22,7 @@ import streamlit as st
 
 from opta_stream.errors import ConfigError
 from opta_stream.settings import Fleet
-from opta_stream.ui import live, routing, server_panel, session, sources
-from opta_stream.views.verdict import history_caption
+from opta_stream.ui import routing, server_panel, session, sources
 
 DEMO_BANNER = (
     "No server configured — showing the embedded demo server with simulated load. "
@@ -68,6 +71,11 @@ def navigation(found: Fleet) -> list[st.Page]:
 def history_line(src: sources.Source) -> None:
     """Where history is kept and how far back it reaches (not a verdict: the server's
     health is at the top of each page, from the page's own snapshot)."""
+    # Imported here, after the feed started: its first poll is answered while the views'
+    # modules (pandas, Altair) load on the first run, instead of after.
+    from opta_stream.ui import live
+    from opta_stream.views.verdict import history_caption
+
     st.caption(history_caption(live.snapshot(src, 1.0)))
 
 
@@ -143,7 +151,6 @@ def main() -> None:
         st.switch_page(deep_link)
     session.remember(found)
     try:
-        sources.current().alerts()  # the watch: every configured server, from the first run
         src = sources.source()
     except ConfigError as exc:
         st.error(f"The configured server cannot be used: {exc}")
@@ -151,8 +158,20 @@ def main() -> None:
     sidebar(src, found, nav.title)
     if src.is_demo:
         st.info(DEMO_BANNER, icon=":material/science:")
-    with routing.frame():
-        nav.run()
+    try:
+        with routing.frame():
+            nav.run()
+    finally:  # also when the page stops or switches: the watch runs from the first run on
+        watch()
+
+
+def watch() -> None:
+    """The process's watch: every configured server (or the demo) recorded and its alerts
+    evaluated, whichever page is open; started by the first run, after its page."""
+    try:
+        sources.current().alerts()
+    except ConfigError as exc:
+        st.error(f"Alerts cannot run: {exc}")
 
 
 main()

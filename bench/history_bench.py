@@ -117,13 +117,15 @@ class _Frame:
     data: str
 
 
-def simulate(path: str, hours: float, rate_hz: int = 50, start: float = START) -> dict[str, Any]:
-    """``hours`` of the demo's simulation from ``start`` into a Store and its history file."""
+def simulate(path: str, hours: float, rate_hz: int = 50, start: float = START,
+             identity: str = IDENTITY) -> dict[str, Any]:
+    """``hours`` of the demo's simulation from ``start`` into a Store and its history file,
+    recorded under ``identity``."""
     now = [start]
     clock = lambda: now[0]  # noqa: E731
     sim = Simulation("rich", rng=random.Random(0), clock=clock)
-    store = Store(IDENTITY, clock=clock)
-    writer = HistoryWriter(store, HistorySettings(path), IDENTITY, clock=clock)
+    store = Store(identity, clock=clock)
+    writer = HistoryWriter(store, HistorySettings(path), identity, clock=clock)
     writer.open_and_load()
     prev: tuple[MetricsReading, float] | None = None
     steps = np.arange(rate_hz) / rate_hz
@@ -154,9 +156,9 @@ def simulate(path: str, hours: float, rate_hz: int = 50, start: float = START) -
 
 
 def build_month(path: str, hours: float, days: float = 30.0,
-                start: float = START) -> dict[str, Any]:
+                start: float = START, identity: str = IDENTITY) -> dict[str, Any]:
     """Simulate ``hours``, copy them back in time to ``days``, prune as the app does."""
-    sim = simulate(path, hours, start=start)
+    sim = simulate(path, hours, start=start, identity=identity)
     span = hours * 3600.0
     copies = math.ceil(days * DAY_S / span) - 1
     conn = sqlite3.connect(path, isolation_level=None)

@@ -122,6 +122,35 @@ def browser(quick: bool) -> list[Result]:
                     f"missed {again['missed']}")]
 
 
+def first_numbers(quick: bool) -> list[Result]:
+    """``streamlit run app.py`` (the demo, an empty history folder) to the Overview's first
+    figure in headless Chromium; the full run also starts from 30 days of history."""
+    import tempfile
+
+    from bench.first_numbers import measure_first_numbers, month_of_history
+
+    def note(m: dict[str, Any], what: str) -> str:
+        def at(key: str) -> str:
+            return "?" if m[key] is None else f"{m[key]:.2f}"
+        return (f"{what}; {m['rounds']} starts, each {m['times_s']} s, missed "
+                f"{len(m['missed'])}; medians: port accepting {at('accepting_median_s')} s, "
+                f"first element {at('page_median_s')} s, first tile {at('tile_median_s')} s")
+
+    m = measure_first_numbers(rounds=3 if quick else 5)
+    out = [_result("first_numbers_s", "first numbers", m["median_s"], "s", "<= 3",
+                   lambda v: v <= 3.0 and not m["missed"],
+                   note(m, f"median; max {m['max_s']} s; spawn to the Overview's Memory tile "
+                           "showing a figure, an empty history folder"))]
+    if not quick:
+        with tempfile.TemporaryDirectory(prefix="opta-first-month-") as folder:
+            month = measure_first_numbers(rounds=3, history=month_of_history(folder))
+        out.append(_result("first_numbers_month_s", "first numbers, 30 d", month["median_s"],
+                           "s", "<= 3", lambda v: v <= 3.0 and not month["missed"],
+                           note(month, f"median; max {month['max_s']} s; the same, each start "
+                                       "finding 30 days of the demo's history")))
+    return out
+
+
 def history(quick: bool) -> list[Result]:
     """History: the writer at 50 Hz ingest, loading a start from a simulated month, its size."""
     from bench.history_bench import main as measure_history
@@ -178,6 +207,7 @@ MEASURES: dict[str, tuple[Measure, tuple[str, ...]]] = {
         "viewer_hz_50_viewers_render_1s", "server_cpu_pct_50_viewers_render_1s")),
     "sessions": (sessions, ("rss_kept_per_closed_session_mib",)),
     "browser": (browser, ("event_to_browser_ms_p95", "live_again_s_max")),
+    "first_numbers": (first_numbers, ("first_numbers_s", "first_numbers_month_s")),
     "history": (history, ("history_persist_cpu_pct", "history_persist_vs_ingest",
                           "history_load_s", "history_load_vs_bare", "history_month_mb")),
     "fleet": (fleet, FLEET_KEYS),

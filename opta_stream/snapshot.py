@@ -101,9 +101,10 @@ class Usage:
 class HistoryState:
     """Where this server's history is kept, in words a page can show.
 
-    ``state``: "off" (no history path), "recording", "reading" (another process
-    records this server; this one only read what was there), "memory" (the file
-    cannot be written: recording in memory only) or "starting".
+    ``state``: "off" (no history path), "loading" (the file is read while the feed
+    already records), "recording", "reading" (another process records this
+    server; this one only read what was there) or "memory" (the file cannot be
+    written: recording in memory only).
     ``since`` is the oldest recorded time; ``ephemeral`` says the disk is wiped
     on restart (Streamlit Community Cloud).
     """

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,20 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import common, history_bench, ingest, protocol, run, soak, tick, viewer_measures, viewers  # noqa: E402
+from support import require_chromium  # noqa: E402
+
+from bench import (  # noqa: E402
+    common,
+    first_numbers,
+    history_bench,
+    ingest,
+    protocol,
+    run,
+    soak,
+    tick,
+    viewer_measures,
+    viewers,
+)
 from opta_stream.demo.server import DemoServer  # noqa: E402
 
 REQUIRED_KEYS = {
@@ -29,7 +43,7 @@ REQUIRED_KEYS = {
     "viewer_cost_vs_floor_memory", "viewer_cost_vs_floor_models", "viewer_cost_vs_floor_events",
     "viewer_hz_30_viewers", "viewer_hz_50_viewers", "upstream_connections_50_viewers",
     "rss_per_viewer_mib", "rss_kept_per_closed_session_mib", "viewer_hz_50_viewers_render_1s",
-    "history_persist_cpu_pct", "history_load_s", "history_month_mb",
+    "history_persist_cpu_pct", "history_load_s", "history_month_mb", "first_numbers_s",
     "viewer_hz_70_viewers", "viewer_hz_100_viewers", "viewers_ready_100_viewers",
     "viewer_hz_min_100_viewers", "rss_growth_100_viewers_mib",
 }
@@ -204,3 +218,19 @@ def test_history_month_and_load_run_on_a_small_span(tmp_path):
     assert month["copies"] == 239 and month["rows"]["tiers"] > 0 and month["file_bytes"] > 0
     load = history_bench.measure_load(path, month["end"], runs=1, days=0.5)
     assert load["rows_read"] > 0 and load["throughput_points_30d"] > 0
+
+
+@pytest.mark.browser
+@pytest.mark.timeout(120)
+def test_first_numbers_times_a_cold_start_to_a_figure(tmp_path):
+    """One ``streamlit run app.py`` (the demo) timed to the Overview's first figure, starting
+    from a small history file of the demo's (the full run uses a month)."""
+    require_chromium()
+    path = str(tmp_path / "h.sqlite3")
+    history_bench.build_month(path, hours=0.02, days=0.1, start=time.time() - 72.0,
+                              identity="demo")
+    m = first_numbers.measure_first_numbers(rounds=1, history=path)
+    assert not m["missed"], m["missed"]
+    [run] = m["runs"]
+    assert 0 < run["accepting_s"] <= run["page_s"] <= run["tile_s"] <= run["number_s"]
+    assert run["value"] not in ("", first_numbers.UNKNOWN) and m["median_s"] == run["number_s"]

@@ -22,10 +22,24 @@ from dataclasses import replace
 
 from opta_stream.alerting.delivery import BACKOFF_BASE_S, BACKOFF_CAP_S
 from opta_stream.cli.args import CliError
+from opta_stream.snapshot import HistoryState
+from opta_stream.store.core import Store
 from opta_stream.watch.fleet_watch import Watch
 from opta_stream.watch.watch_plan import plan_watch
 
 __all__ = ["run_record"]
+
+LOAD_WAIT_S = 60.0  # the longest the start line waits for a history file to load
+
+
+def _loaded(store: Store) -> HistoryState:
+    """Where the store's history ends up (it loads in the writer's thread)."""
+
+    def where() -> HistoryState | None:
+        state = store.snapshot(1.0).history
+        return None if state.state == "loading" else state
+
+    return store.wait_for(where, LOAD_WAIT_S) or store.snapshot(1.0).history
 
 
 def run_record(secrets: Mapping, environ: Mapping, server: str | None, path: str,
@@ -41,7 +55,7 @@ def run_record(secrets: Mapping, environ: Mapping, server: str | None, path: str
         signal.signal(sig, lambda *_: done.set())
     watch = Watch(plan, backoff=retry_s).start()
     for feed in watch.feeds.values():
-        state = feed.store.snapshot(1.0).history
+        state = _loaded(feed.store)
         print(f"opta_stream record: {feed.url} into {path} ({state.state}"
               f"{': ' + state.message if state.message else ''})", file=sys.stderr, flush=True)
     config = plan.config

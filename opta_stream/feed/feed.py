@@ -9,7 +9,8 @@ once. A rejected key is re-checked every ``key_recheck_s`` (or on
 ``retry_now()``). Each thread runs ``supervise.supervised``: a bug is logged,
 reported and the thread restarted. Streamed samples go through
 ``clock.ServerClock``, so a skewed server clock never blanks the live chart.
-With ``history`` on, the Store starts from the file (``history.writer``).
+With ``history`` on, the file loads in the writer's thread while the feed
+already records (``history.writer``): the first poll goes out at once.
 
 Heartbeats are no proof of life: Opta LMX, once told to stop, refuses new
 connections but keeps an open event stream beating, and waits for its
@@ -128,8 +129,8 @@ class Feed:
             if self._started or self._stop.is_set():
                 return self
             self._started = True
-            if self.history is not None:  # before any live row, so the loaded ones come first
-                self.history.open_and_load()
+            if self.history is not None:  # first: the file loads in its thread, and the
+                self.history.start()  # Store keeps what the threads below record meanwhile
             self._threads = [
                 threading.Thread(target=self._supervise, args=(role, body),
                                  name=f"opta-{name} {self.label}", daemon=True)
@@ -138,8 +139,6 @@ class Feed:
                                          (POLLER, "reports", self._run_reports))]
         for thread in self._threads:
             thread.start()
-        if self.history is not None:
-            self.history.start()
         return self
 
     def stop(self, timeout: float = 5.0) -> None:

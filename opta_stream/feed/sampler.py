@@ -119,6 +119,8 @@ class Sampler:
         self._round = 0
         self._failing: dict[str, str] = {}  # endpoint → why it fails
         self._uptime: tuple[float, float] | None = None  # (uptime, when it was read)
+        self._first_uptime: tuple[float, float] | None = None  # the first reading of it
+        self._off_checked = False  # "restarted while the dashboard was off" was decided
         self.key_rejected = False  # an endpoint refused the key in the last round
 
     @property
@@ -204,6 +206,8 @@ class Sampler:
         if uptime is None:
             return
         last, self._uptime = self._uptime, (uptime, now)
+        if self._first_uptime is None:
+            self._first_uptime = (uptime, now)
         started = now - uptime  # when the server (re)started: where its marker belongs
         if last is not None and uptime + UPTIME_SLACK_S < last[0] + (now - last[1]):
             self._rate.restarted()  # its counters restarted too: no second "reset" message
@@ -213,12 +217,22 @@ class Sampler:
             self._store.log("server_restarted", f"Server restarted: uptime {duration(last[0])} "
                             f"→ {duration(uptime)}", severity="warning", at=started)
             return
+        self._check_off_restart()
+
+    def _check_off_restart(self) -> None:
+        """Once, from the first uptime read, as soon as history has loaded (it loads while
+        the feed polls): was the server younger then than the time since this server was
+        last recorded? Then it restarted while the dashboard was off."""
+        first = self._first_uptime
+        if first is None or self._off_checked or self._store.loading_history:
+            return
+        self._off_checked = True
         until = self._store.recorded_until
-        if last is None and until is not None and started > until + UPTIME_SLACK_S:
-            # The first reading since the dashboard started, and the server is younger
-            # than the time since this server was last recorded: it restarted meanwhile.
+        uptime, seen = first
+        started = seen - uptime
+        if until is not None and started > until + UPTIME_SLACK_S:
             self._store.log("server_restarted", f"Server restarted while the dashboard was off "
-                            f"(up {duration(uptime)}; last recorded {duration(now - until)} "
+                            f"(up {duration(uptime)}; last recorded {duration(seen - until)} "
                             "ago)", severity="warning", at=started)
 
     def _poll_metrics(self) -> bool:

@@ -36,29 +36,29 @@ SERIES: dict[tuple[str, float], int] = {
 }
 
 _DDL = """
-CREATE TABLE servers (id INTEGER PRIMARY KEY, identity TEXT NOT NULL UNIQUE);
-CREATE TABLE runs (id INTEGER PRIMARY KEY, server INTEGER NOT NULL,
-                   started_at REAL NOT NULL, last_at REAL NOT NULL);
-CREATE TABLE names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
-CREATE TABLE tiers (server INTEGER NOT NULL, series INTEGER NOT NULL, run INTEGER NOT NULL,
-                    idx INTEGER NOT NULL, ts REAL NOT NULL, sum REAL, lo REAL, hi REAL,
-                    count INTEGER, seg INTEGER, model INTEGER,
-                    PRIMARY KEY (server, series, run, idx)) WITHOUT ROWID;
-CREATE INDEX tiers_ts ON tiers (server, series, ts);
-CREATE TABLE serving (server INTEGER NOT NULL, run INTEGER NOT NULL, ts REAL NOT NULL,
-                      key INTEGER NOT NULL, bounds INTEGER, row BLOB NOT NULL,
-                      PRIMARY KEY (server, run, ts, key)) WITHOUT ROWID;
-CREATE INDEX serving_ts ON serving (server, ts);
-CREATE TABLE usage (server INTEGER NOT NULL, model INTEGER NOT NULL, bucket REAL NOT NULL,
-                    requests REAL, errors REAL, prompt_tokens REAL, completion_tokens REAL,
-                    busy_s REAL, PRIMARY KEY (server, model, bucket)) WITHOUT ROWID;
-CREATE TABLE events (server INTEGER NOT NULL, run INTEGER NOT NULL, seq INTEGER NOT NULL,
-                     ts REAL NOT NULL, type TEXT, category TEXT, severity TEXT, summary TEXT,
-                     data TEXT, updates INTEGER, first_ts REAL,
-                     PRIMARY KEY (server, run, seq)) WITHOUT ROWID;
-CREATE INDEX events_ts ON events (server, ts);
-CREATE TABLE gaps (server INTEGER NOT NULL, start REAL NOT NULL, "end" REAL,
-                   PRIMARY KEY (server, start)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS servers (id INTEGER PRIMARY KEY, identity TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS runs (id INTEGER PRIMARY KEY, server INTEGER NOT NULL,
+    started_at REAL NOT NULL, last_at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS names (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE);
+CREATE TABLE IF NOT EXISTS tiers (server INTEGER NOT NULL, series INTEGER NOT NULL,
+    run INTEGER NOT NULL, idx INTEGER NOT NULL, ts REAL NOT NULL, sum REAL, lo REAL, hi REAL,
+    count INTEGER, seg INTEGER, model INTEGER,
+    PRIMARY KEY (server, series, run, idx)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS tiers_ts ON tiers (server, series, ts);
+CREATE TABLE IF NOT EXISTS serving (server INTEGER NOT NULL, run INTEGER NOT NULL,
+    ts REAL NOT NULL, key INTEGER NOT NULL, bounds INTEGER, row BLOB NOT NULL,
+    PRIMARY KEY (server, run, ts, key)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS serving_ts ON serving (server, ts);
+CREATE TABLE IF NOT EXISTS usage (server INTEGER NOT NULL, model INTEGER NOT NULL,
+    bucket REAL NOT NULL, requests REAL, errors REAL, prompt_tokens REAL,
+    completion_tokens REAL, busy_s REAL, PRIMARY KEY (server, model, bucket)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS events (server INTEGER NOT NULL, run INTEGER NOT NULL,
+    seq INTEGER NOT NULL, ts REAL NOT NULL, type TEXT, category TEXT, severity TEXT,
+    summary TEXT, data TEXT, updates INTEGER, first_ts REAL,
+    PRIMARY KEY (server, run, seq)) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS events_ts ON events (server, ts);
+CREATE TABLE IF NOT EXISTS gaps (server INTEGER NOT NULL, start REAL NOT NULL, "end" REAL,
+    PRIMARY KEY (server, start)) WITHOUT ROWID;
 """
 
 # Layout 2. Servers are named as the rules name them; a receiver by its position, kind
@@ -109,9 +109,13 @@ def check(conn: sqlite3.Connection) -> bool:
 
 
 def create(conn: sqlite3.Connection) -> None:
-    """Lay out a new file (incremental vacuum lets retention shrink it)."""
+    """Lay out a new file (incremental vacuum lets retention shrink it). Two connections
+    that both found the file new (the history writer and the alert journal, or two
+    processes, starting at once) both succeed: the second waits for the first's
+    transaction and then finds every table made."""
     conn.execute("PRAGMA auto_vacuum = INCREMENTAL")
-    conn.executescript(f"BEGIN; {_DDL} {ALERTS_DDL} PRAGMA application_id = {APPLICATION_ID}; "
+    conn.executescript(f"BEGIN IMMEDIATE; {_DDL} {ALERTS_DDL} "
+                       f"PRAGMA application_id = {APPLICATION_ID}; "
                        f"PRAGMA user_version = {SCHEMA_VERSION}; COMMIT;")
 
 

@@ -2,7 +2,12 @@
 what is new every ``batch_s`` seconds (and on stop), in a named daemon thread.
 
 Pages never wait on the disk: they read the Store; only this thread touches
-the file after start. Failures degrade, never crash:
+the file. ``start()`` opens and loads the file in that thread while the feed
+already records: the Store keeps what comes in meanwhile and puts it behind
+the file's rows when they arrive (``Store.expect_history``), so the first
+page shows live figures at once and the history a moment later, with
+nothing lost. (``open_and_load()`` before ``start()`` loads first, in the
+caller's thread: the command line and tests.) Failures degrade, never crash:
 
 - the file cannot be opened or made (read-only folder, no such place): the
   feed records in memory only and the page says why;
@@ -60,15 +65,21 @@ class HistoryWriter:
         self._failing = ""
         self._pruned_at = 0.0
         self._ephemeral = ephemeral_disk()
+        self._opened = False  # open_and_load ran (or runs now)
+        self._began: float | None = None  # when start() began recording ahead of the load
         self.batches = 0
 
     # -- start ----------------------------------------------------------------
     def open_and_load(self) -> None:
-        """Open the file and put its rows in the Store; run before the feed's threads."""
-        now = self._clock()
+        """Open the file and put its rows in the Store, in front of whatever it recorded
+        since ``start()`` (which runs this in its thread); or call it first, before the
+        feed's threads."""
+        self._opened = True
+        now = self._clock() if self._began is None else self._began
         try:
             conn, notice = open_for_writing(self.path, now)
         except HistoryUnavailable as exc:
+            self.store.no_history()
             self._state("memory", f"History cannot be kept at {self.path}: {exc}. "
                                   "Recording in memory only.")
             return
@@ -81,6 +92,7 @@ class HistoryWriter:
                                  (self._server,)).fetchone()[0]
         except sqlite3.Error as exc:
             conn.close()
+            self.store.no_history()
             self._state("memory", f"History at {self.path} cannot be read ({exc}). "
                                   "Recording in memory only.")
             return
@@ -123,11 +135,37 @@ class HistoryWriter:
         return self._lock.held
 
     def start(self) -> HistoryWriter:
-        if self._conn is not None and self._thread is None:
-            self._thread = threading.Thread(target=self._loop, daemon=True,
-                                            name=f"opta-history {self.label}")
-            self._thread.start()
+        """The writer's thread, once. Unless ``open_and_load`` ran already, it opens and
+        loads the file first while the Store records (and keeps what it records to put
+        behind the file's rows); then a batch every ``batch_s``."""
+        if self._thread is not None or self._stop.is_set():
+            return self
+        if not self._opened:
+            self._began = self._clock()
+            self.store.expect_history()
+            self._state("loading", f"Loading what was kept in {self.path}.")
+        elif self._conn is None:  # opened and could not be used: memory only
+            return self
+        self._thread = threading.Thread(target=self._work, daemon=True,
+                                        name=f"opta-history {self.label}")
+        self._thread.start()
         return self
+
+    def _work(self) -> None:
+        if not self._opened:
+            try:
+                self.open_and_load()
+            except Exception:  # noqa: BLE001 - a bug here must not end recording
+                log.exception("history %s: loading failed", self.label)
+                self._state("memory", f"History at {self.path} could not be loaded (an "
+                                      "internal error). Recording in memory only.")
+            finally:
+                self.store.no_history()  # whatever happened, the Store stops keeping writes
+            if self._stop.is_set():  # stop() came while the file loaded: close it here
+                self._close()
+                return
+        if self._conn is not None:
+            self._loop()
 
     # -- batches --------------------------------------------------------------
     def _loop(self) -> None:
@@ -195,11 +233,17 @@ class HistoryWriter:
 
     # -- stop -----------------------------------------------------------------
     def stop(self, timeout: float = 5.0) -> None:
-        """Idempotent: the last batch, then the lock and the file are let go."""
+        """Idempotent: the last batch, then the lock and the file are let go (by the
+        thread itself when it is still loading the file at ``timeout``)."""
         self._stop.set()
         thread = self._thread
         if thread is not None and thread is not threading.current_thread():
             thread.join(timeout)
+            if thread.is_alive():
+                return
+        self._close()
+
+    def _close(self) -> None:
         if self._conn is None:
             return
         try:
@@ -207,6 +251,6 @@ class HistoryWriter:
         finally:
             with self._io:
                 conn, self._conn = self._conn, None
-                self._lock.release()
                 if conn is not None:
+                    self._lock.release()
                     conn.close()

@@ -14,16 +14,24 @@ and copies them out in ``snapshot``. The per-event rules are ``apply``'s
 are handed the parts they use. Everything is bounded (rings that grow to a
 fixed capacity, a log deque, capped tables; server text clipped by
 ``bounds``), so a day costs a fixed few MB.
+
+History loads behind the live feed, never in front of it: after
+``expect_history()`` every write is applied at once (a page sees it) and also
+kept, with its time, until ``load_history`` comes; that rebuilds the parts
+from the file's rows and then applies the kept writes again, in order and at
+their own times. The result is what loading first and recording afterwards
+gives, and no write is lost whenever the file's rows arrive.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from types import MappingProxyType
-from typing import Any, TypeVar
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 
@@ -57,12 +65,30 @@ from opta_stream.store.series import SeriesSet
 from opta_stream.store.serving import ServingHistory
 from opta_stream.store.usage import UsageLedger
 
-__all__ = ["CLOCK_SKEW_S", "OTHER", "SNAPSHOT_EVENTS", "Store"]
+__all__ = ["CLOCK_SKEW_S", "MAX_KEPT_WRITES", "OTHER", "SNAPSHOT_EVENTS", "Store"]
 
 SNAPSHOT_EVENTS = 500  # the newest log lines a snapshot carries
 MAX_MODEL_IDS = 256
 CLOCK_SKEW_S = 5.0  # samples up to this far "in the future" (server clock ahead) still show
+# Writes kept while history loads (a load takes about a second; a feed at 50 Hz makes ~60
+# writes a second): past this the file's rows are not put in front this run, see load_history
+MAX_KEPT_WRITES = 100_000
+HISTORY_LATE = "history_late"
 T = TypeVar("T")
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _write(method: Callable[Concatenate[Store, P], R]) -> Callable[Concatenate[Store, P], R]:
+    """A Store write: under the lock, waking ``wait_for``; while history loads it is also
+    kept (with its time) to be applied again behind the file's rows."""
+
+    @functools.wraps(method)
+    def locked(self: Store, *args: P.args, **kwargs: P.kwargs) -> R:
+        with self._sync.write():
+            return self._written(method, args, kwargs)
+
+    return locked
 
 
 class Store:
@@ -74,10 +100,21 @@ class Store:
         self.server = server
         self._clock = clock
         self._sync = Notifier()
+        self._capacities = (raw_capacity, memory_capacity, log_capacity)
+        self._made_at = clock()
+        self._at: float | None = None  # the time of the write being applied again
+        # while history loads: each write since expect_history, with its time (else None)
+        self._kept: list[tuple[float, Callable[..., Any], tuple, dict]] | None = None
+        self._history_dropped = False  # writes outgrew MAX_KEPT_WRITES: history not loaded
+        self._fresh()
+
+    def _fresh(self) -> None:
+        """Every part as a new Store has it (on making it, and to load history behind)."""
+        raw_capacity, memory_capacity, log_capacity = self._capacities
         self._names = Interner(MAX_MODEL_IDS)
         self._series = SeriesSet(raw_capacity, memory_capacity)
         self._log = EventLog(log_capacity)
-        self._link = ConnectionHealth(clock(), self._log)
+        self._link = ConnectionHealth(self._made_at, self._log)
         self._reported = Reported()
         self._tally = Tally()
         self._serving = ServingHistory()
@@ -91,15 +128,44 @@ class Store:
         self._handover = Handover(self._series, self._serving, self._usage, self._log, self._link,
                           self._names)
 
+    def _now(self) -> float:
+        """The clock, or the time of the write being applied again."""
+        return self._clock() if self._at is None else self._at
+
+    def _written(self, method: Callable[..., R], args: tuple, kwargs: dict) -> R:
+        """Apply a write (the lock held); keep it while history loads."""
+        if self._kept is None:
+            return method(self, *args, **kwargs)
+        at = self._at = self._clock()
+        try:
+            result = method(self, *args, **kwargs)
+        finally:
+            self._at = None
+        self._keep(at, method, args, kwargs)
+        return result
+
+    def _keep(self, at: float, method: Callable[..., Any], args: tuple, kwargs: dict) -> None:
+        """Keep an applied write to apply again behind history (the lock held)."""
+        kept = self._kept
+        if kept is None:
+            return
+        kept.append((at, method, args, kwargs))
+        if len(kept) > MAX_KEPT_WRITES:  # the load is hopelessly late: see load_history
+            self._kept = None
+            self._history_dropped = True
+
     # -- series --------------------------------------------------------------
     def add_throughput(self, ts: float, tps: float, model_id: str | None = None) -> None:
         """One sample (the sampler's 1 Hz rate), in plain Python: no numpy overhead."""
         if not (math.isfinite(ts) and math.isfinite(tps)):
             return
-        with self._sync.write():
-            rate = self._series.add_throughput(ts, tps, self._names.code(model_id))
-            if rate is not None:
-                self._reported.update_gauges(tokens_per_s=rate)
+        self._add_throughput(ts, tps, model_id)
+
+    @_write
+    def _add_throughput(self, ts: float, tps: float, model_id: str | None) -> None:
+        rate = self._series.add_throughput(ts, tps, self._names.code(model_id))
+        if rate is not None:
+            self._reported.update_gauges(tokens_per_s=rate)
 
     def add_throughput_many(self, ts: Sequence[float], tps: Sequence[float],
                             model_ids: Sequence[str | None] | None = None) -> None:
@@ -107,32 +173,35 @@ class Store:
         t, v = np.asarray(ts, dtype=np.float64), np.asarray(tps, dtype=np.float64)
         if t.shape != v.shape or (model_ids is not None and len(model_ids) != t.shape[0]):
             raise ValueError("ts, tps and model_ids must have the same length")
-        with self._sync.write():
-            rate = self._series.add_throughput_many(t, v, self._names.codes(model_ids,
-                                                                            t.shape[0]))
-            if rate is not None:
-                self._reported.update_gauges(tokens_per_s=rate)
+        self._add_throughput_many(t, v, None if model_ids is None else tuple(model_ids))
 
+    @_write
+    def _add_throughput_many(self, t: np.ndarray, v: np.ndarray,
+                             model_ids: Sequence[str | None] | None) -> None:
+        rate = self._series.add_throughput_many(t, v, self._names.codes(model_ids, t.shape[0]))
+        if rate is not None:
+            self._reported.update_gauges(tokens_per_s=rate)
+
+    @_write
     def add_memory(self, ts: float, used_gb: float, total_gb: float,
                    threshold_pct: float | None = None) -> None:
         """One memory sample; it also becomes the current memory gauges."""
-        with self._sync.write():
-            self._series.add_memory(ts, used_gb, total_gb)
-            threshold = self._reported.gauges.threshold_pct if threshold_pct is None \
-                else threshold_pct
-            self._reported.update_gauges(memory_used_gb=used_gb, memory_total_gb=total_gb,
-                                         threshold_pct=threshold)
+        self._series.add_memory(ts, used_gb, total_gb)
+        threshold = self._reported.gauges.threshold_pct if threshold_pct is None \
+            else threshold_pct
+        self._reported.update_gauges(memory_used_gb=used_gb, memory_total_gb=total_gb,
+                                     threshold_pct=threshold)
 
+    @_write
     def add_serving(self, step: ServingStep) -> None:
         """One poll's counter and histogram deltas (see ``store.serving``)."""
-        with self._sync.write():
-            self._serving.add(step, self._series.segment)
-            self._usage.add(step)
+        self._serving.add(step, self._series.segment)
+        self._usage.add(step)
 
+    @_write
     def new_segment(self) -> None:
         """Break every series' line here (counter reset, poll failure)."""
-        with self._sync.write():
-            self._series.new_segment()
+        self._series.new_segment()
 
     # -- events --------------------------------------------------------------
     def apply(self, event: LmxEvent) -> None:
@@ -140,27 +209,44 @@ class Store:
 
     def apply_many(self, events: Iterable[LmxEvent | ThroughputBatch]) -> None:
         """Apply a batch under one lock; throughput samples go in as one append."""
-        now = self._clock()
+        applied: list[LmxEvent | ThroughputBatch] = []
+        with self._sync.write():
+            if self._kept is None:
+                self._apply_events(events)
+                return
+            at = self._at = self._clock()
+            try:
+                self._apply_events(events, applied)
+            finally:  # what was applied is kept, even if a caller's iterator fails
+                self._at = None
+                if applied:
+                    self._keep(at, Store._apply_events, (tuple(applied),), {})
+
+    def _apply_events(self, events: Iterable[LmxEvent | ThroughputBatch],
+                      applied: list[LmxEvent | ThroughputBatch] | None = None) -> None:
+        """``apply_many``'s work (the lock held); ``applied`` gets each event it took."""
+        now = self._now()
         throughput: list[ThroughputEvent | ThroughputBatch] = []
         n = 0
-        with self._sync.write():
-            try:
-                for event in events:
-                    many = len(event) if isinstance(event, ThroughputBatch) else 1
-                    n += many
-                    severity = (classify(event.type) if isinstance(event, ThroughputBatch)
-                                else classify_event(event))[1]
-                    self._log.count_type(event.type, many, severity)
-                    if isinstance(event, ThroughputEvent | ThroughputBatch):
-                        throughput.append(event)
-                    else:
-                        self._rules.apply(event)
-            finally:  # what was applied is counted, even if a caller's iterator fails
-                if throughput:
-                    self._rules.throughput(throughput)
-                if n:
-                    self._tally.add(events=n)
-                    self._link.heard(now, n)
+        try:
+            for event in events:
+                if applied is not None:
+                    applied.append(event)
+                many = len(event) if isinstance(event, ThroughputBatch) else 1
+                n += many
+                severity = (classify(event.type) if isinstance(event, ThroughputBatch)
+                            else classify_event(event))[1]
+                self._log.count_type(event.type, many, severity)
+                if isinstance(event, ThroughputEvent | ThroughputBatch):
+                    throughput.append(event)
+                else:
+                    self._rules.apply(event)
+        finally:  # what was applied is counted, even if a caller's iterator fails
+            if throughput:
+                self._rules.throughput(throughput)
+            if n:
+                self._tally.add(events=n)
+                self._link.heard(now, n)
 
     # -- log, gauges, models, connection, counters ---------------------------
     def log(self, type: str, summary: str, *, severity: str | None = None,
@@ -168,76 +254,86 @@ class Store:
         """An entry the dashboard writes itself (feed down, poll failed, ...); ``at`` dates
         it when it happened before it was seen (a restart read from the uptime)."""
         category, default = classify(type)
-        with self._sync.write():
-            self._log.append(type, summary, category, severity or default, data,
-                             self._clock() if at is None else at)
+        self._log_entry(type, summary, category, severity or default, data, at)
 
+    @_write
+    def _log_entry(self, type: str, summary: str, category: str, severity: str, data: str,
+                   at: float | None) -> None:
+        self._log.append(type, summary, category, severity, data,
+                         self._now() if at is None else at)
+
+    @_write
     def set_gauges(self, **values: Any) -> None:
         """Replace the named gauges; ``updated_at`` defaults to now."""
-        with self._sync.write():
-            values.setdefault("updated_at", self._clock())
-            self._reported.update_gauges(**values)
+        values.setdefault("updated_at", self._now())
+        self._reported.update_gauges(**values)
 
     def set_models(self, models: Iterable[ModelInfo]) -> None:
         """The loaded models now (from polling); fields it lacks keep older values."""
-        with self._sync.write():
-            self._reported.set_models(models, at=self._clock())
+        self._set_models(tuple(models))
+
+    @_write
+    def _set_models(self, models: tuple[ModelInfo, ...]) -> None:
+        self._reported.set_models(models, at=self._now())
 
     def count(self, **deltas: int) -> None:
         """Add to counters by name, e.g. ``count(bytes=512, oversized_lines=1)``."""
         unknown = set(deltas) - COUNTER_NAMES
         if unknown:
             raise TypeError(f"unknown counter(s): {', '.join(sorted(unknown))}")
-        with self._sync.write():
-            self._tally.add(**deltas)
+        self._count(**deltas)
 
+    @_write
+    def _count(self, **deltas: int) -> None:
+        self._tally.add(**deltas)
+
+    @_write
     def set_connection(self, state: ConnState, message: str = "", *,
                        next_retry_at: float | None = None, attempt: int = 0) -> None:
         """Move the feed's state; leaving OPEN opens a gap and a new segment, entering OPEN
         closes the gap."""
-        with self._sync.write():
-            if self._link.set_state(state, message, self._clock(),
-                                    next_retry_at=next_retry_at, attempt=attempt):
-                self._series.new_segment()
+        if self._link.set_state(state, message, self._now(),
+                                next_retry_at=next_retry_at, attempt=attempt):
+            self._series.new_segment()
 
+    @_write
     def set_poll(self, endpoint: str, ok: bool, message: str = "", *,
                  auth_rejected: bool = False, kind: str = "") -> None:
         """The latest answer of one polled endpoint (each is polled and reported on its own);
         ``kind`` says what a failure was ("refused", "shedding", …)."""
-        with self._sync.write():
-            self._link.set_poll(endpoint, ok, message, self._clock(),
-                                auth_rejected=auth_rejected, kind=kind)
+        self._link.set_poll(endpoint, ok, message, self._now(),
+                            auth_rejected=auth_rejected, kind=kind)
 
+    @_write
     def set_internal_error(self, role: str, message: str) -> None:
         """A bug in Opta Stream's ``role`` thread; cleared by that thread's next success."""
-        with self._sync.write():
-            self._tally.add(internal_errors=1)
-            self._link.set_internal_error(role, message, self._clock())
+        self._tally.add(internal_errors=1)
+        self._link.set_internal_error(role, message, self._now())
 
+    @_write
     def set_report(self, section: str, value: Any) -> None:
         """A diagnosis section's new answer (a ``server_report`` value), as of now."""
-        with self._sync.write():
-            now = self._clock()
-            self._reports.answered(section, value, now)
-            self._link.clear_internal_error(POLLER, now)
+        now = self._now()
+        self._reports.answered(section, value, now)
+        self._link.clear_internal_error(POLLER, now)
 
+    @_write
     def set_report_failure(self, section: str, failure: Failure) -> None:
         """Why a diagnosis section's poll failed; its last answer is kept beside it."""
-        with self._sync.write():
-            now = self._clock()
-            self._reports.failed(section, failure, now)
-            self._link.clear_internal_error(POLLER, now)
+        now = self._now()
+        self._reports.failed(section, failure, now)
+        self._link.clear_internal_error(POLLER, now)
 
+    @_write
     def set_history(self, state: HistoryState) -> None:
         """Where this server's history is kept now (the history writer says)."""
-        with self._sync.write():
-            self._history = state
+        self._history = state
 
+    @_write
     def set_alerts(self, board: AlertBoard) -> None:
         """This server's alerts as the watch last evaluated them (``watch``); immutable,
         so a snapshot carries it without a copy."""
-        with self._sync.write():
-            self._alerts = board
+        self._alerts = board
 
     # -- readers -------------------------------------------------------------
     def snapshot(self, window_s: float = 300.0, *, usage_s: float | None = None) -> Snapshot:
@@ -293,12 +389,50 @@ class Store:
         with self._sync.lock:
             return self._handover.delta(marks)
 
-    def load_history(self, rows: HistoryRows, now: float) -> Marks:
-        """Put a file's rows in place (before anything new); returns the marks after them."""
+    def expect_history(self) -> None:
+        """History is being read (``load_history`` follows, or ``no_history``): from now
+        on every write is kept, to be applied again behind the file's rows."""
         with self._sync.write():
+            if self._kept is None and not self._history_dropped:
+                self._kept = []
+
+    @property
+    def loading_history(self) -> bool:
+        """Between ``expect_history`` and ``load_history`` / ``no_history``."""
+        with self._sync.lock:
+            return self._kept is not None
+
+    def no_history(self) -> None:
+        """Nothing will be loaded (the file cannot be used): what was recorded stands."""
+        with self._sync.write():
+            self._kept = None
+
+    def load_history(self, rows: HistoryRows, now: float) -> Marks:
+        """Put a file's rows in place, before anything recorded since ``now`` (when the
+        recording started); returns the marks after them, so everything recorded is
+        still to be written. After ``expect_history`` the parts are made again from the
+        rows and the kept writes applied again behind them, each at its own time."""
+        with self._sync.write():
+            kept, self._kept = self._kept, None
+            if self._history_dropped:  # writes outgrew MAX_KEPT_WRITES: the live run
+                category, _ = classify(HISTORY_LATE)  # stands, all of it still to be written
+                self._log.append(HISTORY_LATE, "History came too late to go in front of what "
+                                 "was recorded since the start: this run shows what it "
+                                 "recorded; the file keeps the rest.", category, "warning", "",
+                                 self._clock())
+                return Marks()
+            if kept is not None:
+                self._fresh()
             if rows.last_at is not None:
                 self._recorded_until = rows.last_at
-            return self._handover.load(rows, now)
+            marks = self._handover.load(rows, now)
+            for at, method, args, kwargs in kept or ():
+                self._at = at
+                try:
+                    method(self, *args, **kwargs)
+                finally:
+                    self._at = None
+            return marks
 
     @property
     def recorded_until(self) -> float | None:

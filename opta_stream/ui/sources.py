@@ -32,13 +32,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import streamlit as st
 
 from opta_stream.demo import DemoServer
 from opta_stream.feed import Feed
-from opta_stream.feed.prom_reader import PromReader
 from opta_stream.inputs import host_label
 from opta_stream.settings import (
     MAX_SERVERS,
@@ -53,8 +52,11 @@ from opta_stream.store import Store
 from opta_stream.ui import session
 from opta_stream.ui.pace import BUDGET, Pace, usable_cores
 from opta_stream.ui.tick_memo import SlotMemo
-from opta_stream.watch.fleet_watch import Watch
-from opta_stream.watch.watch_plan import WatchPlan, plan_watch
+
+if TYPE_CHECKING:  # imported where used: the first page needs neither
+    from opta_stream.feed.prom_reader import PromReader
+    from opta_stream.watch.fleet_watch import Watch
+    from opta_stream.watch.watch_plan import WatchPlan
 
 __all__ = [
     "MAX_FEEDS", "AlertControls", "FeedSources", "Source", "Sources", "current", "demo_server",
@@ -153,6 +155,8 @@ def demo_server() -> DemoServer:
                    validate=lambda reader: reader.alive)
 def prom_reader(url: str, label: str, timeout_s: float) -> PromReader:
     """The one reader of this Prometheus for every viewer and server (its own thread)."""
+    from opta_stream.feed.prom_reader import PromReader
+
     return PromReader(PromSettings(url, label, timeout_s)).start()
 
 
@@ -171,6 +175,8 @@ def shared_watch(digest: str, _plan: WatchPlan) -> Watch:
     """The process's one watch: every planned server's shared feed (the same one pages
     read) with the alert monitor and delivery threads. Keyed by ``plan.digest``: a change
     of servers, rules or receivers replaces it (the old one is stopped)."""
+    from opta_stream.watch.fleet_watch import Watch
+
     h = _plan.history
     feeds = {t.name: shared_feed(t.url, session.digest(t.admin_key), t.admin_key, h.path,
                                  h.days, h.max_mb, t.identity) for t in _plan.targets}
@@ -212,7 +218,10 @@ class FeedSources:
 
     def alerts(self) -> Watch:
         """The watch over the configured servers (secrets, then environment; never a
-        viewer's sidebar), or over the embedded demo when none is configured."""
+        viewer's sidebar), or over the embedded demo when none is configured. Imported
+        here: app.py asks for it after the page, which does not need the alerting."""
+        from opta_stream.watch.watch_plan import plan_watch
+
         plan = plan_watch(st.secrets, os.environ, demo=lambda: demo_server().url)
         return shared_watch(plan.digest(session.SALT), plan)
 
