@@ -174,6 +174,13 @@ class Viewer:
                 self.errors.append(f"send: {type(exc).__name__}")
                 return
 
+    def has_page(self) -> bool:
+        """The first page is here: its live fragment's timer runs, and its full run finished
+        or a fragment run did after it. (A full run's "finished" can arrive relabelled
+        "finished early" when the session's next run starts before it was sent, though
+        its elements were; 1–3 of 100 viewers at once saw that.)"""
+        return bool(self.intervals) and bool(self.full_runs or any(self.finished.values()))
+
     def rate(self, fid: str, t0: float, t1: float) -> float:
         """Finished reruns of fragment ``fid`` per second within [t0, t1]."""
         return sum(1 for t in self.finished.get(fid, ()) if t0 <= t <= t1) / (t1 - t0)

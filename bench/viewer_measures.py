@@ -149,7 +149,9 @@ def viewers_scale(quick: bool) -> list[Result]:
             _result("viewer_hz_100_viewers", "100 viewers", m100["hz_median"], "Hz", ">= 0.5",
                     lambda v: v >= 0.5, _scale_note(m100)),
             _result("viewers_ready_100_viewers", "100 viewers ready", m100["viewers_ready"], "",
-                    "== 100", lambda v: v == 100, "viewers that got their first page"),
+                    "== 100", lambda v: v == 100,
+                    "viewers that got their first page; of them, whose full run's end came "
+                    f"as 'finished early': {m100['first_runs_finished_early']}"),
             _result("viewer_hz_min_100_viewers", "100 viewers, slowest", m100["hz_min"], "Hz",
                     "> 0", lambda v: v > 0, "the viewer with the fewest redraws"),
             _result("rss_growth_100_viewers_mib", "100 viewers RSS growth",

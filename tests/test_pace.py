@@ -57,10 +57,12 @@ def test_the_pace_is_the_render_interval_while_the_runs_fit() -> None:
     assert pace.interval_s() == 0.5 and not pace.state().stretched
 
 
-def test_past_capacity_every_viewer_slows_at_once_to_the_first_level_that_fits() -> None:
+def test_past_capacity_every_viewer_slows_to_the_first_level_that_fits() -> None:
     clocks = Clocks()
     pace = pace_with(clocks, budget=0.85)
     window(pace, clocks, viewers=100, run_ms=10.0)  # need 100 × 10 ms ÷ 0.85 = 1.18 s
+    assert pace.interval_s() == 0.5, "one window does not decide"
+    window(pace, clocks, viewers=100, run_ms=10.0)
     assert pace.interval_s() == pytest.approx(1.25)
     state = pace.state()
     assert state.stretched and state.viewers == 100 and state.run_ms == pytest.approx(10.0)
@@ -68,9 +70,19 @@ def test_past_capacity_every_viewer_slows_at_once_to_the_first_level_that_fits()
     assert pace.interval_for(5.0) == 5.0  # a slower page keeps its own interval
 
 
+def test_a_burst_of_first_pages_in_one_window_does_not_slow_everyone() -> None:
+    clocks = Clocks()
+    pace = pace_with(clocks)
+    window(pace, clocks, viewers=10, run_ms=10.0, runs_each=4)
+    window(pace, clocks, viewers=10, run_ms=100.0)  # first pages: 100 ms a run
+    window(pace, clocks, viewers=10, run_ms=10.0, runs_each=4)
+    assert pace.interval_s() == 0.5
+
+
 def test_a_crowd_beyond_every_level_gets_the_slowest_level_not_none() -> None:
     clocks = Clocks()
     pace = pace_with(clocks)
+    window(pace, clocks, viewers=5000, run_ms=10.0)
     window(pace, clocks, viewers=5000, run_ms=10.0)  # need 50 s
     assert pace.interval_s() == pytest.approx(0.5 * LEVELS[-1])
 
@@ -79,6 +91,7 @@ def test_the_pace_falls_one_level_at_a_time_after_three_quiet_windows() -> None:
     clocks = Clocks()
     pace = pace_with(clocks)
     window(pace, clocks, viewers=95, run_ms=10.0)  # need 0.95 s: the 1.0 s level
+    window(pace, clocks, viewers=95, run_ms=10.0)
     assert pace.interval_s() == pytest.approx(1.0)
     quiet = 0
     while pace.interval_s() == pytest.approx(1.0) and quiet < 10:
@@ -92,6 +105,7 @@ def test_a_need_just_under_the_lower_level_does_not_make_the_pace_flap() -> None
     clocks = Clocks()
     pace = pace_with(clocks)
     window(pace, clocks, viewers=95, run_ms=10.0)  # 1.0 s
+    window(pace, clocks, viewers=95, run_ms=10.0)
     for _ in range(6):  # 0.88 s: fits 0.9 s, but not under 95 % of it
         window(pace, clocks, viewers=88, run_ms=10.0)
     assert pace.interval_s() == pytest.approx(1.0)
@@ -187,6 +201,7 @@ def test_a_busy_app_says_so_at_the_top_of_the_page(filled_store, clean_env) -> N
     at = make_app(filled_store, client=FakeClient())
     clocks = Clocks()
     busy = pace_with(clocks, budget=0.85)
+    window(busy, clocks, viewers=100, run_ms=10.0)
     window(busy, clocks, viewers=100, run_ms=10.0)
     sources.current().paces[0.5] = busy  # type: ignore[attr-defined]
     open_page(at, "overview")

@@ -16,11 +16,13 @@ the process's CPU time per run (every thread: the runs, the delivery, the
 feeds) and counts the viewers seen lately; the interval needed is viewers ×
 cost ÷ budget, the budget being 85 % of the CPU the process can use (one
 core at most, because of the GIL; less under a cgroup quota, as on Streamlit
-Community Cloud; ``usable_cores``). The interval is one of a few levels, so
-a browser's timer is reset only when the level moves: it rises at once,
-and falls one level at a time, once the need has stayed under 95 % of the
-lower level for three windows (each move resets every viewer's timer,
-which costs each of them up to one redraw). Every viewer gets the same interval, so the
+Community Cloud; ``usable_cores``). The interval is one of a few levels,
+so a browser's timer is reset only when the level moves: it rises as soon
+as two windows in a row each ask for it (one window of first pages, each
+full run costing about ten redraws, must not slow everyone down), and falls
+one level at a time, once the need has stayed under 95 % of the lower level
+for three windows (each move resets every viewer's timer, which costs each
+of them up to one redraw). Every viewer gets the same interval, so the
 process's capacity is shared evenly and nobody starves.
 
 Pure but for ``usable_cores``, which reads the cgroup quota: clocks injected.
@@ -32,6 +34,7 @@ import math
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +51,7 @@ MIN_RUNS = 4  # fewer runs in a window say nothing reliable about the cost of on
 FALL_AT = 0.95  # the need must be under this share of the lower level to step down
 FALL_AFTER = 3  # windows in a row
 SMOOTH = 0.3  # weight of the newest window in the cost per run
+RISE_AFTER = 2  # windows in a row whose cost each asks for a higher level
 
 
 @dataclass(frozen=True)
@@ -83,6 +87,7 @@ class Pace:
         self._runs = 0
         self._t0, self._c0 = clock(), cpu()
         self._run_s: float | None = None
+        self._costs: deque[float] = deque(maxlen=RISE_AFTER)
         self.windows = 0  # windows measured (tests read it)
 
     def ran(self, viewer: Hashable) -> None:
@@ -113,6 +118,7 @@ class Pace:
             cost = (cpu - self._c0) / self._runs
             self._run_s = cost if self._run_s is None else (
                 SMOOTH * cost + (1.0 - SMOOTH) * self._run_s)
+            self._costs.append(cost)
         self._runs, self._t0, self._c0 = 0, now, cpu
         self.windows += 1
         # a viewer counts while its timer would have fired twice, with a window's slack
@@ -121,13 +127,17 @@ class Pace:
             del self._seen[viewer]
         if self._run_s is None:
             return
-        need = len(self._seen) * self._run_s / self.budget
-        self._step(need)
+        viewers = len(self._seen)
+        # rising asks every recent window for it, so that a burst of first pages (a
+        # full run costs ten fragment runs) does not slow everyone for half a minute
+        rise = (viewers * min(self._costs) / self.budget
+                if len(self._costs) == RISE_AFTER else 0.0)
+        self._step(rise, viewers * self._run_s / self.budget)
 
-    def _step(self, need_s: float) -> None:
+    def _step(self, rise_s: float, need_s: float) -> None:
         at = self._level
-        if need_s > self.levels[at]:  # rise at once, to the first level that fits
-            up = next((i for i, s in enumerate(self.levels) if s >= need_s),
+        if rise_s > self.levels[at]:  # rise at once, to the first level that fits
+            up = next((i for i, s in enumerate(self.levels) if s >= rise_s),
                       len(self.levels) - 1)
             self._level, self._low_windows = up, 0
             return
