@@ -31,6 +31,7 @@ __all__ = [
     "ChildProcess",
     "DemoProcess",
     "Result",
+    "accepting",
     "free_port",
     "json_line",
     "machine",
@@ -46,6 +47,15 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def accepting(port: int) -> bool:
+    """Whether something on 127.0.0.1 accepts a connection on ``port`` now."""
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+    except OSError:
+        return False
+    return True
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float, step: float = 0.05) -> Any:

@@ -27,7 +27,6 @@ minute and a half to make), as a dashboard that has run for a month does.
 from __future__ import annotations
 
 import shutil
-import socket
 import sys
 import tempfile
 import time
@@ -38,7 +37,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.browser_latency import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from bench.common import ChildProcess, free_port, median  # noqa: E402
+from bench.common import ChildProcess, accepting, free_port, median  # noqa: E402
 from bench.viewers import StreamlitApp  # noqa: E402
 
 __all__ = ["LABEL", "UNKNOWN", "measure_first_numbers", "month_of_history"]
@@ -77,14 +76,6 @@ _OBSERVE = """(() => {
 })()""".replace("%LABEL%", repr(LABEL)).replace("%UNKNOWN%", repr(UNKNOWN))
 
 
-def _accepting(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-    except OSError:
-        return False
-    return True
-
-
 def _env(history_dir: str) -> dict[str, str]:
     """The demo (a blank server setting is no setting) and history on, in a directory of
     its own."""
@@ -108,7 +99,7 @@ def _round(browser: Any, timeout_s: float, history: str | None = None) -> dict[s
         try:
             ChildProcess.start(app)  # spawn only: the page waits for the port itself
             deadline = time.monotonic() + timeout_s
-            while not _accepting(port):
+            while not accepting(port):
                 if time.monotonic() > deadline or not app.alive():
                     raise RuntimeError(f"streamlit never accepted: {app.output()[-300:]}")
                 time.sleep(0.01)

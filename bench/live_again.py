@@ -14,7 +14,6 @@ connection, and times until the page's verdict badge reads "Live".
 
 from __future__ import annotations
 
-import socket
 import sys
 import time
 from pathlib import Path
@@ -24,7 +23,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from bench.browser_latency import CHROMIUM, CHROMIUM_ARGS  # noqa: E402
-from bench.common import DemoProcess, free_port, median  # noqa: E402
+from bench.common import DemoProcess, accepting, free_port, median  # noqa: E402
 from bench.viewers import StreamlitApp  # noqa: E402
 
 __all__ = ["measure_live_again"]
@@ -34,20 +33,12 @@ _LIVE = """() => Array.from(document.querySelectorAll('[data-testid="stMain"] .s
   .some(s => s.innerText.trim().endsWith(' Live') || s.innerText.trim() === 'Live')"""
 
 
-def _accepting(port: int) -> bool:
-    try:
-        socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-    except OSError:
-        return False
-    return True
-
-
 def _round(page: Any, port: int, timeout_ms: float) -> tuple[DemoProcess, float | None]:
     """Start the demo again; seconds from its port accepting to the page saying Live."""
     demo = DemoProcess(port, mode="lmx", heartbeat=2.0)
     demo.start()
     deadline = time.monotonic() + 30.0
-    while not _accepting(port) and time.monotonic() < deadline:
+    while not accepting(port) and time.monotonic() < deadline:
         time.sleep(0.005)
     accepted = time.monotonic()
     try:

@@ -16,12 +16,13 @@ import http.client
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypeVar
 
 from bench.common import ChildProcess, wait_until
 
-__all__ = ["FRAGMENT_DONE", "RUN_DONE", "StreamlitApp", "Viewer"]
+__all__ = ["FRAGMENT_DONE", "RUN_DONE", "StreamlitApp", "Viewer", "visit"]
 
 FRAGMENT_DONE = 3  # ForwardMsg.FINISHED_FRAGMENT_RUN_SUCCESSFULLY
 RUN_DONE = 0  # ForwardMsg.FINISHED_SUCCESSFULLY
@@ -188,3 +189,21 @@ class Viewer:
     def fastest_fragment(self) -> str | None:
         """The fragment with the shortest interval (the page's 2 Hz one)."""
         return min(self.intervals, key=self.intervals.__getitem__) if self.intervals else None
+
+
+V = TypeVar("V", bound=Viewer)
+
+
+def visit(viewer: V, until: Callable[[V], bool], timeout: float = 30.0) -> V:
+    """Run one viewer until ``until(viewer)`` holds or ``timeout`` s pass, then close it."""
+    async def go() -> None:
+        stop = asyncio.Event()
+        task = asyncio.create_task(viewer.run(stop))
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline and not until(viewer):
+            await asyncio.sleep(0.1)
+        stop.set()
+        await task
+
+    asyncio.run(go())
+    return viewer

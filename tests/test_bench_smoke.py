@@ -192,19 +192,8 @@ def test_the_render_interval_setting_reaches_the_pages_fragment(clean_env):
     try:
         app.start()
 
-        async def visit() -> viewers.Viewer:
-            stop = asyncio.Event()
-            v = viewers.Viewer(f"http://127.0.0.1:{app.port}", "throughput")
-            task = asyncio.create_task(v.run(stop))
-            for _ in range(300):
-                if len(v.intervals) == 2:
-                    break
-                await asyncio.sleep(0.1)
-            stop.set()
-            await task
-            return v
-
-        v = asyncio.run(visit())
+        v = protocol.visit(viewers.Viewer(f"http://127.0.0.1:{app.port}", "throughput"),
+                           lambda v: len(v.intervals) == 2)
     finally:
         app.stop()
         demo.stop()

@@ -8,7 +8,6 @@ rerun, and page tests show what a viewer reads while the app is busy.
 
 from __future__ import annotations
 
-import asyncio
 import sys
 from pathlib import Path
 
@@ -169,21 +168,12 @@ def test_a_moved_pace_reaches_the_browsers_timer_without_a_full_rerun(clean_env)
     try:
         app.start()
 
-        async def visit() -> IntervalLog:
-            stop = asyncio.Event()
-            v = IntervalLog(f"http://127.0.0.1:{app.port}")
-            task = asyncio.create_task(v.run(stop))
-            for _ in range(300):  # until two runs have come at the new interval
-                fid = v.fastest_fragment()
-                if (fid and v.intervals[fid] == pytest.approx(1.5)
-                        and len(v.finished.get(fid, ())) >= 5):
-                    break
-                await asyncio.sleep(0.1)
-            stop.set()
-            await task
-            return v
+        def moved(v: IntervalLog) -> bool:  # two runs have come at the new interval
+            fid = v.fastest_fragment()
+            return bool(fid and v.intervals[fid] == pytest.approx(1.5)
+                        and len(v.finished.get(fid, ())) >= 5)
 
-        v = asyncio.run(visit())
+        v = protocol.visit(IntervalLog(f"http://127.0.0.1:{app.port}"), moved)
     finally:
         app.stop()
         app.remove_log()

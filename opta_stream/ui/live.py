@@ -107,7 +107,9 @@ def fragment(src: Source, base_s: float) -> Callable[[Callable[P, None]], Callab
     def decorate(body: Callable[P, None]) -> Callable[P, None]:
         @functools.wraps(body)
         def run(*args: P.args, **kwargs: P.kwargs) -> None:
-            viewer = st.session_state.setdefault(VIEWER_KEY, uuid.uuid4().hex)
+            viewer = st.session_state.get(VIEWER_KEY)
+            if viewer is None:
+                viewer = st.session_state[VIEWER_KEY] = uuid.uuid4().hex
             pace.ran(viewer)
             every = pace.interval_for(base_s)
             if every != st.session_state.get(key) and rerun_every(every):
