@@ -88,7 +88,9 @@ def history_caption(snap: Snapshot) -> str:
     if h.state in ("memory", "reading"):
         return f"History: {h.message}"
     if h.state == "loading":
-        return f"History: loading what was kept in {h.path}; the live figures do not wait."
+        # the sidebar is drawn with the page, not with its live part: say when this held
+        return (f"History: loading what was kept in {h.path} when this page opened; the live "
+                "figures do not wait.")
     reach = f", from {duration(snap.taken_at - h.since)} ago" if h.since else ""
     size = f", {byte_size(h.size_bytes)}" if h.size_bytes is not None else ""
     text = f"History: kept in {h.path}{reach}{size}."
