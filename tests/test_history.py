@@ -3,6 +3,8 @@ export says clearly when there is nothing to read."""
 
 from __future__ import annotations
 
+import contextlib
+import sqlite3
 import subprocess
 import sys
 from datetime import UTC
@@ -10,6 +12,8 @@ from pathlib import Path
 
 from conftest import MODEL_A, SERVER, T0, fill_store
 
+from opta_stream.history.files import open_for_writing
+from opta_stream.history.schema import check, create
 from opta_stream.history.writer import HistoryWriter
 from opta_stream.settings import HistorySettings
 from opta_stream.snapshot import ALL_MODELS
@@ -54,6 +58,41 @@ def test_a_corrupt_file_is_moved_aside_and_a_new_one_started(tmp_path: Path) -> 
     assert store.snapshot(1.0).history.state == "recording"
     assert any(e.type == "history_moved" for e in store.snapshot(1.0).events)
     w.stop()
+
+
+class _CommitsBetweenReads:
+    """A connection on which another connection lays out the same new file right after
+    the first read, as the alert journal can while the history writer opens it."""
+
+    def __init__(self, path: Path) -> None:
+        self.conn = sqlite3.connect(path, isolation_level=None)
+        self.other = sqlite3.connect(path, isolation_level=None, timeout=0.1)
+        self.raced = False
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.conn.in_transaction
+
+    def execute(self, sql: str) -> sqlite3.Cursor:
+        if "user_version" in sql and not self.raced:  # the application id has been read
+            self.raced = True
+            with contextlib.suppress(sqlite3.OperationalError):  # locked out: the fix
+                create(self.other)
+        return self.conn.execute(sql)
+
+
+def test_a_new_file_laid_out_by_another_connection_mid_check_is_not_moved_aside(
+        tmp_path: Path) -> None:
+    path = tmp_path / "h.sqlite3"
+    racing = _CommitsBetweenReads(path)
+    try:
+        assert check(racing) in (False, True)  # not ForeignFile: one consistent reading
+    finally:
+        racing.other.close()
+        racing.conn.close()
+    conn, notice = open_for_writing(str(path), T0)
+    conn.close()
+    assert notice == "" and not list(tmp_path.glob("*.unreadable-*"))
 
 
 def test_an_unusable_place_degrades_to_memory_with_a_warning(tmp_path: Path) -> None:

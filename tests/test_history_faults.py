@@ -75,8 +75,13 @@ def test_sigkill_mid_write_never_corrupts_and_keeps_every_committed_batch(
         rec = recorder(db, demo.url, tmp_path)
         try:
             # several batches in: the kill lands while writes go on every 0.2 s
-            wait_for(lambda s=seen, n=10 + 3 * cycle: grown(db, s, "runs") and grown(db, s, by=n),
-                     60, f"recorder {cycle} to write")
+            try:
+                wait_for(lambda s=seen, n=10 + 3 * cycle: grown(db, s, "runs")
+                         and grown(db, s, by=n), 60, f"recorder {cycle} to write")
+            except AssertionError as exc:  # what the recorder said, and the file's rows
+                raise AssertionError(f"{exc}; rows {counts(db)}; the folder "
+                                     f"{sorted(p.name for p in tmp_path.iterdir())}; "
+                                     f"the recorder said {''.join(rec.lines)[-1500:]}") from exc
             before = counts(db)
         finally:
             rec.kill()

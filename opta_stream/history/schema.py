@@ -94,10 +94,22 @@ class ForeignFile(Exception):
 
 def check(conn: sqlite3.Connection) -> bool:
     """True when the file is ours; False when it is new and empty. Raises ForeignFile
-    for another database, sqlite3.DatabaseError for a file that is no database."""
-    app_id = conn.execute("PRAGMA application_id").fetchone()[0]
-    version = conn.execute("PRAGMA user_version").fetchone()[0]
-    tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    for another database, sqlite3.DatabaseError for a file that is no database.
+
+    The three reads are one read transaction: read one by one, another connection's
+    ``create`` could commit between them, and a new file of ours would read as
+    "application id 0 but tables", another program's, and be moved aside while the
+    other connection writes into it (the history writer and the alert journal open a
+    new file at the same moment).
+    """
+    conn.execute("BEGIN")
+    try:
+        app_id = conn.execute("PRAGMA application_id").fetchone()[0]
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+    finally:
+        if conn.in_transaction:
+            conn.execute("COMMIT")
     if app_id == APPLICATION_ID:
         if version > SCHEMA_VERSION:
             raise ForeignFile(f"it was written by a newer Opta Stream (layout {version}, "
