@@ -56,16 +56,25 @@ def overview_by_name() -> None:
 
 ALIASES = [st.Page(overview_by_name, title="Overview", url_path="overview",
                    visibility="hidden")]
+# With several servers the Fleet page is the default, and reserves its name the same way.
+FLEET = st.Page("pages/fleet.py", title="Fleet", icon=":material/lan:", default=True,
+                url_path="home")
+
+
+def fleet_by_name() -> None:
+    """``/fleet``: the Fleet page by its name; it opens it at ``/``."""
+    st.switch_page(FLEET)
 
 
 def navigation(found: Fleet) -> list[st.Page]:
-    """One server: Overview at "/". Several: the Fleet page at "/", Overview at "/overview"."""
+    """One server: Overview at "/". Several: the Fleet page at "/" (and "/fleet"),
+    Overview at "/overview"."""
     if len(found.servers) < 2:
         return PAGES + ALIASES
-    return [st.Page("pages/fleet.py", title="Fleet", icon=":material/lan:", default=True,
-                    url_path="fleet"),
+    return [FLEET,
             st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:"),
-            *PAGES[1:]]
+            *PAGES[1:],
+            st.Page(fleet_by_name, title="Fleet", url_path="fleet", visibility="hidden")]
 
 
 def history_line(src: sources.Source) -> None:
@@ -74,9 +83,18 @@ def history_line(src: sources.Source) -> None:
     # Imported here, after the feed started: its first poll is answered while the views'
     # modules (pandas, Altair) load on the first run, instead of after.
     from opta_stream.ui import live
+    from opta_stream.ui.widgets import viewer_zone
+    from opta_stream.units import zone
     from opta_stream.views.verdict import history_caption
 
-    st.caption(history_caption(live.snapshot(src, 1.0)))
+    st.caption(history_caption(live.snapshot(src, 1.0), zone(viewer_zone())))
+
+
+def pace_line() -> None:
+    """The interval the page's live part is redrawn at, written there by its fragment."""
+    from opta_stream.ui import live
+
+    live.pace_slot()
 
 
 def _on_connect() -> None:
@@ -129,6 +147,7 @@ def sidebar(src: sources.Source, found: Fleet, page: str) -> None:
             st.caption(":material/lan: Each server's health is on its card or table row.")
         else:
             history_line(src)
+        pace_line()
         if chosen is not None:
             server_panel.add_panel(found, chosen)
         else:

@@ -45,13 +45,15 @@ METRIC_VALUES = '[data-testid="stMetricValue"]'
 
 
 @contextmanager
-def running_app(log_name: str = "streamlit.log") -> Iterator[str]:
-    """The real app in a subprocess, demo mode: no secrets, no OPTA_* variables."""
+def running_app(log_name: str = "streamlit.log", secrets: str = "no-secrets.toml"
+                ) -> Iterator[str]:
+    """The real app in a subprocess, with no OPTA_* variables and the secrets file
+    ``secrets`` in test-artifacts/ (none by default: demo mode)."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPTA_")}
     cmd = [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
            "--server.port", str(port), "--server.address", "127.0.0.1",
-           "--secrets.files", str(ARTIFACTS / "no-secrets.toml")]
+           "--secrets.files", str(ARTIFACTS / secrets)]
     ARTIFACTS.mkdir(exist_ok=True)
     with open(ARTIFACTS / log_name, "w") as log:
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -206,6 +208,28 @@ def test_overview_by_name_on_a_running_server(page, app_url):
     page.goto(f"{app_url}/overview")
     page.get_by_role("heading", name="Overview", exact=True).wait_for()
     assert page.get_by_text("Page not found", exact=False).count() == 0
+
+
+def test_the_fleet_page_by_name_opens_the_fleet_page(browser):
+    """With several servers the Fleet page is the default; ``/fleet`` opens it too, with
+    no "Page not found" on the way (both servers here are unreachable: it does not matter)."""
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "fleet-secrets.toml").write_text(
+        'history_path = ""\n'
+        + "".join(f'[[servers]]\nname = "{name}"\nurl = "http://127.0.0.1:{free_port()}"\n'
+                  for name in ("studio", "mini")))
+    with running_app("streamlit-fleet.log", "fleet-secrets.toml") as url:
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        tab = context.new_page()
+        tab.set_default_timeout(20_000)
+        try:
+            for path in ("", "fleet", "overview"):
+                tab.goto(f"{url}/{path}")
+                heading = "Overview" if path == "overview" else "Fleet"
+                tab.get_by_role("heading", name=heading, exact=True).wait_for()
+                assert tab.get_by_text("Page not found", exact=False).count() == 0, path
+        finally:
+            context.close()
 
 
 def test_nothing_is_fetched_from_another_host(page, app_url):

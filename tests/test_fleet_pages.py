@@ -294,3 +294,30 @@ def test_the_history_chart_grows_with_its_legend() -> None:
         (chart,) = [op for op in build_history(spec, snaps).walk() if hasattr(op, "spec")]
         return chart.spec["height"]
     assert [height(n) for n in (3, 4, 5, 20)] == [260, 260, 278, 260 + 8 * 18]
+
+
+def test_a_young_recording_draws_its_now_on_a_long_window() -> None:
+    """A minute of recording on a 24 h window falls short of the grid's last point (every
+    5 min): the line ends at the server's tokens/s now, as on the Throughput page, and
+    "no tokens/s recorded" is said only of servers that have none."""
+    from opta_stream.views.fleet_page import build_history
+    from opta_stream.views.specs import FleetHistorySpec
+
+    now = 300.0 * np.ceil(T0 / 300.0) + 100.0  # 100 s past a grid point
+    young = Store("http://young.test:1", clock=lambda: now)
+    young.add_throughput_many([now - 60.0 + i for i in range(60)], [50.0] * 60,
+                              [MODEL_A] * 60)
+    silent = Store("http://silent.test:1", clock=lambda: now)
+    snaps = [young.snapshot(86400.0), silent.snapshot(86400.0)]
+    spec = FleetHistorySpec(tuple(s.server for s in snaps), ("young", "silent"), "UTC",
+                            86400.0, (None, None))
+    out = build_history(spec, snaps)
+    (chart,) = [op for op in out.walk() if hasattr(op, "spec")]
+    drawn = [f for f in chart.spec["datasets"].values() if "tokens_per_second" in f]
+    assert drawn and all(  # one point, now, drawn as a dot (a line of one draws nothing)
+        f["series"].astype(str).tolist() == ["young"] and f["tokens_per_second"].tolist()
+        == [50.0] and f["alone"].tolist() == [1] for f in drawn)
+    assert "No tokens/s recorded" not in " ".join(str(op) for op in out.walk())
+    silent_only = build_history(FleetHistorySpec((snaps[1].server,), ("silent",), "UTC",
+                                                 86400.0, (None,)), snaps[1:])
+    assert "No tokens/s recorded" in " ".join(str(op) for op in silent_only.walk())

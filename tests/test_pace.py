@@ -185,7 +185,8 @@ def test_a_moved_pace_reaches_the_browsers_timer_without_a_full_rerun(clean_env)
     assert len(v.finished[fid]) >= 5 and v.full_runs == 1, "no full rerun was needed"
 
 
-def test_a_busy_app_says_so_at_the_top_of_the_page(filled_store, clean_env) -> None:
+def test_a_busy_app_says_so_at_the_top_of_the_page_and_in_the_sidebar(filled_store,
+                                                                      clean_env) -> None:
     from test_app_pages import FakeClient, make_app, open_page
 
     at = make_app(filled_store, client=FakeClient())
@@ -197,6 +198,9 @@ def test_a_busy_app_says_so_at_the_top_of_the_page(filled_store, clean_env) -> N
     open_page(at, "overview")
     captions = [c.value for c in at.caption]
     assert any("Busy: redrawn every 1.25 s instead of 0.5 s" in c for c in captions), captions
+    side = [c.value for c in at.sidebar.caption]
+    assert any("Redrawn every 1.25 s instead of 0.5 s: 101 viewers share" in c  # and this one
+               for c in side), side
 
 
 def test_an_app_that_is_not_busy_says_nothing_about_its_pace(filled_store, clean_env) -> None:
@@ -204,6 +208,8 @@ def test_an_app_that_is_not_busy_says_nothing_about_its_pace(filled_store, clean
 
     at = open_page(make_app(filled_store, client=FakeClient()), "overview")
     assert not [c.value for c in at.caption if "Busy" in c.value]
+    side = [c.value for c in at.sidebar.caption]
+    assert ":material/timer: Redrawn every 0.5 s." in side, side  # the interval in use
 
 
 def test_live_bodies_run_one_at_a_time_and_a_body_may_enter_again() -> None:

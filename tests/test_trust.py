@@ -182,3 +182,22 @@ def test_the_throughput_csv_of_the_chart_redraws_the_chart() -> None:
         (r["series"], r["tokens_per_second"]) for r in lines]
     assert rows[-1]["series"] == "all models" and rows[-1]["rate_over_s"] == "10.0"  # now
     assert {r["rate_over_s"] for r in rows[:-1]} == {"10.0"}  # 5 min: 10 s rates
+
+
+def test_the_sidebar_says_since_when_history_reaches_in_clock_time() -> None:
+    """The sidebar is drawn with the page, not its live part: an age ("22 s ago") would
+    stand still on screen, a clock time stays true. Today's is a time, an older one a date."""
+    from dataclasses import replace
+    from zoneinfo import ZoneInfo
+
+    from opta_stream.snapshot import HistoryState
+    from opta_stream.views.verdict import history_caption
+
+    snap = Store(SERVER, clock=lambda: T0).snapshot(60.0)
+    tokyo = ZoneInfo("Asia/Tokyo")  # T0 is 2026-11-18 11:06:40 UTC, 20:06:40 in Tokyo
+    kept = HistoryState("recording", path="/data/h.sqlite3", since=T0 - 600.0)
+    assert history_caption(replace(snap, history=kept), tokyo) == (
+        "History: kept in /data/h.sqlite3, since 19:56:40.")
+    older = replace(kept, since=T0 - 3 * 86400.0)
+    assert history_caption(replace(snap, history=older), tokyo) == (
+        "History: kept in /data/h.sqlite3, since Nov 15, 20:06.")

@@ -13,7 +13,8 @@ spec is all a view reads besides its snapshot.
 Every live fragment is declared with ``fragment(src, base_s)``: it runs at
 the process's pace (``ui.pace``), which is ``base_s`` until the viewers ask
 for more redraws than the process can do and deliver; then every viewer's
-interval stretches alike, and each page says so at its top.
+interval stretches alike, and each page says so at its top. The interval in use is
+always in the sidebar (``pace_slot``), rewritten by each run of the fragment.
 """
 
 from __future__ import annotations
@@ -37,11 +38,12 @@ from opta_stream.ui.sources import Source
 from opta_stream.ui.tick_memo import SlotMemo
 from opta_stream.views.recording import Recording
 
-__all__ = ["busy_text", "fragment", "health_actions", "one_at_a_time", "prepared", "show",
-           "snapshot", "view", "view_many"]
+__all__ = ["PACE_SLOT_KEY", "busy_text", "fragment", "health_actions", "one_at_a_time",
+           "pace_slot", "pace_text", "prepared", "show", "snapshot", "view", "view_many"]
 
 VIEWER_KEY = "opta_viewer"  # one random id per browser session: whom the pace counts
 _EVERY_KEY = "opta_rerun_every_{:g}"  # the interval this session's browser was last told
+PACE_SLOT_KEY = "opta_pace_slot"  # the sidebar's place for the interval in use
 
 T = TypeVar("T")
 P = ParamSpec("P")
@@ -88,6 +90,21 @@ def _pace(src: Source) -> Pace:
     return sources.current().pace(src.settings.render_s)
 
 
+def pace_slot() -> None:
+    """Where, in the sidebar, this session's live fragments say their interval: called
+    by the page's run inside ``st.sidebar``; each fragment run rewrites it (an ``st.empty``
+    holds one element, so the fragment's reruns replace it rather than add lines)."""
+    st.session_state[PACE_SLOT_KEY] = st.empty()
+
+
+def pace_text(state: PaceState, base_s: float) -> str:
+    """The sidebar's line: the interval in use, and why when it is not the usual one."""
+    if state.interval_s <= base_s:
+        return f":material/timer: Redrawn every {base_s:g} s."
+    return (f":material/hourglass_top: Redrawn every {state.interval_s:g} s instead of "
+            f"{base_s:g} s: {state.viewers} viewers share this app.")
+
+
 def busy_text(state: PaceState, base_s: float) -> str:
     """What a viewer reads while the app is saturated (empty while it is not)."""
     if state.interval_s <= base_s:
@@ -114,7 +131,10 @@ def fragment(src: Source, base_s: float) -> Callable[[Callable[P, None]], Callab
             every = pace.interval_for(base_s)
             if every != st.session_state.get(key) and rerun_every(every):
                 st.session_state[key] = every
-            if text := busy_text(pace.state(), base_s):
+            state = pace.state()
+            if (slot := st.session_state.get(PACE_SLOT_KEY)) is not None:
+                slot.caption(pace_text(state, base_s))
+            if text := busy_text(state, base_s):
                 st.caption(text)
             with one_at_a_time():
                 body(*args, **kwargs)

@@ -166,13 +166,18 @@ def build_card(spec: FleetCardSpec, snap: Snapshot) -> CardView:
     return CardView(facts, out)
 
 
-def own_line(snap: Snapshot, points: int) -> tuple[np.ndarray, np.ndarray]:
+def own_line(snap: Snapshot, points: int, now: float | None) -> tuple[np.ndarray, np.ndarray]:
     """A server's tokens/s over the snapshot's window from its own recording (the live
-    feed and the history file), as the Throughput page's "all models" line."""
+    feed and the history file), as the Throughput page's "all models" line: it ends at
+    ``now`` (its tokens/s over the last 10 s, while fresh), so a recording younger than
+    one step of a long window is a dot there, not an empty chart beside live figures."""
     t0, t1 = snapshot_window(snap)
     step = grid_step(snap.window_s, 1, snap.throughput.resolution_s, points)
     grid = rate_grid(snap.throughput, t0, t1, step_s=step, over_s=rate_over(snap.window_s, step))
-    return grid.t, grid.total
+    if now is None:
+        return grid.t, grid.total
+    keep = grid.t < t1
+    return np.append(grid.t[keep], t1), np.append(grid.total[keep], now)
 
 
 def build_history(spec: FleetHistorySpec, snaps: Sequence[Snapshot]) -> Recording:
@@ -181,7 +186,8 @@ def build_history(spec: FleetHistorySpec, snaps: Sequence[Snapshot]) -> Recordin
     lines, sources = [], []
     points = max(50, 1000 // max(1, len(spec.names)))
     for name, snap, answer in zip(spec.names, snaps, spec.answers, strict=True):
-        line, source = pick(name, answer, spec.window_s, partial(own_line, snap, points))
+        line, source = pick(name, answer, spec.window_s,
+                            partial(own_line, snap, points, headline(snap).tokens_per_s))
         lines.append(line)
         sources.append((name, source, answer))
     t1 = max((s.taken_at for s in snaps), default=0.0)

@@ -12,6 +12,8 @@ those collisions (bench/RESULTS.md).
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, tzinfo
+
 from opta_stream.snapshot import ConnState, Health, Snapshot
 from opta_stream.units import byte_size, duration
 from opta_stream.views.alert_banner import firing_banner
@@ -80,8 +82,12 @@ def banner(out: Block, snap: Snapshot) -> None:
              icon=":material/warning:" if degraded else ":material/error:")
 
 
-def history_caption(snap: Snapshot) -> str:
-    """One line for the sidebar: where history goes, how far back it reaches, its size."""
+def history_caption(snap: Snapshot, tz: tzinfo = UTC) -> str:
+    """One line for the sidebar: where history goes, since when it reaches, its size.
+
+    The sidebar is drawn with the page, not with its live part, so the line says since
+    when in clock time (in ``tz``, the viewer's zone): an age ("from 22 s ago") would
+    stand still while the page stays open."""
     h = snap.history
     if h.state == "off":
         return "History: off (the history path is empty); a restart forgets what was seen."
@@ -91,10 +97,18 @@ def history_caption(snap: Snapshot) -> str:
         # the sidebar is drawn with the page, not with its live part: say when this held
         return (f"History: loading what was kept in {h.path} when this page opened; the live "
                 "figures do not wait.")
-    reach = f", from {duration(snap.taken_at - h.since)} ago" if h.since else ""
+    reach = f", since {since_words(h.since, snap.taken_at, tz)}" if h.since else ""
     size = f", {byte_size(h.size_bytes)}" if h.size_bytes is not None else ""
     text = f"History: kept in {h.path}{reach}{size}."
     if h.ephemeral:
         text += (" This disk is wiped when the app restarts or sleeps (Streamlit Community "
                  "Cloud): point history_path at lasting storage to keep it.")
     return text
+
+
+def since_words(since: float, now: float, tz: tzinfo) -> str:
+    """"14:03:12" today, "Dec 4, 14:03" before today (in ``tz``)."""
+    at = datetime.fromtimestamp(since, tz)
+    if at.date() == datetime.fromtimestamp(now, tz).date():
+        return f"{at:%H:%M:%S}"
+    return f"{at:%b} {at.day}, {at:%H:%M}"
