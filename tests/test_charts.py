@@ -165,7 +165,7 @@ def test_throughput_structure_is_constant_between_reruns():
 def test_throughput_layers():
     view = throughput_view(_snap(_series([1.0, 2.0]), window_s=5.0))
     chart = charts.throughput_chart(view)
-    gap, anchor, marks, line, dots, avg, label = chart.to_dict()["layer"]
+    gap, anchor, marks, line, dots, avg, halo, label = chart.to_dict()["layer"]
     assert dots["mark"]["type"] == "point" and dots["encoding"]["opacity"]["field"] == "alone"
     assert gap["mark"]["type"] == "rect"
     assert gap["encoding"]["x"]["field"] == "start" and gap["encoding"]["x2"]["field"] == "end"
@@ -182,6 +182,10 @@ def test_throughput_layers():
     assert _data(chart, 5) == [{"average": 4 / 3, "label": "average 1.3 tokens/s",
                                 "show": 1.0}]
     assert label["mark"]["type"] == "text" and label["encoding"]["text"]["field"] == "label"
+    # the same words first, stroked in the page's background: readable across a line
+    assert halo["encoding"] == label["encoding"] and _data(chart, 6) == _data(chart, 7)
+    assert halo["mark"]["stroke"] == charts.PALETTE["background"] and halo["mark"]["strokeWidth"]
+    assert not label["mark"]["strokeWidth"]
 
 
 def test_legends_keep_the_end_of_long_ids():
