@@ -97,6 +97,9 @@ def test_the_fleet_page_is_the_default_and_puts_trouble_first(clean_env) -> None
     assert "5.0 % errors" in captions and "queued" not in captions
     assert "3 servers · 2 need attention (first)" in captions
     assert f"Loaded: {MODEL_A}" in captions
+    # the sidebar names the cards' interval, not the 15 s of the history below them
+    side = [c.value for c in at.sidebar.caption if "Redrawn" in c.value]
+    assert side == [":material/timer: Redrawn every 0.5 s."], side
 
 
 def test_one_server_keeps_overview_at_home(filled_store, clean_env) -> None:

@@ -21,6 +21,7 @@ transitions, the delivery outbox, silences; see ``history.alert_journal``).
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 
 __all__ = ["ALERTS_DDL", "APPLICATION_ID", "SCHEMA_VERSION", "SERIES", "ForeignFile", "check",
@@ -107,9 +108,10 @@ def check(conn: sqlite3.Connection) -> bool:
         app_id = conn.execute("PRAGMA application_id").fetchone()[0]
         version = conn.execute("PRAGMA user_version").fetchone()[0]
         tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
-    finally:
+    finally:  # a read transaction: ending it never hides why a read failed
         if conn.in_transaction:
-            conn.execute("COMMIT")
+            with contextlib.suppress(sqlite3.Error):
+                conn.execute("ROLLBACK")
     if app_id == APPLICATION_ID:
         if version > SCHEMA_VERSION:
             raise ForeignFile(f"it was written by a newer Opta Stream (layout {version}, "
