@@ -1,7 +1,8 @@
 """The Load picker's fit estimate: size on disk × 1.15 against the room under the threshold.
 
-The arithmetic by hand, where the figures come from (the newer of /admin/memory
-and the status poll), the words, and the picker itself in AppTest.
+The arithmetic by hand, where the figures come from (/admin/memory's, as the server's
+admission check counts them, while fresh; else the status poll), the words, and the
+picker itself in AppTest.
 """
 
 from __future__ import annotations
@@ -83,7 +84,7 @@ def test_unknown_size_or_memory_gives_no_verdict() -> None:
     assert unknown.fits is None and unknown.label() == "org/x · 1.00 GB"
 
 
-def test_the_figures_come_from_the_newer_of_admin_memory_and_the_status_poll() -> None:
+def test_the_figures_are_the_admission_checks_own_from_admin_memory_while_fresh() -> None:
     now = [1000.0]
     store = Store(SERVER, clock=lambda: now[0])
     assert headroom(store.snapshot(1)) is None
@@ -92,16 +93,32 @@ def test_the_figures_come_from_the_newer_of_admin_memory_and_the_status_poll() -
     room = headroom(store.snapshot(1))
     assert room is not None and (room.source, room.free_gb) == ("/admin/status", 21.6 - 6.0)
     now[0] += 5.0
-    store.set_report("memory", MemoryReport(24.0, 8.0, 16.0, 80.0))
+    # as on Linux: psutil's used (8 GB) is less than total − available (24 − 14 = 10 GB),
+    # and the server's usage percent, which its admission check reads, is the latter
+    store.set_report("memory", MemoryReport(24.0, 8.0, 14.0, 80.0))
     room = headroom(store.snapshot(1))
     assert room is not None and (room.source, room.threshold_pct) == ("/admin/memory", 80.0)
-    assert room.free_gb == pytest.approx(24.0 * 0.8 - 8.0)
+    assert room.free_gb == pytest.approx(24.0 * 0.8 - 10.0)
+    now[0] += 30.0  # a newer status poll does not take over while /admin/memory is fresh
+    store.add_memory(now[0], 6.0, 24.0, 90.0)
+    store.set_gauges(updated_at=now[0])
+    room = headroom(store.snapshot(1))
+    assert room is not None and room.source == "/admin/memory"
+    now[0] += 60.0  # two missed reads later the status poll's figures are the better guess
+    store.add_memory(now[0], 6.0, 24.0, 90.0)
+    store.set_gauges(updated_at=now[0])
+    room = headroom(store.snapshot(1))
+    assert room is not None and (room.source, room.free_gb) == ("/admin/status", 21.6 - 6.0)
+    store.set_report("memory", MemoryReport(24.0, 8.0, None, 80.0))  # no available: used
+    room = headroom(store.snapshot(1))
+    assert room is not None and room.free_gb == pytest.approx(24.0 * 0.8 - 8.0)
 
 
 def test_the_note_calls_it_an_estimate_and_says_the_server_may_evict() -> None:
     note = fit_note(ROOM, 12.0)
     assert note.startswith("**Fit is an estimate:**")
-    assert "11.6 GB is free under the 90 % threshold (10.0 of 24.0 GB in use" in note
+    assert ("11.6 GB is free under the 90 % threshold (10.0 of 24.0 GB in use as the server "
+            "counts it") in note
     assert "from /admin/status 12 s ago" in note
     assert "evicts its least recently used model to make room" in note
     assert "server's own words" in note

@@ -13,12 +13,12 @@ the server's (see docs/PROTOCOL.md, "Load body fields"): ``auto_download``,
 ``fit`` says of each whether it would fit before it is loaded: an estimate,
 its size on disk × 1.15 (the margin the server's own admission check puts on
 a stated size) against the room left under the server's memory threshold
-(``headroom``: use and threshold from ``/admin/memory`` or the status poll,
-whichever is newer). Memory figures are the server's GB (2³⁰ bytes), so disk
-bytes are converted the same way. The server never estimates from disk, and
-by default it first evicts its least recently used model to make room, so
-"does not fit" is a warning, not a refusal; a refused load still shows the
-server's own words.
+(``headroom``: use and threshold as the admission check counts them, from
+``/admin/memory`` while fresh, else the status poll). Memory figures are the
+server's GB (2³⁰ bytes), so disk bytes are converted the same way. The server
+never estimates from disk, and by default it first evicts its least recently
+used model to make room, so "does not fit" is a warning, not a refusal; a
+refused load still shows the server's own words.
 """
 
 from __future__ import annotations
@@ -176,6 +176,7 @@ def disk_label(model: DiskModel) -> str:
 # -- will it fit? -----------------------------------------------------------------------
 
 ESTIMATE_MARGIN = 1.15  # the server's admission check reserves a stated size × 1.15
+MEMORY_FRESH_S = 60.0  # /admin/memory is read every 30 s while looked at: two reads' worth
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,19 +196,32 @@ class Headroom:
 
 
 def headroom(snap: Snapshot) -> Headroom | None:
-    """Use and threshold from ``/admin/memory`` or the status poll, whichever is newer;
-    None while either figure is unknown."""
+    """Use and threshold as the server's load admission counts them: from ``/admin/memory``
+    while its answer is fresh, else from the status poll (or whichever is newer); None
+    while either figure is unknown.
+
+    The admission check compares the server's usage percent with the threshold. That
+    percent is psutil's on Linux, (total − available) ÷ total, which counts more than
+    ``used_gb`` (the status poll's figure); on macOS available is total − used, so both
+    agree. ``/admin/memory`` carries ``available_gb``, so its answer is preferred while it
+    is under ``MEMORY_FRESH_S`` old (it is read every 30 s while the Models page is open).
+    """
     g, mem = snap.gauges, snap.report.memory
     found = []
+    m = mem.value
+    if m is not None and m.total_gb and m.threshold_pct is not None and (
+            m.available_gb is not None or m.used_gb is not None):
+        in_use = m.total_gb - m.available_gb if m.available_gb is not None else m.used_gb
+        assert in_use is not None
+        own = Headroom(in_use, m.total_gb, m.threshold_pct, "/admin/memory", mem.at or 0.0)
+        if snap.taken_at - own.at <= MEMORY_FRESH_S:
+            return own
+        found.append(own)
     if None not in (g.memory_used_gb, g.memory_total_gb, g.threshold_pct):
         assert g.memory_used_gb is not None and g.memory_total_gb is not None
         assert g.threshold_pct is not None
         found.append(Headroom(g.memory_used_gb, g.memory_total_gb, g.threshold_pct,
                               "/admin/status", g.updated_at or 0.0))
-    m = mem.value
-    if m is not None and m.used_gb is not None and m.total_gb and m.threshold_pct is not None:
-        found.append(Headroom(m.used_gb, m.total_gb, m.threshold_pct, "/admin/memory",
-                              mem.at or 0.0))
     return max(found, key=lambda h: h.at, default=None)
 
 
@@ -274,7 +288,7 @@ def fit_note(room: Headroom | None, now: float) -> str:
     return (f"**Fit is an estimate:** needed is the size on disk × {ESTIMATE_MARGIN:g} (sizes "
             f"in the server's GB of 2³⁰ bytes); {room.free_gb:.1f} GB is free under the "
             f"{room.threshold_pct:.0f} % threshold ({room.used_gb:.1f} of "
-            f"{room.total_gb:.1f} GB in use, from {room.source} "
+            f"{room.total_gb:.1f} GB in use as the server counts it, from {room.source} "
             f"{duration(max(0.0, now - room.at))} ago). By default the server evicts its least "
             "recently used model to make room, so a model that does not fit may still load; "
             "a refused load shows the server's own words below.")
