@@ -21,7 +21,6 @@ import pandas as pd
 import streamlit as st
 
 from opta_stream.settings import RENDER_S  # the app's own intervals
-from opta_stream.ui.timing import LOAD_RESULT_S
 
 LINE_ROWS = 120  # a live chart's datasets are 1–4 KB of Arrow: about this many rows
 
@@ -155,9 +154,10 @@ def models_live() -> None:
     st.caption("No downloads or quantize jobs yet.")
 
 
-@st.fragment(run_every=LOAD_RESULT_S)
+@st.fragment
 def load_result() -> None:
-    """The Models page's load result under its form: nothing while no load runs."""
+    """The Models page's load result under its form: nothing, and no timer, while no
+    load runs (its timer runs only during a load)."""
 
 
 def models() -> None:

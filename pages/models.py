@@ -26,6 +26,7 @@ from opta_stream.views.recording import Recording
 from opta_stream.views.specs import ModelsSpec
 
 CONFIRM_KEY = "opta_confirm_unload"
+FORM_BLOCKED_KEY = "opta_load_form_blocked"  # why the Load form was drawn disabled, or None
 
 src = routing.page_source(__file__)
 client = src.client
@@ -87,12 +88,22 @@ def tick() -> None:
     draw(view.head)
     live.health_actions(src, live.snapshot(src, spec.snapshot_s))
     blocked = why_not(view.blocked)
+    form_follows(blocked)
     if blocked and not locked:
         st.caption(f"Actions are disabled: {blocked}")
     unload_done_elsewhere(view, blocked)
     for model_id, row in view.rows:
         model_row(model_id, row, view, blocked)
     draw(view.jobs)
+
+
+def form_follows(blocked: str | None) -> None:
+    """The Load form is drawn with the page, not with its live part: opened before the
+    server answered, it would go on saying "Not connected to the server yet" beside a
+    live page. When why actions are blocked changes (a connect, a drop, an action's start
+    or end: rarely), the whole page runs once more and the form is drawn as it now is."""
+    if st.session_state.get(FORM_BLOCKED_KEY, blocked) != blocked:
+        st.rerun(scope="app")
 
 
 def unlock_form() -> None:
@@ -109,6 +120,7 @@ def server_blocked() -> str | None:
 st.header("Models")
 if locked:
     unlock_form()
+form_blocked = st.session_state[FORM_BLOCKED_KEY] = server_blocked()
 tick()
-load_form.load_form(client, server_blocked(), locked, live.snapshot(src, 1.0))
+load_form.load_form(client, form_blocked, locked, live.snapshot(src, 1.0))
 load_form.load_result(client, server_blocked)

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit
 import pytest
 from support import (
     CHROMIUM_ARGS,
+    DemoProcess,
     free_port,
     require_chromium,
     stop_process,
@@ -230,6 +231,34 @@ def test_the_fleet_page_by_name_opens_the_fleet_page(browser):
                 assert tab.get_by_text("Page not found", exact=False).count() == 0, path
         finally:
             context.close()
+
+
+def test_the_load_form_opened_before_the_server_answers_is_usable_once_it_does(browser):
+    """The Load form is drawn with the page, not its live part; opened while the server
+    does not answer it is disabled, and it must become usable when the server comes up,
+    with no click (it went on saying "not connected" beside a live page)."""
+    port = free_port()
+    (ARTIFACTS / "late-server-secrets.toml").write_text(
+        f'lmx_url = "http://127.0.0.1:{port}"\nread_only = false\nhistory_path = ""\n')
+    with running_app("streamlit-late-server.log", "late-server-secrets.toml") as url:
+        context = browser.new_context(viewport={"width": 1280, "height": 800})
+        tab = context.new_page()
+        tab.set_default_timeout(20_000)
+        demo = None
+        try:
+            tab.goto(f"{url}/models")
+            tab.get_by_role("heading", name="Models", exact=True).wait_for()
+            load = tab.get_by_role("button", name="Load", exact=True)
+            wait_for(lambda: load.count() == 1, 15, "the Load form")
+            assert load.is_disabled()
+            assert tab.get_by_text("Load is disabled", exact=False).count() == 1
+            demo = DemoProcess(port).start()
+            wait_for(lambda: load.is_enabled(), 45, "the Load button to be usable")
+            assert tab.get_by_text("Load is disabled", exact=False).count() == 0
+        finally:
+            context.close()
+            if demo is not None:
+                demo.terminate()
 
 
 def test_nothing_is_fetched_from_another_host(page, app_url):

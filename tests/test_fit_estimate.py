@@ -115,14 +115,17 @@ def test_the_figures_are_the_admission_checks_own_from_admin_memory_while_fresh(
 
 
 def test_the_note_calls_it_an_estimate_and_says_the_server_may_evict() -> None:
-    note = fit_note(ROOM, 12.0)
+    from zoneinfo import ZoneInfo
+
+    note = fit_note(ROOM, ZoneInfo("Asia/Tokyo"))
     assert note.startswith("**Fit is an estimate:**")
     assert ("11.6 GB is free under the 90 % threshold (10.0 of 24.0 GB in use as the server "
             "counts it") in note
-    assert "from /admin/status 12 s ago" in note
+    # when, as a clock time in the viewer's zone: the form is drawn once, an age would stall
+    assert "from /admin/status at 09:00:00)" in note  # the epoch, in Tokyo
     assert "evicts its least recently used model to make room" in note
     assert "server's own words" in note
-    assert "once the server has reported its memory" in fit_note(None, 0.0)
+    assert "once the server has reported its memory" in fit_note(None, ZoneInfo("UTC"))
 
 
 def test_the_picker_marks_a_model_bigger_than_the_headroom(clean_env, fixed_now) -> None:
@@ -141,6 +144,7 @@ def test_the_picker_marks_a_model_bigger_than_the_headroom(clean_env, fixed_now)
     captions = " ".join(c.value for c in at.main.caption)
     assert "Fit is an estimate" in captions and "least recently used model" in captions
     assert "1.6 GB is free under the 90 % threshold" in captions
+    assert "2 on disk (listed at " in captions and " ago" not in captions  # clock times
     at.selectbox(key="load_pick").select("org/huge-70b").run()
     captions = " ".join(c.value for c in at.main.caption)
     assert "org/huge\\-70b needs about 46\\.0 GB" in captions

@@ -25,7 +25,7 @@ from opta_stream.snapshot import Snapshot
 from opta_stream.ui import actions, widgets
 from opta_stream.ui.model_actions import LOAD, show_action, start_load
 from opta_stream.ui.timing import LOAD_RESULT_S
-from opta_stream.units import duration, plain
+from opta_stream.units import clock_time, plain, zone
 from opta_stream.views.load_choices import (
     BACKENDS,
     KV_BITS,
@@ -48,7 +48,6 @@ DISK_KEY = "opta_disk_models"
 DISK_TTL_S = 30.0
 ID_KEY = "load_model_id"
 PICK_KEY = "load_pick"
-RUNNING_KEY = "opta_load_running"
 KEEP_ALIVE_MAX_S = 365 * 86400
 ID_PLACEHOLDER = "mlx-community/Qwen2.5-7B-Instruct-4bit"
 
@@ -58,9 +57,10 @@ class DiskListing:
     """One fetch of the on-disk list: the models, or why there are none."""
 
     url: str
-    fetched_at: float  # time.monotonic()
+    fetched_at: float  # time.monotonic(): how old it is
     models: tuple[DiskModel, ...] | None
     error: str | None = None
+    listed_at: float = 0.0  # time.time(): when, for the words (the form is drawn once)
 
 
 def _why(exc: Exception) -> str:
@@ -84,9 +84,10 @@ def disk_listing(client: Any, blocked: str | None) -> DiskListing | None:
     if blocked is not None or (cached and now - cached.fetched_at < DISK_TTL_S):
         return cached
     try:
-        listing = DiskListing(url, now, disk_models(client.available_models()))
+        listing = DiskListing(url, now, disk_models(client.available_models()),
+                              listed_at=time.time())
     except Exception as exc:  # noqa: BLE001 - a failed listing must never break the form
-        listing = DiskListing(url, now, None, _why(exc))
+        listing = DiskListing(url, now, None, _why(exc), listed_at=time.time())
     st.session_state[DISK_KEY] = listing
     return listing
 
@@ -127,13 +128,14 @@ def picker(client: Any, blocked: str | None, snap: Snapshot | None = None) -> No
         st.caption("The server reports no model on its disk. Type an id below: the server "
                    "offers to download it.")
     else:
-        age = duration(time.monotonic() - listing.fetched_at)
-        st.caption(f"{len(models)} on disk (listed {age} ago). Pick one to fill the id "
-                   "below, or type any other id.")
+        # Clock times, not ages: the form is drawn with the page, so an age would stand still.
+        tz = zone(widgets.viewer_zone())
+        st.caption(f"{len(models)} on disk (listed at {clock_time(listing.listed_at, tz)}). "
+                   "Pick one to fill the id below, or type any other id.")
         picked = fits.get(st.session_state.get(PICK_KEY) or "")
         if picked is not None:
             st.caption(f"**Estimate:** {plain(picked.words())}")
-        st.caption(fit_note(room, snap.taken_at if snap is not None else 0.0))
+        st.caption(fit_note(room, tz))
 
 
 def load_form(client: Any, blocked: str | None, locked: bool,
@@ -214,17 +216,30 @@ def _overrides(off: bool) -> dict[str, Any]:
             "draft_tokens": draft_tokens}
 
 
-@st.fragment(run_every=LOAD_RESULT_S)
 def load_result(client: Any, why_not: Callable[[], str | None]) -> None:
     """Under the form: the running load, then its result, until dismissed.
 
-    The form was drawn disabled while the load ran; when the load ends, the
-    whole page runs once more so that the form is usable again.
+    Timed only while this session's load runs: an idle timer beside the page's
+    live fragment would cost every viewer of the page runs (and collisions) for
+    nothing. A load starts from the form's submit, a full run, which calls the
+    timed part; the timer stops with the next full run that does not call it.
     """
     action = actions.current_action()
-    if action is not None and action.origin == LOAD:
-        if not action.done:
-            st.session_state[RUNNING_KEY] = id(action)
-        elif st.session_state.pop(RUNNING_KEY, None) == id(action):
-            st.rerun()
+    running = action is not None and action.origin == LOAD and not action.done
+    (_running_load if running else _load_outcome)(client, why_not)
+
+
+@st.fragment(run_every=LOAD_RESULT_S)
+def _running_load(client: Any, why_not: Callable[[], str | None]) -> None:
+    """The running load; when it ends, the whole page runs once more, so that the form
+    (drawn disabled while it ran) is usable again and the result is drawn untimed."""
+    action = actions.current_action()
+    if action is None or action.origin != LOAD or action.done:
+        st.rerun()
+    show_action(LOAD, client, why_not())
+
+
+@st.fragment
+def _load_outcome(client: Any, why_not: Callable[[], str | None]) -> None:
+    """The load's result (or the download confirmation) until dismissed; nothing without one."""
     show_action(LOAD, client, why_not())

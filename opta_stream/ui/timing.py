@@ -19,5 +19,7 @@ __all__ = ["LOAD_RESULT_S"]
 # health badge was such a fragment, at 2.9 s; each of its requests could still cost the
 # page a run — 30 viewers got 1.99 Hz with no badge timer, 1.92 Hz with it — so the
 # verdict is now drawn by the page's own fragment, and the sidebar has none.)
+# It is timed only while a load runs (``load_form.load_result``), so an idle Models page
+# costs one timer per viewer, not two.
 LOAD_RESULT_S = 0.7
 

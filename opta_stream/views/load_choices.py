@@ -25,11 +25,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import tzinfo
 from typing import Any
 
 from opta_stream.inputs import validate_model_id
 from opta_stream.snapshot import Snapshot
-from opta_stream.units import duration
+from opta_stream.units import clock_time
 
 __all__ = [
     "BACKENDS", "DEFAULT", "ESTIMATE_MARGIN", "KV_BITS", "KV_GROUP_SIZES", "PREFIX_CACHE",
@@ -280,7 +281,7 @@ def fit(model: DiskModel, room: Headroom | None, loaded: frozenset[str]) -> Fit:
                room.threshold_pct if room is not None else None)
 
 
-def fit_note(room: Headroom | None, now: float) -> str:
+def fit_note(room: Headroom | None, tz: tzinfo) -> str:
     """What the fit marks rest on, in one paragraph (the figures, and that they estimate)."""
     if room is None:
         return ("Whether each model fits is shown once the server has reported its memory "
@@ -289,6 +290,6 @@ def fit_note(room: Headroom | None, now: float) -> str:
             f"in the server's GB of 2³⁰ bytes); {room.free_gb:.1f} GB is free under the "
             f"{room.threshold_pct:.0f} % threshold ({room.used_gb:.1f} of "
             f"{room.total_gb:.1f} GB in use as the server counts it, from {room.source} "
-            f"{duration(max(0.0, now - room.at))} ago). By default the server evicts its least "
+            f"at {clock_time(room.at, tz)}). By default the server evicts its least "
             "recently used model to make room, so a model that does not fit may still load; "
             "a refused load shows the server's own words below.")
