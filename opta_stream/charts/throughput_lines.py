@@ -109,10 +109,7 @@ def throughput_view(snap: Snapshot, *, now: float | None = None,
     widths = (*(1.5 for _ in lines_in), 2.5)
     names.append(TOTAL)
     colors.append(PALETTE["text"] if split else PALETTE["primary"])
-    total_t, total = grid.t, grid.total
-    if now is not None and np.isfinite(now):  # the line ends at now, whatever its grid
-        keep = total_t < t1
-        total_t, total = np.append(total_t[keep], t1), np.append(total[keep], now)
+    total_t, total = grid.total_until(t1, now)  # the line ends at now, whatever its grid
     parts = [_long_rows(grid.t, lines_in, names[:-1])] if lines_in else []
     parts.append(_long_rows(total_t, [total], [TOTAL]))
     lines = pd.concat(parts, ignore_index=True)

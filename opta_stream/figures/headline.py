@@ -22,7 +22,7 @@ from opta_stream.figures.windows import window_label
 from opta_stream.snapshot import Snapshot
 from opta_stream.units import span
 
-__all__ = ["RECENT_S", "Headline", "headline", "known", "window_words"]
+__all__ = ["RECENT_S", "Headline", "fresh_tokens_now", "headline", "known", "window_words"]
 
 RECENT_S = 300.0  # "recent": the Overview's, the Fleet cards', the Models rows' and alerts'
 
@@ -62,7 +62,9 @@ class Headline:
         return window_words(self.window_s)
 
 
-def _tokens_now(snap: Snapshot) -> float | None:
+def fresh_tokens_now(snap: Snapshot) -> float | None:
+    """Tokens/s now (``tokens.tokens_now``) while its newest sample is fresh, else None:
+    the headline's "now", for a view that needs nothing else of the headline."""
     series = snap.tail.throughput
     if not len(series) or snap.taken_at - float(series.ts[-1]) > STALE_AFTER_S:
         return None
@@ -91,7 +93,7 @@ def headline(snap: Snapshot, window_s: float = RECENT_S) -> Headline:
         requests_per_s=known(t.per_s("requests")),
         error_rate_pct=known(100.0 * t.error_ratio),
         p95_latency_s=known(t.quantile(0.95)),
-        tokens_per_s=_tokens_now(snap),
+        tokens_per_s=fresh_tokens_now(snap),
         queued=gauges.get("queued"),
         in_flight=gauges.get("in_flight"),
         limit=gauges.get("limit") or (float(g.max_concurrent) if g.max_concurrent else None),

@@ -61,6 +61,15 @@ class RateGrid:
     step_s: float
     over_s: float
 
+    def total_until(self, t1: float, now: float | None) -> tuple[np.ndarray, np.ndarray]:
+        """The total line ending at ``t1`` with ``now`` (the rate over the last 10 s), so
+        it is drawn even when the grid has no point yet (a young recording on a long
+        window); unchanged when ``now`` is unknown."""
+        if now is None or not np.isfinite(now):
+            return self.t, self.total
+        keep = self.t < t1
+        return np.append(self.t[keep], t1), np.append(self.total[keep], now)
+
     def total_mean(self) -> float | None:
         """The total line's mean over the points that have one (the page's "average")."""
         vals = self.total[np.isfinite(self.total)]

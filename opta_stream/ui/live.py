@@ -91,11 +91,12 @@ def _pace(src: Source) -> Pace:
 
 
 def pace_slot() -> None:
-    """Where, in the sidebar, this session's live fragment says its interval: called by
-    the page's run inside ``st.sidebar``; each run of the fragment at the render interval
-    rewrites it (an ``st.empty`` holds one element, so reruns replace it rather than add
-    lines; Streamlit clears an outside element a fragment run did not write, so every run
-    writes it)."""
+    """Where, in the sidebar, this page's live fragment says its interval: called by the
+    page's run inside ``st.sidebar``. The first live fragment the page declares takes it
+    (the page's redraw; a slower one below, as the Fleet history's, does not), and every
+    run of that fragment rewrites it: an ``st.empty`` holds one element, so reruns
+    replace it rather than add lines, and Streamlit clears an outside element that a
+    fragment run did not write."""
     st.session_state[PACE_SLOT_KEY] = st.empty()
 
 
@@ -121,9 +122,7 @@ def fragment(src: Source, base_s: float) -> Callable[[Callable[P, None]], Callab
     moved, and says so while the app is busy."""
     pace = _pace(src)
     key = _EVERY_KEY.format(base_s)
-    # The sidebar's line is the page's redraw, the fragment at the render interval: a
-    # slower one on the same page (the Fleet history's, every 15 s) would overwrite it.
-    says_pace = base_s == src.settings.render_s
+    slot = st.session_state.pop(PACE_SLOT_KEY, None)  # the page's first fragment takes it
     st.session_state[key] = declared = pace.interval_for(base_s)
 
     def decorate(body: Callable[P, None]) -> Callable[P, None]:
@@ -137,7 +136,7 @@ def fragment(src: Source, base_s: float) -> Callable[[Callable[P, None]], Callab
             if every != st.session_state.get(key) and rerun_every(every):
                 st.session_state[key] = every
             state = pace.state()
-            if says_pace and (slot := st.session_state.get(PACE_SLOT_KEY)) is not None:
+            if slot is not None:
                 slot.caption(pace_text(state, base_s))
             if text := busy_text(state, base_s):
                 st.caption(text)

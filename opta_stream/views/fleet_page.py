@@ -28,7 +28,7 @@ from opta_stream.charts.parts import MODEL_COLORS, TimeAxis
 from opta_stream.charts.small_charts import gauge_plan, sparkline_plan
 from opta_stream.charts.throughput_lines import TOTAL, line_rows
 from opta_stream.figures import freshness
-from opta_stream.figures.headline import Headline, headline
+from opta_stream.figures.headline import Headline, fresh_tokens_now, headline
 from opta_stream.figures.levels import LEVEL_COLORS, Level, errors_level, latency_level, queue_level
 from opta_stream.figures.memory import memory_pct
 from opta_stream.figures.serving_totals import seconds
@@ -174,10 +174,7 @@ def own_line(snap: Snapshot, points: int, now: float | None) -> tuple[np.ndarray
     t0, t1 = snapshot_window(snap)
     step = grid_step(snap.window_s, 1, snap.throughput.resolution_s, points)
     grid = rate_grid(snap.throughput, t0, t1, step_s=step, over_s=rate_over(snap.window_s, step))
-    if now is None:
-        return grid.t, grid.total
-    keep = grid.t < t1
-    return np.append(grid.t[keep], t1), np.append(grid.total[keep], now)
+    return grid.total_until(t1, now)
 
 
 def build_history(spec: FleetHistorySpec, snaps: Sequence[Snapshot]) -> Recording:
@@ -187,7 +184,7 @@ def build_history(spec: FleetHistorySpec, snaps: Sequence[Snapshot]) -> Recordin
     points = max(50, 1000 // max(1, len(spec.names)))
     for name, snap, answer in zip(spec.names, snaps, spec.answers, strict=True):
         line, source = pick(name, answer, spec.window_s,
-                            partial(own_line, snap, points, headline(snap).tokens_per_s))
+                            partial(own_line, snap, points, fresh_tokens_now(snap)))
         lines.append(line)
         sources.append((name, source, answer))
     t1 = max((s.taken_at for s in snaps), default=0.0)
