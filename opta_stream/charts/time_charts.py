@@ -92,13 +92,15 @@ def throughput_layers(view_key: tuple[tuple[str, ...], tuple[str, ...], tuple[fl
     avg = rule("average", "average tokens/s", "tokens/s", PALETTE["muted"])
 
     # The words sit over the lines on a narrow chart: a halo in the page's background
-    # colour under them keeps them readable where a line crosses.
+    # colour under them keeps them readable where a line crosses (hidden from screen
+    # readers, which would otherwise read the words twice).
     halo, label = (alt.Chart().mark_text(
         align="left", baseline="bottom", dx=4, dy=-3, fontSize=11, color=PALETTE["muted"],
-        stroke=stroke, strokeWidth=width, strokeJoin="round").encode(
+        stroke=stroke, strokeWidth=width, strokeJoin="round", aria=aria).encode(
             x=alt.XValue(0), y=alt.Y(field="average", type="quantitative", title="tokens/s"),
             text=alt.Text(field="label", type="nominal"), opacity=shown())
-        for stroke, width in ((PALETTE["background"], 4), (PALETTE["muted"], 0)))
+        for stroke, width, aria in ((PALETTE["background"], 4, False),
+                                    (PALETTE["muted"], 0, True)))
     return layered([gap_layer(axis), anchor_layer(axis), marker_layer(axis), line, dots, avg,
                     halo, label], height)
 
